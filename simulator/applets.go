@@ -1,0 +1,120 @@
+package simulator
+
+import (
+	"encoding/binary"
+
+	"github.com/mfabridge/mfabridge/oath"
+)
+
+// Management applet (pcsc-and-virtual-card.md, "Reading the serial number").
+const (
+	insReadConfig = 0x1D
+
+	// READ CONFIG tags (yubikit management.py, DeviceInfo).
+	cfgUSBSupported = 0x01
+	cfgSerial       = 0x02
+	cfgUSBEnabled   = 0x03
+	cfgFormFactor   = 0x04
+	cfgVersion      = 0x05
+	cfgAutoEject    = 0x06
+	cfgChalRespTO   = 0x07
+	cfgFlags        = 0x08
+	cfgLock         = 0x0A
+	cfgNFCSupported = 0x0D
+	cfgNFCEnabled   = 0x0E
+
+	// Capability bits of a YubiKey 5 NFC: OTP 01, U2F 02, OpenPGP 08,
+	// PIV 10, OATH 20, FIDO2 0200.
+	capsYubiKey5 = 0x023B
+)
+
+// mgmtSelect answers the management SELECT with the ASCII banner ykman
+// reads the version from (`\b(\d+).(\d).(\d)\b`).
+func (c *Card) mgmtSelect() []byte {
+	return []byte("Virtual mgr - FW version " + c.st.Firmware.String())
+}
+
+func (c *Card) mgmtCommand(cmd command) ([]byte, uint16) {
+	if cmd.ins != insReadConfig {
+		return nil, oath.SWInsNotSupported
+	}
+	if cmd.p1 != 0 || cmd.p2 != 0 {
+		return nil, oath.SWWrongP1P2
+	}
+	return c.readConfig(), oath.SWOK
+}
+
+// readConfig builds the READ CONFIG answer: total length, then TLVs.
+func (c *Card) readConfig() []byte {
+	var serial [4]byte
+	binary.BigEndian.PutUint32(serial[:], c.st.Serial)
+	caps := []byte{capsYubiKey5 >> 8, capsYubiKey5 & 0xFF}
+	fw := c.st.Firmware
+	var t []byte
+	t = oath.AppendTLV(t, cfgUSBSupported, caps)
+	t = oath.AppendTLV(t, cfgSerial, serial[:])
+	t = oath.AppendTLV(t, cfgUSBEnabled, caps)
+	t = oath.AppendTLV(t, cfgFormFactor, []byte{c.st.FormFactor})
+	t = oath.AppendTLV(t, cfgVersion, []byte{fw.Major, fw.Minor, fw.Patch})
+	t = oath.AppendTLV(t, cfgAutoEject, []byte{0, 0})
+	t = oath.AppendTLV(t, cfgChalRespTO, []byte{0x0F})
+	t = oath.AppendTLV(t, cfgFlags, []byte{0})
+	t = oath.AppendTLV(t, cfgLock, []byte{0})
+	t = oath.AppendTLV(t, cfgNFCSupported, caps)
+	t = oath.AppendTLV(t, cfgNFCEnabled, caps)
+	return append([]byte{byte(len(t))}, t...)
+}
+
+// OTP applet: SELECT answers the status bytes; 00 01 10 00 reads the serial.
+const (
+	insOTPRequest = 0x01
+	otpSlotSerial = 0x10
+)
+
+// otpStatus is version(3) prog_seq(1) touch_level(2, little-endian): no
+// slot programmed.
+func (c *Card) otpStatus() []byte {
+	fw := c.st.Firmware
+	return []byte{fw.Major, fw.Minor, fw.Patch, 0, 0, 0}
+}
+
+func (c *Card) otpCommand(cmd command) ([]byte, uint16) {
+	if cmd.ins != insOTPRequest {
+		return nil, oath.SWInsNotSupported
+	}
+	if cmd.p1 != otpSlotSerial {
+		// Programming slots is not simulated.
+		return nil, oath.SWConditionsNotMet
+	}
+	return binary.BigEndian.AppendUint32(nil, c.st.Serial), oath.SWOK
+}
+
+// PIV applet: only what piv-go and ykman use to identify a key.
+const (
+	insPIVVersion = 0xFD
+	insPIVSerial  = 0xF8
+)
+
+// pivSelect answers like a YubiKey 5: the application property template
+// (61, with the PIV AID in 4F and the coexistent tag allocation authority 79).
+func (c *Card) pivSelect() []byte {
+	return []byte{
+		0x61, 0x11,
+		0x4F, 0x06, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00,
+		0x79, 0x07, 0x4F, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08,
+	}
+}
+
+func (c *Card) pivCommand(cmd command) ([]byte, uint16) {
+	fw := c.st.Firmware
+	switch cmd.ins {
+	case insPIVVersion:
+		return []byte{fw.Major, fw.Minor, fw.Patch}, oath.SWOK
+	case insPIVSerial:
+		if !fw.AtLeast(fwSerial) {
+			return nil, oath.SWInsNotSupported
+		}
+		return binary.BigEndian.AppendUint32(nil, c.st.Serial), oath.SWOK
+	}
+	return nil, oath.SWInsNotSupported
+}

@@ -1,0 +1,363 @@
+// Package simulator is a software YubiKey at the APDU level: the OATH
+// applet (YKOATH), plus the management, OTP and PIV answers that ykman and
+// piv-go use to identify a key. A Card satisfies oath.Transport, so the real
+// oath client and device code run against it in tests; the vpcd bridge
+// (vpcd*.go) exposes it to pcscd so that ykman can talk to it too.
+//
+// A Card is in memory (New) or backed by a JSON state file (Create, Open)
+// that is rewritten atomically, with mode 0600, before any command that
+// changes persistent state answers 9000. The state file holds the card's
+// secrets: it IS the device.
+package simulator
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/mfabridge/mfabridge/oath"
+)
+
+// atr is the ATR of a YubiKey 5 NFC over USB (pcsc-and-virtual-card.md).
+// ATR[1] & 0xF0 == 0xF0 tells ykman the key is on USB.
+var atr = []byte{
+	0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80, 0x73, 0xC0,
+	0x21, 0xC0, 0x57, 0x59, 0x75, 0x62, 0x69, 0x4B, 0x65, 0x79, 0x40,
+}
+
+const (
+	defaultChunk = 0xFF
+	maxChain     = 1 << 16 // bytes accumulated over chained APDUs
+)
+
+// Errors returned by Create, Open and Save.
+var (
+	ErrNoStateFile = errors.New("simulated card has no state file")
+	ErrStateExists = errors.New("simulator state file already exists")
+)
+
+// Stats counts the APDUs a card received since it was made.
+type Stats struct {
+	Total  int          // every APDU, including chained parts and SEND REMAINING
+	Select int          // SELECT commands (INS A4, P1 04)
+	ByINS  map[byte]int // every other APDU by INS (A4 here is CALCULATE ALL)
+}
+
+// Option configures a Card.
+type Option func(*Card)
+
+// WithClock sets the card's clock. The card does not use it for TOTP (the
+// host sends the time step, as with a real key); it is kept for symmetry with
+// the other packages and future use.
+func WithClock(now func() time.Time) Option { return func(c *Card) { c.now = now } }
+
+// WithTouch overrides the touch policy stored in the state (not persisted).
+func WithTouch(p TouchPolicy) Option {
+	return func(c *Card) { c.touch, c.touchSet = p, true }
+}
+
+// WithRand sets the source of SELECT/VALIDATE challenges and of new salts
+// (RESET), for deterministic tests. The default is crypto/rand.
+func WithRand(r io.Reader) Option { return func(c *Card) { c.rand = r } }
+
+// WithChunkSize sets how many response bytes the card sends before it
+// answers 61xx and waits for SEND REMAINING. The default, 255, is what a
+// real key does; n < 1 keeps the default.
+func WithChunkSize(n int) Option {
+	return func(c *Card) {
+		if n >= 1 {
+			c.chunk = min(n, 0xFFFF)
+		}
+	}
+}
+
+// withWriter replaces the state file writer (tests inject failures).
+func withWriter(w func(path string, data []byte) error) Option {
+	return func(c *Card) { c.write = w }
+}
+
+// applet is the currently selected applet.
+type applet int
+
+const (
+	appletNone applet = iota
+	appletOATH
+	appletManagement
+	appletOTP
+	appletPIV
+)
+
+// Card is a simulated YubiKey. It is safe for concurrent use: one mutex
+// serialises APDUs as a real card does (a touch wait holds it too, but
+// honours the caller's context).
+type Card struct {
+	mu sync.Mutex
+
+	st       *State
+	path     string
+	now      func() time.Time
+	rand     io.Reader
+	touch    TouchPolicy
+	touchSet bool
+	chunk    int
+	write    func(path string, data []byte) error
+
+	// Session state, lost on power off, reset and deselect.
+	selected  applet
+	authed    bool   // VALIDATE succeeded since SELECT
+	challenge []byte // SELECT challenge awaiting VALIDATE
+	pending   []byte // response bytes awaiting SEND REMAINING
+	chainHdr  [4]byte
+	chain     []byte
+	chaining  bool
+
+	stats Stats
+}
+
+// New returns an in-memory card holding st (not copied: the card owns it).
+func New(st *State, opts ...Option) *Card {
+	c := &Card{
+		st:    st,
+		now:   time.Now,
+		rand:  rand.Reader,
+		chunk: defaultChunk,
+		write: writeAtomic,
+		stats: Stats{ByINS: map[byte]int{}},
+	}
+	if c.st.Credentials == nil {
+		c.st.Credentials = []Credential{}
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Create makes a new card with a fresh state and writes it to path, which
+// must not exist yet.
+func Create(path string, serial uint32, fw Version, opts ...Option) (*Card, error) {
+	st, err := NewState(serial, fw)
+	if err != nil {
+		return nil, fmt.Errorf("create simulator %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("create simulator %s: %w", path, ErrStateExists)
+		}
+		return nil, fmt.Errorf("create simulator %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("create simulator %s: %w", path, err)
+	}
+	c := New(st, opts...)
+	c.path = path
+	if err := c.Save(); err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("create simulator %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Open loads the card stored at path. It refuses a file that group or
+// others may read or write (it holds the card's keys), a file that is not
+// valid JSON, and a state no YubiKey could be in, saying why.
+func Open(path string, opts ...Option) (*Card, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open simulator: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("open simulator %s: not a regular file", path)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("open simulator %s: mode %#o lets others read the card's keys; want 0600 (chmod 600 %s)", path, perm, path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("open simulator: %w", err)
+	}
+	st, err := decodeState(data)
+	if err != nil {
+		return nil, fmt.Errorf("open simulator %s: %w", path, err)
+	}
+	c := New(st, opts...)
+	c.path = path
+	return c, nil
+}
+
+func decodeState(data []byte) (*State, error) {
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("%w: corrupt JSON at byte %d: %w", ErrInvalidState, se.Offset, err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrInvalidState, err)
+	}
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
+	if st.Credentials == nil {
+		st.Credentials = []Credential{}
+	}
+	return &st, nil
+}
+
+// Path returns the state file, or "" for an in-memory card.
+func (c *Card) Path() string { return c.path }
+
+// Save writes the state file atomically (temporary file in the same
+// directory, fsync, rename), mode 0600.
+func (c *Card) Save() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.persist(c.st)
+}
+
+func (c *Card) persist(st *State) error {
+	if c.path == "" {
+		return ErrNoStateFile
+	}
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode simulator state: %w", err)
+	}
+	data = append(data, '\n')
+	if err := c.write(c.path, data); err != nil {
+		return fmt.Errorf("save simulator state %s: %w", c.path, err)
+	}
+	return nil
+}
+
+// writeAtomic replaces path with data: temporary file in the same
+// directory, mode 0600, fsync, rename, fsync of the directory.
+func writeAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync() // best effort: the rename is done; a failed directory sync is not a failed save
+		d.Close()
+	}
+	return nil
+}
+
+// ATR returns the card's answer to reset (a YubiKey 5 NFC over USB).
+func (c *Card) ATR() []byte { return bytes.Clone(atr) }
+
+// PowerOn starts a new session: nothing selected, not authenticated.
+func (c *Card) PowerOn() { c.Reset() }
+
+// PowerOff ends the session; the persistent state is kept.
+func (c *Card) PowerOff() { c.Reset() }
+
+// Reset is a warm reset: it deselects every applet, clears the OATH
+// authentication, pending responses and partial command chains. The
+// persistent state (credentials, password, counters) is kept.
+func (c *Card) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.resetSession()
+}
+
+func (c *Card) resetSession() {
+	c.selected = appletNone
+	c.authed = false
+	c.challenge = nil
+	c.pending = nil
+	c.chain = nil
+	c.chaining = false
+}
+
+// Serial returns the card's serial number.
+func (c *Card) Serial() uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.Serial
+}
+
+// Firmware returns the card's firmware version.
+func (c *Card) Firmware() Version {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.Firmware
+}
+
+// Stats returns a copy of the APDU counters.
+func (c *Card) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.stats
+	s.ByINS = make(map[byte]int, len(c.stats.ByINS))
+	for k, v := range c.stats.ByINS {
+		s.ByINS[k] = v
+	}
+	return s
+}
+
+// Snapshot returns a deep copy of the card's persistent state.
+func (c *Card) Snapshot() *State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.clone()
+}
+
+func (c *Card) touchPolicy() TouchPolicy {
+	if c.touchSet {
+		return c.touch
+	}
+	return c.st.Touch
+}
+
+// commit applies mutate to a copy of the state, saves the copy when the card
+// is file-backed, and only then makes it current. A failed save answers
+// 6581 (memory failure) and leaves the state as it was.
+func (c *Card) commit(mutate func(st *State) uint16) uint16 {
+	next := c.st.clone()
+	if sw := mutate(next); sw != oath.SWOK {
+		return sw
+	}
+	if c.path != "" {
+		if err := c.persist(next); err != nil {
+			slog.Debug("simulator: state not saved, command refused", "err", err)
+			return oath.SWGenericError
+		}
+	}
+	c.st = next
+	return oath.SWOK
+}

@@ -1,0 +1,50 @@
+package simulator
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"testing"
+
+	"github.com/mfabridge/mfabridge/oath"
+)
+
+var fw543 = Version{5, 4, 3}
+
+func TestSelectOATH(t *testing.T) {
+	c := newTestCard(t, fw543)
+	got := mustTx(t, c, selectOATH, oath.SWOK)
+	want := unhex(t, "79 03 050403 71 08 0000000000000000")
+	if !bytes.Equal(got, want) {
+		t.Fatalf("SELECT answer %x, want %x", got, want)
+	}
+}
+
+func TestPutCalculateRFC4226(t *testing.T) {
+	c := newTestCard(t, fw543)
+	mustTx(t, c, selectOATH, oath.SWOK)
+	key := []byte("12345678901234567890")
+	// HOTP, initial counter 0.
+	if _, sw := send(t, c, putAPDU("hotp", oath.HOTP, oath.SHA1, 6, key)); sw != oath.SWOK {
+		t.Fatalf("PUT: %04X", sw)
+	}
+	raw := []uint32{1284755224, 1094287082, 137359152, 1726969429, 1640338314, 868254676, 1918287922, 82162583, 673399871, 645520489}
+	for i, w := range raw {
+		data, sw := send(t, c, calcAPDU("hotp", nil, true))
+		if sw != oath.SWOK || len(data) != 7 || data[0] != oath.TagTruncated || data[1] != 5 || data[2] != 6 {
+			t.Fatalf("CALCULATE %d: %x %04X", i, data, sw)
+		}
+		if v := binary.BigEndian.Uint32(data[3:]); v != w {
+			t.Errorf("HOTP counter %d: %d, want %d", i, v, w)
+		}
+	}
+}
+
+func TestTransmitContextDone(t *testing.T) {
+	c := newTestCard(t, fw543)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Transmit(ctx, unhex(t, selectOATH)); err == nil {
+		t.Fatal("Transmit with a cancelled context succeeded")
+	}
+}
