@@ -1,0 +1,169 @@
+// Package pcsc talks to YubiKeys through the PC/SC daemon (pcscd on Linux)
+// and is the only package of mfabridge that uses cgo. Built with
+// CGO_ENABLED=0 every entry point returns ErrNotCompiled.
+//
+// One card session per operation: Connect (shared mode), Begin, the APDUs of
+// one operation, End, Close. A Card satisfies oath.Transport.
+//
+// Error contract: every PC/SC failure is a *PCSCError carrying the raw
+// SCARD_* code; errors.Is matches it against the sentinels below
+// (ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved,
+// ErrReaderBusy, ErrTimeout) whose texts say what to do about it.
+package pcsc
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Sentinels. Their messages are complete, actionable sentences for a user;
+// callers add context with %w.
+var (
+	// ErrNotCompiled: this binary was built without cgo.
+	ErrNotCompiled = errors.New("this build has no PC/SC support (built with CGO_ENABLED=0): " +
+		"rebuild with cgo and libpcsclite-dev to use a YubiKey, or use the simulator")
+	// ErrServiceNotRunning: the PC/SC daemon is not reachable.
+	ErrServiceNotRunning = errors.New("pcscd is not running: start it with `systemctl start pcscd` or `pcscd -f &`")
+	// ErrNoReaders: pcscd runs but knows no reader.
+	ErrNoReaders = errors.New("no smart card readers found: plug in the YubiKey " +
+		"(its CCID interface must be enabled, see `ykman config usb`)")
+	// ErrNoYubiKey: readers exist but none holds a YubiKey (or not the one asked for).
+	ErrNoYubiKey = errors.New("no YubiKey found: insert one " +
+		"(its CCID interface must be enabled, see `ykman config usb`)")
+	// ErrCardRemoved: the card or its reader went away during the operation.
+	ErrCardRemoved = errors.New("the YubiKey was removed during the operation: reinsert it and try again")
+	// ErrReaderBusy: another program holds the reader exclusively (gpg's
+	// scdaemon, a PIV tool, ...). Connect has already retried for a few seconds.
+	ErrReaderBusy = errors.New("the reader is held exclusively by another program " +
+		"(for example gpg's scdaemon: `gpgconf --kill scdaemon`): close it and try again")
+	// ErrTimeout: the card or pcscd did not answer in time.
+	ErrTimeout = errors.New("timed out waiting for the YubiKey: reinsert it and try again")
+)
+
+// PC/SC result codes (pcsc-lite pcsclite.h / Microsoft winerror.h). Kept here
+// as plain numbers so that the mapping is testable without cgo.
+const (
+	codeCancelled          uint32 = 0x80100002 // SCARD_E_CANCELLED
+	codeInvalidHandle      uint32 = 0x80100003 // SCARD_E_INVALID_HANDLE
+	codeUnknownReader      uint32 = 0x80100009 // SCARD_E_UNKNOWN_READER
+	codeTimeout            uint32 = 0x8010000A // SCARD_E_TIMEOUT
+	codeSharingViolation   uint32 = 0x8010000B // SCARD_E_SHARING_VIOLATION
+	codeNoSmartcard        uint32 = 0x8010000C // SCARD_E_NO_SMARTCARD
+	codeProtoMismatch      uint32 = 0x8010000F // SCARD_E_PROTO_MISMATCH
+	codeNotReady           uint32 = 0x80100010 // SCARD_E_NOT_READY
+	codeCommError          uint32 = 0x80100013 // SCARD_F_COMM_ERROR
+	codeNotTransacted      uint32 = 0x80100016 // SCARD_E_NOT_TRANSACTED
+	codeReaderUnavailable  uint32 = 0x80100017 // SCARD_E_READER_UNAVAILABLE
+	codeNoService          uint32 = 0x8010001D // SCARD_E_NO_SERVICE
+	codeServiceStopped     uint32 = 0x8010001E // SCARD_E_SERVICE_STOPPED
+	codeNoReadersAvailable uint32 = 0x8010002E // SCARD_E_NO_READERS_AVAILABLE
+	codeCommDataLost       uint32 = 0x8010002F // SCARD_E_COMM_DATA_LOST
+	codeUnresponsiveCard   uint32 = 0x80100066 // SCARD_W_UNRESPONSIVE_CARD
+	codeUnpoweredCard      uint32 = 0x80100067 // SCARD_W_UNPOWERED_CARD
+	codeResetCard          uint32 = 0x80100068 // SCARD_W_RESET_CARD
+	codeRemovedCard        uint32 = 0x80100069 // SCARD_W_REMOVED_CARD
+)
+
+var codeNames = map[uint32]string{
+	codeCancelled:          "SCARD_E_CANCELLED",
+	codeInvalidHandle:      "SCARD_E_INVALID_HANDLE",
+	codeUnknownReader:      "SCARD_E_UNKNOWN_READER",
+	codeTimeout:            "SCARD_E_TIMEOUT",
+	codeSharingViolation:   "SCARD_E_SHARING_VIOLATION",
+	codeNoSmartcard:        "SCARD_E_NO_SMARTCARD",
+	codeProtoMismatch:      "SCARD_E_PROTO_MISMATCH",
+	codeNotReady:           "SCARD_E_NOT_READY",
+	codeCommError:          "SCARD_F_COMM_ERROR",
+	codeNotTransacted:      "SCARD_E_NOT_TRANSACTED",
+	codeReaderUnavailable:  "SCARD_E_READER_UNAVAILABLE",
+	codeNoService:          "SCARD_E_NO_SERVICE",
+	codeServiceStopped:     "SCARD_E_SERVICE_STOPPED",
+	codeNoReadersAvailable: "SCARD_E_NO_READERS_AVAILABLE",
+	codeCommDataLost:       "SCARD_E_COMM_DATA_LOST",
+	codeUnresponsiveCard:   "SCARD_W_UNRESPONSIVE_CARD",
+	codeUnpoweredCard:      "SCARD_W_UNPOWERED_CARD",
+	codeResetCard:          "SCARD_W_RESET_CARD",
+	codeRemovedCard:        "SCARD_W_REMOVED_CARD",
+}
+
+// sentinelFor maps a PC/SC result code to the sentinel a caller can act on,
+// or nil when the code has no specific advice.
+func sentinelFor(code uint32) error {
+	switch code {
+	case codeNoService, codeServiceStopped:
+		return ErrServiceNotRunning
+	case codeNoReadersAvailable:
+		return ErrNoReaders
+	case codeNoSmartcard:
+		return ErrNoYubiKey
+	// A USB YubiKey pulled out takes its reader with it, so a vanished
+	// reader is a removed card too.
+	case codeRemovedCard, codeUnknownReader, codeReaderUnavailable, codeUnpoweredCard:
+		return ErrCardRemoved
+	case codeSharingViolation:
+		return ErrReaderBusy
+	case codeTimeout, codeUnresponsiveCard:
+		return ErrTimeout
+	}
+	return nil
+}
+
+// PCSCError is a failed PC/SC call. It unwraps to one of the package
+// sentinels when the code has one, so callers use errors.Is.
+type PCSCError struct {
+	Op   string // what was being done, e.g. `connect to reader "Yubico YubiKey 00 00"`
+	Code uint32 // the SCARD_* result code
+}
+
+func (e *PCSCError) Error() string {
+	name, ok := codeNames[e.Code]
+	if !ok {
+		name = "0x" + strings.ToUpper(strconv.FormatUint(uint64(e.Code), 16))
+	}
+	reason := "PC/SC error"
+	switch e.Code {
+	case codeResetCard:
+		reason = "the card was reset by another program: try again"
+	case codeCommError, codeCommDataLost:
+		reason = "lost the connection to pcscd: check that it is still running and try again"
+	}
+	if s := sentinelFor(e.Code); s != nil {
+		reason = s.Error()
+	}
+	return fmt.Sprintf("%s: %s (%s)", e.Op, reason, name)
+}
+
+// Unwrap returns the sentinel for the code, or nil.
+func (e *PCSCError) Unwrap() error { return sentinelFor(e.Code) }
+
+// MultipleKeysError says that several YubiKeys are present and the caller
+// did not say which one to use.
+type MultipleKeysError struct {
+	Serials []uint32
+}
+
+func (e *MultipleKeysError) Error() string {
+	return fmt.Sprintf("several YubiKeys: %s — pick one with --device yubikey:SERIAL", joinSerials(e.Serials))
+}
+
+func joinSerials(serials []uint32) string {
+	parts := make([]string, len(serials))
+	for i, s := range serials {
+		if s == 0 {
+			parts[i] = "(serial hidden)"
+			continue
+		}
+		parts[i] = strconv.FormatUint(uint64(s), 10)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// KeyInfo describes a YubiKey found by Keys. Serial and Firmware come from
+// the key itself, never from the reader's name.
+type KeyInfo struct {
+	Reader   string // PC/SC reader name
+	Serial   uint32 // 0 when the key does not reveal it
+	Firmware string // e.g. "5.4.3"
+}

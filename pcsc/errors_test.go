@@ -1,0 +1,68 @@
+package pcsc
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestPCSCErrorMapping(t *testing.T) {
+	tests := []struct {
+		code    uint32
+		want    error
+		wantSub string
+	}{
+		{codeNoService, ErrServiceNotRunning, "systemctl start pcscd"},
+		{codeServiceStopped, ErrServiceNotRunning, "SCARD_E_SERVICE_STOPPED"},
+		{codeNoReadersAvailable, ErrNoReaders, "no smart card readers"},
+		{codeNoSmartcard, ErrNoYubiKey, "no YubiKey found"},
+		{codeRemovedCard, ErrCardRemoved, "removed"},
+		{codeReaderUnavailable, ErrCardRemoved, "SCARD_E_READER_UNAVAILABLE"},
+		{codeUnknownReader, ErrCardRemoved, "reinsert"},
+		{codeSharingViolation, ErrReaderBusy, "held exclusively"},
+		{codeTimeout, ErrTimeout, "timed out"},
+		{codeUnresponsiveCard, ErrTimeout, "SCARD_W_UNRESPONSIVE_CARD"},
+		{codeResetCard, nil, "reset by another program"},
+		{codeCommError, nil, "lost the connection to pcscd"},
+		{0x80100099, nil, "0x80100099"},
+	}
+	sentinels := []error{ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved, ErrReaderBusy, ErrTimeout, ErrNotCompiled}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%08X", tt.code), func(t *testing.T) {
+			err := fmt.Errorf("get code: %w", &PCSCError{Op: "transmit to \"r\"", Code: tt.code})
+			for _, s := range sentinels {
+				if got := errors.Is(err, s); got != (s == tt.want) {
+					t.Errorf("errors.Is(%v) = %v", s, got)
+				}
+			}
+			if !strings.Contains(err.Error(), tt.wantSub) {
+				t.Errorf("%q lacks %q", err, tt.wantSub)
+			}
+			if !strings.HasPrefix(err.Error(), "get code: transmit to \"r\": ") {
+				t.Errorf("%q lacks the operation", err)
+			}
+			var pe *PCSCError
+			if !errors.As(err, &pe) || pe.Code != tt.code {
+				t.Errorf("errors.As lost the code")
+			}
+		})
+	}
+}
+
+func TestMultipleKeysError(t *testing.T) {
+	err := error(&MultipleKeysError{Serials: []uint32{123, 0, 456}})
+	want := "several YubiKeys: 123, (serial hidden), 456 — pick one with --device yubikey:SERIAL"
+	if err.Error() != want {
+		t.Errorf("got %q, want %q", err, want)
+	}
+}
+
+func TestSentinelTextsAreLowercase(t *testing.T) {
+	for _, s := range []error{ErrNotCompiled, ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved, ErrReaderBusy, ErrTimeout} {
+		msg := s.Error()
+		if msg[0] < 'a' || msg[0] > 'z' || strings.HasSuffix(msg, ".") {
+			t.Errorf("%q: want lowercase start and no final period", msg)
+		}
+	}
+}

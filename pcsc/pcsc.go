@@ -1,0 +1,445 @@
+//go:build cgo
+
+package pcsc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ebfe/scard"
+)
+
+// busyWait is how long Connect retries a reader held exclusively by
+// another program before giving up with ErrReaderBusy.
+var busyWait = 3 * time.Second
+
+// Option configures a Context.
+type Option func(*Context)
+
+// WithLogger sets a logger for debug messages (connects, probe results).
+// APDU contents are never logged here; package oath traces them redacted.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *Context) {
+		if l != nil {
+			c.log = l
+		}
+	}
+}
+
+// Context is a connection to the PC/SC daemon. It is safe for concurrent use.
+type Context struct {
+	sc  *scard.Context
+	log *slog.Logger
+
+	mu      sync.Mutex
+	pending sync.WaitGroup // transmits abandoned on context cancellation
+	closed  bool
+}
+
+// Open connects to the PC/SC daemon. It fails with an error wrapping
+// ErrServiceNotRunning when pcscd is not reachable.
+func Open(ctx context.Context, opts ...Option) (*Context, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("connect to pcscd: %w", err)
+	}
+	sc, err := scard.EstablishContext()
+	if err != nil {
+		return nil, wrap("connect to pcscd", err)
+	}
+	c := &Context{sc: sc, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// wrap turns an scard error into a *PCSCError; other errors get op as context.
+func wrap(op string, err error) error {
+	var se scard.Error
+	if errors.As(err, &se) {
+		return &PCSCError{Op: op, Code: uint32(se)}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func isCode(err error, code uint32) bool {
+	var se scard.Error
+	return errors.As(err, &se) && uint32(se) == code
+}
+
+// Readers lists the reader names known to pcscd. It fails with an error
+// wrapping ErrNoReaders when there are none.
+func (c *Context) Readers() ([]string, error) {
+	rs, err := c.sc.ListReaders()
+	if err != nil {
+		return nil, wrap("list readers", err)
+	}
+	if len(rs) == 0 {
+		return nil, &PCSCError{Op: "list readers", Code: codeNoReadersAvailable}
+	}
+	return rs, nil
+}
+
+// Connect opens the card in reader in shared mode. While another program
+// holds the reader exclusively it retries with backoff for a few seconds,
+// then fails with an error wrapping ErrReaderBusy. An empty reader fails
+// with ErrNoYubiKey; ctx cancels the wait.
+func (c *Context) Connect(ctx context.Context, reader string) (*Card, error) {
+	op := fmt.Sprintf("connect to reader %q", reader)
+	deadline := time.Now().Add(busyWait)
+	delay := 25 * time.Millisecond
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		h, err := c.sc.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+		if err == nil {
+			c.log.Debug("pcsc: connected", "reader", reader)
+			return &Card{c: c, h: h, reader: reader, sem: make(chan struct{}, 1)}, nil
+		}
+		if !isCode(err, codeSharingViolation) || time.Now().Add(delay).After(deadline) {
+			return nil, wrap(op, err)
+		}
+		c.log.Debug("pcsc: reader busy, retrying", "reader", reader, "delay", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%s: %w", op, ctx.Err())
+		case <-t.C:
+		}
+		delay = min(2*delay, 400*time.Millisecond)
+	}
+}
+
+// Close releases the PC/SC context. If a transmit abandoned on context
+// cancellation is still waiting for the card, the release happens in the
+// background once it returns.
+func (c *Context) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	done := make(chan struct{})
+	go func() { c.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+		if err := c.sc.Release(); err != nil {
+			return wrap("release PC/SC context", err)
+		}
+	default:
+		go func() { <-done; _ = c.sc.Release() }()
+	}
+	return nil
+}
+
+// Card is a shared-mode connection to the card in one reader. It satisfies
+// oath.Transport. Wrap each operation in Begin/End. Methods are safe for
+// concurrent use but serialised.
+type Card struct {
+	c      *Context
+	h      *scard.Card
+	reader string
+	sem    chan struct{} // held while a call is in the PC/SC library
+
+	mu     sync.Mutex
+	inTx   bool
+	closed bool
+}
+
+// acquire waits for exclusive use of the handle; an abandoned transmit may
+// still hold it.
+func (k *Card) acquire(ctx context.Context) error {
+	select {
+	case k.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (k *Card) release() { <-k.sem }
+
+// Reader returns the PC/SC reader name.
+func (k *Card) Reader() string { return k.reader }
+
+// Begin starts a transaction: other programs cannot interleave APDUs until
+// End. A card reset by another program in the meantime is reconnected once.
+func (k *Card) Begin() error {
+	if err := k.acquire(context.Background()); err != nil {
+		return err
+	}
+	defer k.release()
+	op := fmt.Sprintf("begin transaction on %q", k.reader)
+	err := k.h.BeginTransaction()
+	if isCode(err, codeResetCard) {
+		// Another program reset the card since we connected: pcsc-lite
+		// wants us to acknowledge that with a reconnect first.
+		if rerr := k.h.Reconnect(scard.ShareShared, scard.ProtocolAny, scard.LeaveCard); rerr != nil {
+			return wrap(op, rerr)
+		}
+		err = k.h.BeginTransaction()
+	}
+	if err != nil {
+		return wrap(op, err)
+	}
+	k.mu.Lock()
+	k.inTx = true
+	k.mu.Unlock()
+	return nil
+}
+
+// End ends the transaction started by Begin, leaving the card powered.
+func (k *Card) End() error {
+	if err := k.acquire(context.Background()); err != nil {
+		return err
+	}
+	defer k.release()
+	k.mu.Lock()
+	k.inTx = false
+	k.mu.Unlock()
+	if err := k.h.EndTransaction(scard.LeaveCard); err != nil {
+		return wrap(fmt.Sprintf("end transaction on %q", k.reader), err)
+	}
+	return nil
+}
+
+type transmitResult struct {
+	resp []byte
+	err  error
+}
+
+// Transmit sends one APDU and returns the answer including SW1 SW2; status
+// words are not interpreted. Errors wrap ErrCardRemoved, ErrTimeout,
+// ErrServiceNotRunning, ... (see the package doc). PC/SC cannot interrupt a
+// transmit, so when ctx ends first (a cancelled wait for touch) Transmit
+// returns ctx's error at once and the handle stays busy until the card
+// answers; Close then completes in the background.
+func (k *Card) Transmit(ctx context.Context, apdu []byte) ([]byte, error) {
+	op := fmt.Sprintf("transmit to %q", k.reader)
+	if err := k.acquire(ctx); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	cmd := append([]byte(nil), apdu...)
+	res := make(chan transmitResult, 1)
+	k.c.pending.Add(1)
+	go func() {
+		defer k.c.pending.Done()
+		defer k.release()
+		resp, err := k.h.Transmit(cmd)
+		res <- transmitResult{append([]byte(nil), resp...), err}
+	}()
+	select {
+	case r := <-res:
+		if r.err != nil {
+			return nil, wrap(op, r.err)
+		}
+		return r.resp, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: %w", op, ctx.Err())
+	}
+}
+
+// ATR returns the card's answer to reset.
+func (k *Card) ATR() ([]byte, error) {
+	if err := k.acquire(context.Background()); err != nil {
+		return nil, err
+	}
+	defer k.release()
+	st, err := k.h.Status()
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("read status of %q", k.reader), err)
+	}
+	return append([]byte(nil), st.Atr...), nil
+}
+
+// Close ends a pending transaction and disconnects, leaving the card powered
+// (other programs may be using it). If an abandoned transmit still waits for
+// the card, this happens in the background once it returns.
+func (k *Card) Close() error {
+	k.mu.Lock()
+	if k.closed {
+		k.mu.Unlock()
+		return nil
+	}
+	k.closed = true
+	k.mu.Unlock()
+	select {
+	case k.sem <- struct{}{}:
+		defer k.release()
+		return k.disconnect()
+	default:
+		k.c.pending.Add(1)
+		go func() {
+			defer k.c.pending.Done()
+			k.sem <- struct{}{}
+			defer k.release()
+			_ = k.disconnect()
+		}()
+		return nil
+	}
+}
+
+func (k *Card) disconnect() error {
+	k.mu.Lock()
+	inTx := k.inTx
+	k.inTx = false
+	k.mu.Unlock()
+	var errs []error
+	if inTx {
+		if err := k.h.EndTransaction(scard.LeaveCard); err != nil {
+			errs = append(errs, wrap(fmt.Sprintf("end transaction on %q", k.reader), err))
+		}
+	}
+	if err := k.h.Disconnect(scard.LeaveCard); err != nil {
+		errs = append(errs, wrap(fmt.Sprintf("disconnect from %q", k.reader), err))
+	}
+	return errors.Join(errs...)
+}
+
+type probed struct {
+	info KeyInfo
+	card *Card
+}
+
+// probeAll identifies the YubiKey in every reader. With keep, the cards of
+// the keys found stay connected and the caller must close them.
+// busy counts readers that stayed exclusively held.
+func (c *Context) probeAll(ctx context.Context, keep bool) (found []probed, busy []string, err error) {
+	readers, err := c.Readers()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			for _, p := range found {
+				p.card.Close()
+			}
+			found = nil
+		}
+	}()
+	for _, r := range readers {
+		info, card, err := c.probeReader(ctx, r)
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrReaderBusy):
+			busy = append(busy, r)
+			continue
+		case errors.Is(err, errNotYubiKey), errors.Is(err, ErrNoYubiKey), errors.Is(err, ErrCardRemoved):
+			c.log.Debug("pcsc: skipping reader", "reader", r, "reason", err)
+			continue
+		default:
+			return found, busy, err
+		}
+		c.log.Debug("pcsc: found YubiKey", "reader", r, "serial", info.Serial, "firmware", info.Firmware)
+		if keep {
+			found = append(found, probed{info, card})
+		} else {
+			found = append(found, probed{info: info})
+			card.Close()
+		}
+	}
+	return found, busy, nil
+}
+
+func (c *Context) probeReader(ctx context.Context, reader string) (KeyInfo, *Card, error) {
+	card, err := c.Connect(ctx, reader)
+	if err != nil {
+		return KeyInfo{}, nil, err
+	}
+	if err := card.Begin(); err != nil {
+		card.Close()
+		return KeyInfo{}, nil, err
+	}
+	serial, fw, perr := probeKey(ctx, card)
+	if err := card.End(); err != nil && perr == nil {
+		perr = err
+	}
+	if perr != nil {
+		card.Close()
+		return KeyInfo{}, nil, fmt.Errorf("identify card in %q: %w", reader, perr)
+	}
+	return KeyInfo{Reader: reader, Serial: serial, Firmware: fw}, card, nil
+}
+
+// Keys lists the YubiKeys present, probing the card in every reader (PIV
+// GET SERIAL, else management READ CONFIG, else the OTP applet) and
+// skipping empty readers and other cards. It fails with ErrNoReaders when
+// there is no reader at all, and with ErrReaderBusy when no key was found
+// but some reader stayed exclusively held by another program.
+func (c *Context) Keys(ctx context.Context) ([]KeyInfo, error) {
+	found, busy, err := c.probeAll(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("list YubiKeys: %w", err)
+	}
+	if len(found) == 0 && len(busy) > 0 {
+		return nil, fmt.Errorf("list YubiKeys: reader %q: %w", busy[0], ErrReaderBusy)
+	}
+	keys := make([]KeyInfo, len(found))
+	for i, p := range found {
+		keys[i] = p.info
+	}
+	return keys, nil
+}
+
+// OpenKey connects to the YubiKey with this serial; serial 0 means the only
+// YubiKey present. Errors: ErrNoYubiKey (none, or none with that serial),
+// *MultipleKeysError (serial 0 and several keys), ErrReaderBusy, and the
+// errors of Readers. The card is returned outside a transaction.
+func (c *Context) OpenKey(ctx context.Context, serial uint32) (*Card, KeyInfo, error) {
+	found, busy, err := c.probeAll(ctx, true)
+	if err != nil {
+		return nil, KeyInfo{}, fmt.Errorf("open YubiKey: %w", err)
+	}
+	pick := -1
+	switch {
+	case serial == 0 && len(found) == 1:
+		pick = 0
+	case serial == 0 && len(found) > 1:
+		serials := make([]uint32, len(found))
+		for i, p := range found {
+			serials[i] = p.info.Serial
+		}
+		closeAll(found, -1)
+		return nil, KeyInfo{}, &MultipleKeysError{Serials: serials}
+	case serial != 0:
+		for i, p := range found {
+			if p.info.Serial == serial {
+				pick = i
+				break
+			}
+		}
+	}
+	if pick < 0 {
+		serials := make([]uint32, len(found))
+		for i, p := range found {
+			serials[i] = p.info.Serial
+		}
+		closeAll(found, -1)
+		if len(busy) > 0 {
+			return nil, KeyInfo{}, fmt.Errorf("open YubiKey: reader %q: %w", busy[0], ErrReaderBusy)
+		}
+		if serial == 0 || len(found) == 0 {
+			return nil, KeyInfo{}, fmt.Errorf("open YubiKey: %w", ErrNoYubiKey)
+		}
+		return nil, KeyInfo{}, fmt.Errorf("open YubiKey with serial %d (present: %s): %w",
+			serial, joinSerials(serials), ErrNoYubiKey)
+	}
+	closeAll(found, pick)
+	return found[pick].card, found[pick].info, nil
+}
+
+func closeAll(ps []probed, except int) {
+	for i, p := range ps {
+		if i != except && p.card != nil {
+			p.card.Close()
+		}
+	}
+}
