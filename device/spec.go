@@ -1,0 +1,85 @@
+package device
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Spec is a parsed device specification, as given to --device,
+// MFABRIDGE_DEVICE or a profile's mfabridge_device:
+//
+//	yubikey            the only YubiKey present
+//	yubikey:SERIAL     the YubiKey with this serial number
+//	sim:PATH           a simulated YubiKey whose state lives in PATH
+//	totp:env:VAR       a software TOTP secret (base32 or otpauth:// URI) in $VAR
+type Spec struct {
+	Kind   string // "yubikey", "sim" or "totp"
+	Serial uint32 // yubikey: 0 means "the only one"
+	Path   string // sim
+	EnvVar string // totp
+}
+
+// ParseSpec parses a device specification.
+func ParseSpec(s string) (Spec, error) {
+	kind, rest, hasRest := strings.Cut(strings.TrimSpace(s), ":")
+	switch kind {
+	case "yubikey":
+		if !hasRest {
+			return Spec{Kind: "yubikey"}, nil
+		}
+		n, err := strconv.ParseUint(rest, 10, 32)
+		if err != nil || n == 0 {
+			return Spec{}, fmt.Errorf("device %q: the YubiKey serial must be a positive decimal number (see `mfabridge devices`)", s)
+		}
+		return Spec{Kind: "yubikey", Serial: uint32(n)}, nil
+	case "sim":
+		if rest == "" {
+			return Spec{}, fmt.Errorf("device %q: give the simulator's state file, as sim:PATH (create one with `mfabridge sim init PATH`)", s)
+		}
+		return Spec{Kind: "sim", Path: rest}, nil
+	case "totp":
+		src, v, _ := strings.Cut(rest, ":")
+		if src != "env" || v == "" {
+			return Spec{}, fmt.Errorf("device %q: a software TOTP device is totp:env:VAR, with the secret in the environment variable VAR", s)
+		}
+		return Spec{Kind: "totp", EnvVar: v}, nil
+	case "":
+		return Spec{}, fmt.Errorf("no device given: pass --device (yubikey, yubikey:SERIAL, sim:PATH or totp:env:VAR) or set MFABRIDGE_DEVICE")
+	default:
+		return Spec{}, fmt.Errorf("device %q: unknown kind %q; use yubikey, yubikey:SERIAL, sim:PATH or totp:env:VAR", s, kind)
+	}
+}
+
+// String formats the spec back into its textual form.
+func (s Spec) String() string {
+	switch s.Kind {
+	case "yubikey":
+		if s.Serial != 0 {
+			return "yubikey:" + strconv.FormatUint(uint64(s.Serial), 10)
+		}
+		return "yubikey"
+	case "sim":
+		return "sim:" + s.Path
+	case "totp":
+		return "totp:env:" + s.EnvVar
+	}
+	return s.Kind
+}
+
+// String describes the device for messages: "YubiKey 12345678",
+// "simulated YubiKey 12345678 (PATH)", "TOTP secret in $VAR".
+func (i Info) String() string {
+	switch i.Kind {
+	case "yubikey":
+		if i.Serial != 0 {
+			return fmt.Sprintf("YubiKey %d", i.Serial)
+		}
+		return "YubiKey"
+	case "sim":
+		return fmt.Sprintf("simulated YubiKey %d (%s)", i.Serial, i.Path)
+	case "totp":
+		return "TOTP secret in $" + i.Path
+	}
+	return i.Kind
+}
