@@ -41,7 +41,7 @@ func (e usageError) Unwrap() error { return e.err }
 
 // run executes the command line and returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, term: openTerminal(stderr)}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, term: openTerminal(getenv, stderr)}
 	defer a.term.close()
 	root := a.rootCmd()
 	root.SetArgs(args)

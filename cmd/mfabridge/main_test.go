@@ -25,6 +25,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("MFABRIDGE_DEVICE", "")
 			e.Setenv("MFABRIDGE_OATH_PASSWORD", "")
 			e.Setenv("HOME", e.WorkDir)
+			e.Setenv("MFABRIDGE_TTY", e.WorkDir+"/tty.out")
 			return nil
 		},
 	})

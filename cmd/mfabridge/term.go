@@ -25,9 +25,23 @@ type terminal struct {
 	fallback io.Writer
 }
 
-func openTerminal(fallback io.Writer) *terminal {
+// openTerminal opens the terminal named by $MFABRIDGE_TTY (default
+// /dev/tty; "none" for no terminal: never prompt). A regular file there
+// receives the notices, which is how tests read them.
+func openTerminal(getenv func(string) string, fallback io.Writer) *terminal {
 	t := &terminal{fallback: fallback}
-	if f, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
+	path := getenv("MFABRIDGE_TTY")
+	switch path {
+	case "none":
+		return t
+	case "":
+		path = "/dev/tty"
+	}
+	flag := os.O_RDWR
+	if path != "/dev/tty" {
+		flag |= os.O_APPEND | os.O_CREATE
+	}
+	if f, err := os.OpenFile(path, flag, 0o600); err == nil {
 		t.tty = f
 	}
 	return t
@@ -74,7 +88,7 @@ var errNoTerminal = errors.New("no terminal to ask on")
 
 // readSecret prompts on the terminal and reads a line without echo.
 func (t *terminal) readSecret(ctx context.Context, prompt string) (string, error) {
-	if t.tty == nil {
+	if t.tty == nil || !term.IsTerminal(int(t.tty.Fd())) {
 		return "", errNoTerminal
 	}
 	t.mu.Lock()
