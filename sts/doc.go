@@ -1,0 +1,10 @@
+// Package sts turns an AWS profile and an OATH token source into temporary
+// credentials: it reads the shared config and credentials files (Config,
+// Profile), chooses the STS calls (MakePlan), makes them with aws-sdk-go-v2
+// (Provider, an aws.CredentialsProvider), and caches the results on disk
+// with a lock per MFA serial and a ledger of TOTP steps already sent, so a
+// code is never sent twice and concurrent processes share one device access.
+//
+// The package reads no environment variables (the caller passes an Env),
+// prints nothing (notices go through UI.Notify) and never exits.
+package sts

@@ -1,0 +1,537 @@
+package sts
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Env looks up an environment variable. The CLI passes os.Getenv; tests pass
+// a map. It is the only way this package learns about the environment.
+type Env func(key string) string
+
+// Profile-level errors. Resolve wraps them in a *ProfileError.
+var (
+	ErrUnknownProfile    = errors.New("unknown profile")
+	ErrProfileCycle      = errors.New("source_profile cycle")
+	ErrNoMFASerial       = errors.New("no mfa_serial")
+	ErrNoSourceCreds     = errors.New("no source credentials")
+	ErrRecursion         = errors.New("credential_process calls mfabridge")
+	ErrBadProfileValue   = errors.New("bad profile value")
+	ErrUnsupportedSource = errors.New("unsupported credential source")
+)
+
+// ProfileError says which profile is wrong, why, and usually what to do.
+type ProfileError struct {
+	Profile string
+	Err     error  // one of the Err* sentinels above, possibly wrapped
+	Detail  string // human detail, may be empty
+	Hint    string // "did you mean …", fix; may be empty
+}
+
+func (e *ProfileError) Error() string {
+	s := fmt.Sprintf("profile %q: %v", e.Profile, e.Err)
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	if e.Hint != "" {
+		s += " (" + e.Hint + ")"
+	}
+	return s
+}
+
+func (e *ProfileError) Unwrap() error { return e.Err }
+
+// Config holds the parsed AWS shared config and credentials files.
+type Config struct {
+	ConfigFile      string // path read (it may not exist)
+	CredentialsFile string // path read (it may not exist)
+
+	env    Env
+	config *iniFile
+	creds  *iniFile
+}
+
+// Defaults used when a profile does not say otherwise.
+const (
+	DefaultRoleDuration    = time.Hour
+	DefaultSessionDuration = 12 * time.Hour
+	// ChainLimit is the STS cap on AssumeRole called with session
+	// credentials (role chaining, including GetSessionToken → AssumeRole).
+	ChainLimit = time.Hour
+	// MinRemaining is the least validity handed out; the AWS CLI refreshes
+	// credentials with less than this left (notes §4).
+	MinRemaining = 15 * time.Minute
+)
+
+// LoadProfiles reads the shared config (AWS_CONFIG_FILE, else
+// $HOME/.aws/config) and credentials (AWS_SHARED_CREDENTIALS_FILE, else
+// $HOME/.aws/credentials) files. Missing files are not an error; unreadable
+// or malformed ones are.
+func LoadProfiles(env Env) (*Config, error) {
+	if env == nil {
+		env = func(string) string { return "" }
+	}
+	c := &Config{env: env}
+	home := env("HOME")
+	c.ConfigFile = env("AWS_CONFIG_FILE")
+	if c.ConfigFile == "" && home != "" {
+		c.ConfigFile = filepath.Join(home, ".aws", "config")
+	}
+	c.CredentialsFile = env("AWS_SHARED_CREDENTIALS_FILE")
+	if c.CredentialsFile == "" && home != "" {
+		c.CredentialsFile = filepath.Join(home, ".aws", "credentials")
+	}
+	var err error
+	if c.config, err = readINI(c.ConfigFile); err != nil {
+		return nil, fmt.Errorf("load profiles: %w", err)
+	}
+	if c.creds, err = readINI(c.CredentialsFile); err != nil {
+		return nil, fmt.Errorf("load profiles: %w", err)
+	}
+	return c, nil
+}
+
+// ParseProfiles builds a Config from file contents (for tests and fuzzing).
+func ParseProfiles(config, credentials []byte, env Env) (*Config, error) {
+	if env == nil {
+		env = func(string) string { return "" }
+	}
+	c := &Config{env: env, ConfigFile: "config", CredentialsFile: "credentials"}
+	var err error
+	if c.config, err = parseINI("config", config); err != nil {
+		return nil, fmt.Errorf("parse profiles: %w", err)
+	}
+	if c.creds, err = parseINI("credentials", credentials); err != nil {
+		return nil, fmt.Errorf("parse profiles: %w", err)
+	}
+	return c, nil
+}
+
+func readINI(path string) (*iniFile, error) {
+	empty := &iniFile{sections: map[string]map[string]string{}}
+	if path == "" {
+		return empty, nil
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return empty, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return parseINI(path, data)
+}
+
+// Names lists every profile defined in either file, sorted.
+func (c *Config) Names() []string {
+	seen := map[string]bool{}
+	for _, s := range c.config.order {
+		switch {
+		case s == "default":
+			seen[s] = true
+		case strings.HasPrefix(s, "profile "):
+			seen[strings.TrimSpace(strings.TrimPrefix(s, "profile "))] = true
+		}
+	}
+	for _, s := range c.creds.order {
+		seen[s] = true
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// raw merges a profile's keys: config file first, credentials file wins.
+func (c *Config) raw(name string) (map[string]string, bool) {
+	m := map[string]string{}
+	found := false
+	secs := []string{"profile " + name}
+	if name == "default" {
+		secs = []string{"default", "profile default"}
+	}
+	for _, s := range secs {
+		if kv, ok := c.config.sections[s]; ok {
+			found = true
+			for k, v := range kv {
+				m[k] = v
+			}
+		}
+	}
+	if kv, ok := c.creds.sections[name]; ok {
+		found = true
+		for k, v := range kv {
+			m[k] = v
+		}
+	}
+	return m, found
+}
+
+// Profile is a resolved profile: the chain of roles to assume and the source
+// credentials at its root.
+type Profile struct {
+	Name     string
+	Region   string // never empty: profile, AWS_REGION, else us-east-1
+	Endpoint string // STS endpoint override, empty for the SDK default
+
+	MFASerial       string        // the MFA device's ARN or hardware serial
+	Device          string        // mfabridge_device, empty → the caller's default
+	Account         string        // mfabridge_account, empty → matched from MFASerial
+	SessionDuration time.Duration // mfabridge_session_duration (default 12 h)
+	MFAMaxAge       time.Duration // mfabridge_mfa_max_age, 0 = unlimited
+
+	// Roles lists the AssumeRole hops from the one called with the source
+	// credentials to the requested profile's role. Empty: the profile asks
+	// for a GetSessionToken session. The MFA code goes to Roles[0] (or to
+	// GetSessionToken when Roles is empty).
+	Roles  []Role
+	Source Source
+}
+
+// Role is one AssumeRole hop.
+type Role struct {
+	Profile     string // the profile declaring it
+	ARN         string
+	ExternalID  string
+	SessionName string
+	Duration    time.Duration
+}
+
+// Source describes the credentials at the root of a profile chain.
+type Source struct {
+	Profile           string
+	AccessKeyID       string
+	SecretAccessKey   string
+	SessionToken      string // set: the keys are session credentials
+	CredentialProcess string // used when no static keys are set
+}
+
+// LongTerm reports whether the source is a static key pair without a session
+// token, the only kind GetSessionToken accepts.
+func (s Source) LongTerm() bool {
+	return s.AccessKeyID != "" && s.SessionToken == ""
+}
+
+// Resolve resolves a profile; name "" means AWS_PROFILE, else "default".
+func (c *Config) Resolve(name string) (*Profile, error) {
+	if name == "" {
+		name = c.env("AWS_PROFILE")
+	}
+	if name == "" {
+		name = "default"
+	}
+	top, ok := c.raw(name)
+	if !ok {
+		return nil, c.unknown(name, "")
+	}
+	p := &Profile{Name: name}
+
+	// Walk source_profile links from the requested profile to the root.
+	type hop struct {
+		name string
+		kv   map[string]string
+	}
+	chain := []hop{{name, top}}
+	visited := map[string]bool{name: true}
+	for {
+		last := chain[len(chain)-1]
+		if last.kv["role_arn"] == "" {
+			break
+		}
+		if cs := last.kv["credential_source"]; cs != "" && last.kv["source_profile"] == "" {
+			return nil, &ProfileError{Profile: last.name, Err: ErrUnsupportedSource,
+				Detail: "credential_source = " + cs, Hint: "use source_profile with access keys"}
+		}
+		src := last.kv["source_profile"]
+		if src == "" {
+			return nil, &ProfileError{Profile: last.name, Err: ErrNoSourceCreds,
+				Detail: "role_arn without source_profile", Hint: "add source_profile naming a profile with access keys"}
+		}
+		if src == last.name {
+			// AWS allows a profile to be its own source: its static keys.
+			kv := last.kv
+			chain = append(chain, hop{src, map[string]string{
+				"aws_access_key_id":     kv["aws_access_key_id"],
+				"aws_secret_access_key": kv["aws_secret_access_key"],
+				"aws_session_token":     kv["aws_session_token"],
+				"mfa_serial":            kv["mfa_serial"],
+			}})
+			break
+		}
+		if visited[src] {
+			names := make([]string, len(chain))
+			for i, h := range chain {
+				names[i] = h.name
+			}
+			return nil, &ProfileError{Profile: name, Err: ErrProfileCycle,
+				Detail: strings.Join(append(names, src), " → ")}
+		}
+		kv, ok := c.raw(src)
+		if !ok {
+			return nil, c.unknown(src, fmt.Sprintf("source_profile of %q", last.name))
+		}
+		visited[src] = true
+		chain = append(chain, hop{src, kv})
+	}
+
+	root := chain[len(chain)-1]
+	p.Source = Source{
+		Profile:           root.name,
+		AccessKeyID:       root.kv["aws_access_key_id"],
+		SecretAccessKey:   root.kv["aws_secret_access_key"],
+		SessionToken:      root.kv["aws_session_token"],
+		CredentialProcess: root.kv["credential_process"],
+	}
+	if p.Source.AccessKeyID != "" && p.Source.SecretAccessKey == "" {
+		return nil, &ProfileError{Profile: root.name, Err: ErrNoSourceCreds,
+			Detail: "aws_access_key_id without aws_secret_access_key"}
+	}
+	if p.Source.AccessKeyID == "" {
+		p.Source.SessionToken = ""
+		switch {
+		case p.Source.CredentialProcess == "":
+			return nil, &ProfileError{Profile: root.name, Err: ErrNoSourceCreds,
+				Detail: "no aws_access_key_id / aws_secret_access_key or credential_process",
+				Hint:   "add access keys to " + c.CredentialsFile}
+		case IsSelfCommand(p.Source.CredentialProcess):
+			return nil, &ProfileError{Profile: root.name, Err: ErrRecursion,
+				Detail: "credential_process = " + p.Source.CredentialProcess,
+				Hint:   "point source_profile at a profile with access keys, not at one served by mfabridge"}
+		}
+	} else {
+		p.Source.CredentialProcess = ""
+	}
+
+	// Roles, root side first.
+	for i := len(chain) - 2; i >= 0; i-- {
+		h := chain[i]
+		r := Role{Profile: h.name, ARN: h.kv["role_arn"], ExternalID: h.kv["external_id"],
+			SessionName: h.kv["role_session_name"], Duration: DefaultRoleDuration}
+		d, err := seconds(h.name, h.kv, "duration_seconds", 900, 43200)
+		if err != nil {
+			return nil, err
+		}
+		if d != 0 {
+			r.Duration = d
+		}
+		p.Roles = append(p.Roles, r)
+	}
+
+	// MFA serial: on the first role's profile, or on the source profile
+	// (aws-vault inherits it from there). A later hop cannot carry MFA: STS
+	// checks the serial against the calling IAM user, and there the caller
+	// is a role session.
+	serialFrom := root.name
+	if len(p.Roles) > 0 {
+		first := chain[len(chain)-2]
+		p.MFASerial = first.kv["mfa_serial"]
+		serialFrom = first.name
+	}
+	if p.MFASerial == "" {
+		p.MFASerial = root.kv["mfa_serial"]
+		serialFrom = root.name
+	}
+	for i := 0; i < len(chain)-2; i++ {
+		if s := chain[i].kv["mfa_serial"]; s != "" && s != p.MFASerial {
+			return nil, &ProfileError{Profile: chain[i].name, Err: ErrBadProfileValue,
+				Detail: "mfa_serial on a chained role (its caller is a role session, which has no MFA device)",
+				Hint:   "put mfa_serial on profile " + strconv.Quote(chain[len(chain)-2].name)}
+		}
+	}
+	if p.MFASerial == "" {
+		return nil, &ProfileError{Profile: name, Err: ErrNoMFASerial,
+			Hint: "add mfa_serial = arn:aws:iam::ACCOUNT:mfa/USER to the profile"}
+	}
+	if !serialRE.MatchString(p.MFASerial) {
+		return nil, &ProfileError{Profile: serialFrom, Err: ErrBadProfileValue,
+			Detail: fmt.Sprintf("mfa_serial %q: want 9–256 characters of [\\w+=/:,.@-]", p.MFASerial)}
+	}
+
+	// Settings looked up from the requested profile towards the root.
+	lookup := func(key string) (string, string) {
+		for _, h := range chain {
+			if v := h.kv[key]; v != "" {
+				return v, h.name
+			}
+		}
+		return "", ""
+	}
+	p.Device, _ = lookup("mfabridge_device")
+	p.Account, _ = lookup("mfabridge_account")
+	p.SessionDuration = DefaultSessionDuration
+	if v, from := lookup("mfabridge_session_duration"); v != "" {
+		d, err := seconds(from, map[string]string{"mfabridge_session_duration": v}, "mfabridge_session_duration", 900, 129600)
+		if err != nil {
+			return nil, err
+		}
+		p.SessionDuration = d
+	}
+	if v, from := lookup("mfabridge_mfa_max_age"); v != "" {
+		d, err := seconds(from, map[string]string{"mfabridge_mfa_max_age": v}, "mfabridge_mfa_max_age", 1, 129600)
+		if err != nil {
+			return nil, err
+		}
+		p.MFAMaxAge = d
+	}
+	for i := range p.Roles {
+		if p.Roles[i].SessionName == "" {
+			p.Roles[i].SessionName = defaultSessionName(p.MFASerial)
+		}
+		if !sessionNameRE.MatchString(p.Roles[i].SessionName) {
+			return nil, &ProfileError{Profile: p.Roles[i].Profile, Err: ErrBadProfileValue,
+				Detail: fmt.Sprintf("role_session_name %q: want 2–64 characters of [\\w+=,.@-]", p.Roles[i].SessionName)}
+		}
+		if len(p.Roles[i].ARN) < 20 {
+			return nil, &ProfileError{Profile: p.Roles[i].Profile, Err: ErrBadProfileValue,
+				Detail: fmt.Sprintf("role_arn %q is too short to be an ARN", p.Roles[i].ARN)}
+		}
+	}
+
+	// Region: AWS_REGION wins over the profile, as in the SDKs.
+	p.Region = c.env("AWS_REGION")
+	if p.Region == "" {
+		p.Region, _ = lookup("region")
+	}
+	if p.Region == "" {
+		p.Region = "us-east-1"
+	}
+
+	// Endpoint precedence (AWS SDK "service-specific endpoints"): env for
+	// STS, env global, [services] sts.endpoint_url, profile endpoint_url.
+	p.Endpoint = c.env("AWS_ENDPOINT_URL_STS")
+	if p.Endpoint == "" {
+		p.Endpoint = c.env("AWS_ENDPOINT_URL")
+	}
+	if p.Endpoint == "" {
+		if svc := top["services"]; svc != "" {
+			p.Endpoint = c.config.sections["services "+svc]["sts.endpoint_url"]
+		}
+	}
+	if p.Endpoint == "" {
+		p.Endpoint = top["endpoint_url"]
+	}
+	return p, nil
+}
+
+var (
+	serialRE      = regexp.MustCompile(`^[\w+=/:,.@-]{9,256}$`)
+	sessionNameRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+)
+
+func seconds(profile string, kv map[string]string, key string, lo, hi int) (time.Duration, error) {
+	v := kv[key]
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, &ProfileError{Profile: profile, Err: ErrBadProfileValue,
+			Detail: fmt.Sprintf("%s = %q: want whole seconds from %d to %d", key, v, lo, hi)}
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// defaultSessionName is "mfabridge-USER" for an MFA ARN, else "mfabridge".
+// It must be stable: it is part of the cache key.
+func defaultSessionName(serial string) string {
+	_, user := SerialParts(serial)
+	name := "mfabridge"
+	if user != "" {
+		name += "-" + strings.Map(func(r rune) rune {
+			if r < 0x80 && (r == '_' || r == '+' || r == '=' || r == ',' || r == '.' || r == '@' || r == '-' ||
+				(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')) {
+				return r
+			}
+			return '_'
+		}, user)
+	}
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return name
+}
+
+// SerialParts splits an MFA device ARN (arn:aws:iam::123456789012:mfa/path/alice)
+// into account ID and user name. Hardware serials give empty strings.
+func SerialParts(serial string) (account, user string) {
+	parts := strings.SplitN(serial, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" {
+		return "", ""
+	}
+	res := parts[5]
+	if !strings.HasPrefix(res, "mfa/") {
+		return "", ""
+	}
+	user = res[strings.LastIndexByte(res, '/')+1:]
+	return parts[4], user
+}
+
+// IsSelfCommand reports whether a credential_process command line runs
+// mfabridge (any word whose base name is mfabridge, so "env X=1 mfabridge …"
+// and "/usr/local/bin/mfabridge …" both count).
+func IsSelfCommand(cmd string) bool {
+	for _, w := range strings.Fields(cmd) {
+		w = strings.Trim(w, `"'`)
+		b := filepath.Base(w)
+		if b == "mfabridge" || b == "mfabridge.exe" {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Config) unknown(name, context string) error {
+	e := &ProfileError{Profile: name, Err: ErrUnknownProfile, Detail: context}
+	if s := closest(name, c.Names()); s != "" {
+		e.Hint = fmt.Sprintf("did you mean %q?", s)
+	} else {
+		e.Hint = fmt.Sprintf("not in %s or %s", c.ConfigFile, c.CredentialsFile)
+	}
+	return e
+}
+
+// closest returns the candidate nearest to name by edit distance, if close.
+func closest(name string, cands []string) string {
+	best, bestD := "", 1<<30
+	for _, c := range cands {
+		d := levenshtein(strings.ToLower(name), strings.ToLower(c))
+		if d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" || bestD > 2+len(name)/4 {
+		return ""
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,396 @@
+package sts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+)
+
+// TokenSource yields OATH codes; the CLI implements it with a device.
+//
+// Error contract: errors are returned as is (wrapped) in Retrieve's error;
+// they must not contain secrets.
+type TokenSource interface {
+	// Accounts lists the OATH account names on the device.
+	Accounts(ctx context.Context, deviceSpec string) ([]string, error)
+	// Code computes the code of account for the TOTP step holding at.
+	Code(ctx context.Context, deviceSpec, account string, at time.Time) (string, error)
+}
+
+// UI carries terminal notices. A nil Notify drops them.
+type UI struct {
+	// Notify shows a one-line notice (waits for a fresh code, clock skew,
+	// the OATH account chosen). Messages carry no prefix and no secrets.
+	Notify func(msg string)
+}
+
+func (u UI) notify(format string, args ...any) {
+	if u.Notify != nil {
+		u.Notify(fmt.Sprintf(format, args...))
+	}
+}
+
+// Credentials are temporary AWS credentials.
+type Credentials struct {
+	AccessKeyID     string    `json:"access_key_id"`
+	SecretAccessKey string    `json:"secret_access_key"`
+	SessionToken    string    `json:"session_token,omitempty"`
+	Expiration      time.Time `json:"expiration,omitzero"`
+}
+
+// API is the part of the STS client the Provider uses; *sts.Client
+// satisfies it. The caller's credentials arrive through the option
+// functions (Options.Credentials), so a fake applies them to a zero
+// sts.Options to see who is calling.
+type API interface {
+	GetSessionToken(ctx context.Context, in *awssts.GetSessionTokenInput, optFns ...func(*awssts.Options)) (*awssts.GetSessionTokenOutput, error)
+	AssumeRole(ctx context.Context, in *awssts.AssumeRoleInput, optFns ...func(*awssts.Options)) (*awssts.AssumeRoleOutput, error)
+}
+
+// HTTPClient is what the SDK needs to send requests; *http.Client fits.
+type HTTPClient interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Option configures a Provider.
+type Option func(*Provider)
+
+// WithClock sets the clock (TOTP steps, expiry checks, skew detection).
+func WithClock(now func() time.Time) Option { return func(p *Provider) { p.now = now } }
+
+// WithSleep sets how the Provider waits for the next TOTP step; tests pass
+// one that advances a fake clock. It must return ctx.Err() when cancelled.
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(p *Provider) { p.sleep = sleep }
+}
+
+// WithHTTPClient sets the HTTP client of the SDK's STS client.
+func WithHTTPClient(c HTTPClient) Option { return func(p *Provider) { p.httpClient = c } }
+
+// WithUI sets the terminal notice hook.
+func WithUI(ui UI) Option { return func(p *Provider) { p.ui = ui } }
+
+// WithSTSClient replaces the SDK client (for fakes). Clock-skew detection
+// then only works if the fake goes through an HTTP client of ours.
+func WithSTSClient(api API) Option { return func(p *Provider) { p.api = api } }
+
+// WithDefaultDevice sets the device spec used when the profile has no
+// mfabridge_device (the CLI passes MFABRIDGE_DEVICE).
+func WithDefaultDevice(spec string) Option { return func(p *Provider) { p.defaultDevice = spec } }
+
+// WithCredentialProcessRunner replaces how a source profile's
+// credential_process is run (tests).
+func WithCredentialProcessRunner(run func(ctx context.Context, command string) ([]byte, error)) Option {
+	return func(p *Provider) { p.runProcess = run }
+}
+
+// Provider yields credentials for one profile. It implements
+// aws.CredentialsProvider. Several Providers, in one process or many, may
+// share a cache directory: work for one MFA serial is serialised by a file
+// lock and the cache is re-checked after locking.
+type Provider struct {
+	profile       *Profile
+	plan          *Plan
+	tokens        TokenSource
+	cache         *fileCache
+	now           func() time.Time
+	sleep         func(ctx context.Context, d time.Duration) error
+	httpClient    HTTPClient
+	ui            UI
+	api           API
+	defaultDevice string
+	runProcess    func(ctx context.Context, command string) ([]byte, error)
+
+	mu      sync.Mutex
+	account string // resolved OATH account
+}
+
+// NewProvider builds a Provider for a resolved profile; cacheDir is created
+// (0700) if missing.
+func NewProvider(p *Profile, tokens TokenSource, cacheDir string, opts ...Option) (*Provider, error) {
+	if p == nil || tokens == nil {
+		return nil, errors.New("new provider: nil profile or token source")
+	}
+	plan, err := MakePlan(p)
+	if err != nil {
+		return nil, fmt.Errorf("new provider: %w", err)
+	}
+	cache, err := openCache(cacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("new provider: %w", err)
+	}
+	pr := &Provider{profile: p, plan: plan, tokens: tokens, cache: cache,
+		now: time.Now, sleep: sleepCtx, runProcess: runCredentialProcess}
+	for _, o := range opts {
+		o(pr)
+	}
+	if pr.api == nil {
+		var hc HTTPClient = pr.httpClient
+		if hc == nil {
+			hc = awshttp.NewBuildableClient()
+		}
+		o := awssts.Options{Region: p.Region, HTTPClient: &skewClient{inner: hc, now: pr.now, ui: pr.ui}}
+		if p.Endpoint != "" {
+			o.BaseEndpoint = aws.String(p.Endpoint)
+		}
+		pr.api = awssts.New(o)
+	}
+	return pr, nil
+}
+
+// Plan returns the provider's plan.
+func (pr *Provider) Plan() *Plan { return pr.plan }
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Retrieve implements aws.CredentialsProvider.
+func (pr *Provider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := pr.Credentials(ctx)
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	return aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
+		SessionToken: c.SessionToken, CanExpire: true, Expires: c.Expiration, Source: "mfabridge"}, nil
+}
+
+// stepKey identifies a step's result in the cache: the call's parameters
+// plus who calls (the source identity or the previous step's key). The
+// shared MFA session's key leaves out the duration: one session per serial
+// and source identity.
+type stepKey struct {
+	Action      Action `json:"action"`
+	Serial      string `json:"serial,omitempty"`
+	RoleARN     string `json:"role_arn,omitempty"`
+	ExternalID  string `json:"external_id,omitempty"`
+	SessionName string `json:"session_name,omitempty"`
+	Duration    int64  `json:"duration,omitempty"`
+	MFA         bool   `json:"mfa,omitempty"`
+	Caller      string `json:"caller"`
+}
+
+func (pr *Provider) keys() []string {
+	p := pr.profile
+	caller := "process:" + p.Source.Profile + ":" + p.Source.CredentialProcess
+	if p.Source.AccessKeyID != "" {
+		caller = "key:" + p.Source.AccessKeyID
+	}
+	keys := make([]string, len(pr.plan.Steps))
+	role := 0
+	for i, s := range pr.plan.Steps {
+		k := stepKey{Action: s.Action, MFA: s.MFA, Caller: caller}
+		if s.Shared {
+			k.Serial = p.MFASerial
+		} else {
+			r := p.Roles[role]
+			role++
+			k.RoleARN, k.ExternalID, k.SessionName = r.ARN, r.ExternalID, r.SessionName
+			k.Duration = int64(r.Duration / time.Second)
+			if s.MFA {
+				k.Serial = p.MFASerial
+			}
+		}
+		keys[i] = cacheKey(k)
+		caller = "step:" + keys[i]
+	}
+	return keys
+}
+
+// usable reports whether a cached step result may be used now: at least 15
+// minutes left and, for the MFA session, MFA fresh enough.
+func (pr *Provider) usable(s Step, e *cacheEntry, now time.Time) bool {
+	if e == nil || e.Action != s.Action {
+		return false
+	}
+	return !pr.expiry(s, e).Before(now.Add(MinRemaining))
+}
+
+// expiry is when an entry stops being usable: its expiration, or for an MFA
+// session with mfabridge_mfa_max_age, when its MFA gets too old.
+func (pr *Provider) expiry(s Step, e *cacheEntry) time.Time {
+	exp := e.Credentials.Expiration
+	if s.Shared && s.MaxAge > 0 {
+		if e.MFATime.IsZero() {
+			return time.Time{}
+		}
+		if t := e.MFATime.Add(s.MaxAge); t.Before(exp) {
+			exp = t
+		}
+	}
+	return exp
+}
+
+// Credentials returns credentials with at least 15 minutes left, from the
+// cache or from STS.
+func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
+	steps := pr.plan.Steps
+	keys := pr.keys()
+	last := len(steps) - 1
+	if e := pr.cache.get(keys[last]); pr.usable(steps[last], e, pr.now()) {
+		return pr.handOut(steps[last], e), nil
+	}
+
+	unlock, err := pr.cache.lockSerial(ctx, pr.profile.MFASerial)
+	if err != nil {
+		return nil, fmt.Errorf("get credentials for profile %q: %w", pr.profile.Name, err)
+	}
+	defer unlock()
+
+	// Re-check under the lock: another process may have done the work.
+	now := pr.now()
+	start := 0
+	var caller *Credentials
+	for i := last; i >= 0; i-- {
+		if e := pr.cache.get(keys[i]); pr.usable(steps[i], e, now) {
+			if i == last {
+				return pr.handOut(steps[i], e), nil
+			}
+			start, caller = i+1, &e.Credentials
+			break
+		}
+	}
+	if caller == nil {
+		caller, err = pr.sourceCredentials(ctx)
+		if err != nil {
+			return nil, err
+		}
+	}
+	var e *cacheEntry
+	for i := start; i <= last; i++ {
+		e, err = pr.call(ctx, steps[i], i, *caller)
+		if err != nil {
+			return nil, fmt.Errorf("get credentials for profile %q: %w", pr.profile.Name, err)
+		}
+		if err := pr.cache.put(keys[i], e); err != nil {
+			// Still usable; the next run redoes the call.
+			slog.Debug("sts cache: write failed", "err", err)
+		}
+		caller = &e.Credentials
+	}
+	return pr.handOut(steps[last], e), nil
+}
+
+func (pr *Provider) handOut(s Step, e *cacheEntry) *Credentials {
+	c := e.Credentials
+	c.Expiration = pr.expiry(s, e)
+	return &c
+}
+
+// sourceCredentials returns the root credentials of the chain.
+func (pr *Provider) sourceCredentials(ctx context.Context) (*Credentials, error) {
+	src := pr.profile.Source
+	if src.AccessKeyID != "" {
+		return &Credentials{AccessKeyID: src.AccessKeyID, SecretAccessKey: src.SecretAccessKey, SessionToken: src.SessionToken}, nil
+	}
+	if IsSelfCommand(src.CredentialProcess) {
+		return nil, &ProfileError{Profile: src.Profile, Err: ErrRecursion}
+	}
+	out, err := pr.runProcess(ctx, src.CredentialProcess)
+	if err != nil {
+		return nil, fmt.Errorf("run credential_process of profile %q: %w", src.Profile, err)
+	}
+	c, err := ParseProcessOutput(out)
+	if err != nil {
+		return nil, fmt.Errorf("run credential_process of profile %q: %w", src.Profile, err)
+	}
+	if !c.Expiration.IsZero() && c.Expiration.Before(pr.now()) {
+		return nil, fmt.Errorf("run credential_process of profile %q: credentials expired at %s: %w",
+			src.Profile, c.Expiration.UTC().Format(time.RFC3339), ErrExpiredCredentials)
+	}
+	return c, nil
+}
+
+// call performs one step with caller's credentials.
+func (pr *Provider) call(ctx context.Context, s Step, idx int, caller Credentials) (*cacheEntry, error) {
+	p := pr.profile
+	credOpt := func(o *awssts.Options) {
+		o.Credentials = credentials.StaticCredentialsProvider{Value: aws.Credentials{
+			AccessKeyID: caller.AccessKeyID, SecretAccessKey: caller.SecretAccessKey,
+			SessionToken: caller.SessionToken, Source: "mfabridge"}}
+		if s.MFA {
+			// A retry would resend a spent code and fail as reuse.
+			o.RetryMaxAttempts = 1
+		}
+	}
+	ci := callInfo{action: s.Action, target: s.RoleARN, withMFA: s.MFA,
+		chained: caller.SessionToken != "", duration: int32(s.Duration / time.Second)}
+	var code string
+	var at time.Time
+	if s.MFA {
+		var err error
+		code, at, ci.reused, err = pr.freshCode(ctx)
+		if err != nil {
+			return nil, err
+		}
+	}
+	switch s.Action {
+	case ActionGetSessionToken:
+		ci.target = p.MFASerial
+		in := &awssts.GetSessionTokenInput{DurationSeconds: aws.Int32(ci.duration),
+			SerialNumber: aws.String(p.MFASerial), TokenCode: aws.String(code)}
+		out, err := pr.api.GetSessionToken(ctx, in, credOpt)
+		if err != nil {
+			return nil, classify(ci, err)
+		}
+		c, err := fromSDK(out.Credentials)
+		if err != nil {
+			return nil, fmt.Errorf("sts: GetSessionToken %s: %w", p.MFASerial, err)
+		}
+		return &cacheEntry{Action: s.Action, Target: p.MFASerial, Credentials: *c,
+			MFATime: at.UTC()}, nil
+	default:
+		r := p.Roles[idx-boolInt(pr.plan.viaSession())]
+		in := &awssts.AssumeRoleInput{RoleArn: aws.String(r.ARN), RoleSessionName: aws.String(r.SessionName),
+			DurationSeconds: aws.Int32(ci.duration)}
+		if r.ExternalID != "" {
+			in.ExternalId = aws.String(r.ExternalID)
+		}
+		if s.MFA {
+			in.SerialNumber, in.TokenCode = aws.String(p.MFASerial), aws.String(code)
+		}
+		out, err := pr.api.AssumeRole(ctx, in, credOpt)
+		if err != nil {
+			return nil, classify(ci, err)
+		}
+		c, err := fromSDK(out.Credentials)
+		if err != nil {
+			return nil, fmt.Errorf("sts: AssumeRole %s: %w", r.ARN, err)
+		}
+		return &cacheEntry{Action: s.Action, Target: r.ARN, Credentials: *c}, nil
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// fromSDK checks and converts the credentials of an STS answer.
+func fromSDK(c *ststypes.Credentials) (*Credentials, error) {
+	if c == nil || c.AccessKeyId == nil || c.SecretAccessKey == nil || c.Expiration == nil ||
+		*c.AccessKeyId == "" || *c.SecretAccessKey == "" {
+		return nil, errors.New("answer without complete credentials")
+	}
+	return &Credentials{AccessKeyID: *c.AccessKeyId, SecretAccessKey: *c.SecretAccessKey,
+		SessionToken: aws.ToString(c.SessionToken), Expiration: c.Expiration.UTC()}, nil
+}
