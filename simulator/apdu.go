@@ -106,12 +106,14 @@ func (c *Card) handle(ctx context.Context, apdu []byte) ([]byte, error) {
 
 	// Continuation: SEND REMAINING (OATH) or GET RESPONSE (ISO) while an
 	// answer is pending. Any other command drops the rest of the answer.
+	// Only commands that passed the OATH lock check leave an answer pending
+	// (or SELECT, whose answer a locked client must read in full), so the
+	// lock is checked only when there is nothing to continue.
 	if cmd.ins == oath.InsSendRemaining && c.selected == appletOATH || cmd.ins == 0xC0 {
-		if c.selected == appletOATH && c.locked() {
-			c.pending = nil
-			return withSW(nil, oath.SWAuthRequired), nil
-		}
 		if c.pending == nil {
+			if c.selected == appletOATH && c.locked() {
+				return withSW(nil, oath.SWAuthRequired), nil
+			}
 			return withSW(nil, oath.SWConditionsNotMet), nil
 		}
 		return c.chunked(c.pending, oath.SWOK), nil
