@@ -1,0 +1,375 @@
+package sts
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestResolve(t *testing.T) {
+	const serial = "arn:aws:iam::123456789012:mfa/alice"
+	tests := []struct {
+		name    string
+		config  string
+		creds   string
+		env     map[string]string
+		profile string
+		check   func(t *testing.T, p *Profile)
+		wantErr error
+		errText string
+	}{
+		{
+			name: "role with static source",
+			config: `[profile admin]
+role_arn = arn:aws:iam::210987654321:role/admin
+source_profile = base
+mfa_serial = ` + serial + `
+duration_seconds = 1800
+external_id = ext-1
+role_session_name = alice@example.com
+region = eu-central-1
+mfabridge_device = sim:/tmp/x
+mfabridge_account = AWS:alice@123456789012
+mfabridge_session_duration = 3600
+mfabridge_mfa_max_age = 600
+`,
+			creds:   "[base]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s3cr3t\n",
+			profile: "admin",
+			check: func(t *testing.T, p *Profile) {
+				want := Role{Profile: "admin", ARN: "arn:aws:iam::210987654321:role/admin", ExternalID: "ext-1",
+					SessionName: "alice@example.com", Duration: 30 * time.Minute}
+				if len(p.Roles) != 1 || p.Roles[0] != want {
+					t.Errorf("roles %+v, want [%+v]", p.Roles, want)
+				}
+				if p.MFASerial != serial || p.Region != "eu-central-1" || p.Device != "sim:/tmp/x" ||
+					p.Account != "AWS:alice@123456789012" || p.SessionDuration != time.Hour || p.MFAMaxAge != 10*time.Minute {
+					t.Errorf("profile %+v", p)
+				}
+				if !p.Source.LongTerm() || p.Source.Profile != "base" || p.Source.SecretAccessKey != "s3cr3t" {
+					t.Errorf("source %+v", p.Source)
+				}
+			},
+		},
+		{
+			name:    "defaults and AWS_PROFILE",
+			config:  "[profile base]\nmfa_serial = " + serial + "\n",
+			creds:   "[base]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n",
+			env:     map[string]string{"AWS_PROFILE": "base"},
+			profile: "",
+			check: func(t *testing.T, p *Profile) {
+				if p.Name != "base" || len(p.Roles) != 0 || p.Region != "us-east-1" || p.SessionDuration != 12*time.Hour || p.MFAMaxAge != 0 {
+					t.Errorf("profile %+v", p)
+				}
+			},
+		},
+		{
+			name:    "default profile from credentials file only",
+			config:  "",
+			creds:   "[default]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\nmfa_serial = GAHT12345678\n",
+			profile: "",
+			check: func(t *testing.T, p *Profile) {
+				if p.Name != "default" || p.MFASerial != "GAHT12345678" {
+					t.Errorf("profile %+v", p)
+				}
+			},
+		},
+		{
+			name: "chain, serial inherited from source, session name default",
+			config: `[profile base]
+mfa_serial = ` + serial + `
+[profile jump]
+role_arn = arn:aws:iam::210987654321:role/jump
+source_profile = base
+[profile target]
+role_arn = arn:aws:iam::333333333333:role/target
+source_profile = jump
+region = ap-south-1
+`,
+			creds:   "[base]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n",
+			env:     map[string]string{"AWS_REGION": "us-west-2"},
+			profile: "target",
+			check: func(t *testing.T, p *Profile) {
+				if len(p.Roles) != 2 || p.Roles[0].Profile != "jump" || p.Roles[1].Profile != "target" {
+					t.Fatalf("roles %+v", p.Roles)
+				}
+				if p.MFASerial != serial || p.Roles[0].SessionName != "mfabridge-alice" || p.Region != "us-west-2" {
+					t.Errorf("profile %+v", p)
+				}
+			},
+		},
+		{
+			name: "endpoint precedence: services section",
+			config: `[profile base]
+mfa_serial = ` + serial + `
+aws_access_key_id = AKIAEXAMPLE000000001
+aws_secret_access_key = s
+services = local
+endpoint_url = http://127.0.0.1:1
+[services local]
+sts =
+  endpoint_url = http://127.0.0.1:2
+s3 =
+  endpoint_url = http://127.0.0.1:3
+`,
+			profile: "base",
+			check: func(t *testing.T, p *Profile) {
+				if p.Endpoint != "http://127.0.0.1:2" {
+					t.Errorf("endpoint %q", p.Endpoint)
+				}
+			},
+		},
+		{
+			name:    "endpoint precedence: env",
+			config:  "[profile base]\nmfa_serial = " + serial + "\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\nendpoint_url = http://127.0.0.1:1\n",
+			env:     map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:4", "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:5"},
+			profile: "base",
+			check: func(t *testing.T, p *Profile) {
+				if p.Endpoint != "http://127.0.0.1:5" {
+					t.Errorf("endpoint %q", p.Endpoint)
+				}
+			},
+		},
+		{
+			name:    "self as source",
+			config:  "[profile me]\nrole_arn = arn:aws:iam::210987654321:role/me\nsource_profile = me\nmfa_serial = " + serial + "\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n",
+			profile: "me",
+			check: func(t *testing.T, p *Profile) {
+				if len(p.Roles) != 1 || p.Source.AccessKeyID != "AKIAEXAMPLE000000001" {
+					t.Errorf("profile %+v", p)
+				}
+			},
+		},
+		{
+			name: "credential_process on a role profile is ignored (no recursion)",
+			config: `[profile prod]
+role_arn = arn:aws:iam::210987654321:role/prod
+source_profile = base
+mfa_serial = ` + serial + `
+credential_process = mfabridge credential-process --profile prod
+`,
+			creds:   "[base]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n",
+			profile: "prod",
+			check: func(t *testing.T, p *Profile) {
+				if p.Source.CredentialProcess != "" || len(p.Roles) != 1 {
+					t.Errorf("profile %+v", p)
+				}
+			},
+		},
+		{name: "unknown with suggestion", config: "[profile admin]\n", profile: "admn",
+			wantErr: ErrUnknownProfile, errText: `did you mean "admin"?`},
+		{name: "unknown source", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\nsource_profile = nope\n", profile: "a",
+			wantErr: ErrUnknownProfile, errText: `source_profile of "a"`},
+		{name: "cycle", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\nsource_profile = b\n[profile b]\nrole_arn = arn:aws:iam::210987654321:role/b\nsource_profile = a\n",
+			profile: "a", wantErr: ErrProfileCycle, errText: "a → b → a"},
+		{name: "missing mfa_serial", config: "[profile a]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n",
+			profile: "a", wantErr: ErrNoMFASerial, errText: "add mfa_serial"},
+		{name: "missing source credentials", config: "[profile a]\nmfa_serial = " + serial + "\n",
+			profile: "a", wantErr: ErrNoSourceCreds, errText: "add access keys"},
+		{name: "role without source", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\n",
+			profile: "a", wantErr: ErrNoSourceCreds, errText: "source_profile"},
+		{name: "recursive credential_process", config: "[profile a]\nmfa_serial = " + serial + "\ncredential_process = /usr/local/bin/mfabridge credential-process --profile a\n",
+			profile: "a", wantErr: ErrRecursion, errText: "not at one served by mfabridge"},
+		{name: "duration too short", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\nsource_profile = b\nmfa_serial = " + serial + "\nduration_seconds = 600\n[profile b]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n",
+			profile: "a", wantErr: ErrBadProfileValue, errText: "from 900 to 43200"},
+		{name: "bad max age", config: "[profile a]\nmfa_serial = " + serial + "\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\nmfabridge_mfa_max_age = soon\n",
+			profile: "a", wantErr: ErrBadProfileValue, errText: "mfabridge_mfa_max_age"},
+		{name: "mfa on a chained hop", config: "[profile base]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n[profile j]\nrole_arn = arn:aws:iam::210987654321:role/j\nsource_profile = base\n[profile t]\nrole_arn = arn:aws:iam::210987654321:role/t\nsource_profile = j\nmfa_serial = " + serial + "\n",
+			profile: "t", wantErr: ErrBadProfileValue, errText: `put mfa_serial on profile "j"`},
+		{name: "credential_source", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\ncredential_source = Ec2InstanceMetadata\n",
+			profile: "a", wantErr: ErrUnsupportedSource},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustConfig(t, tt.config, tt.creds, tt.env)
+			p, err := c.Resolve(tt.profile)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("got %v, want %v", err, tt.wantErr)
+				}
+				if !strings.Contains(err.Error(), tt.errText) {
+					t.Fatalf("error %q does not mention %q", err, tt.errText)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, p)
+		})
+	}
+}
+
+func TestLoadProfilesFiles(t *testing.T) {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(filepath.Join(home, ".aws"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(home, ".aws", "config"), []byte("[profile home]\nmfa_serial = GAHT12345678\n"), 0o600)
+	os.WriteFile(filepath.Join(home, ".aws", "credentials"), []byte("[home]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n"), 0o600)
+	other := filepath.Join(dir, "other-config")
+	os.WriteFile(other, []byte("[profile other]\nmfa_serial = GAHT12345678\naws_access_key_id = AKIAEXAMPLE000000002\naws_secret_access_key = s\n"), 0o600)
+
+	c, err := LoadProfiles(testEnv{"HOME": home}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := c.Resolve("home"); err != nil || p.Source.AccessKeyID != "AKIAEXAMPLE000000001" {
+		t.Fatalf("home: %+v %v", p, err)
+	}
+	c, err = LoadProfiles(testEnv{"HOME": home, "AWS_CONFIG_FILE": other, "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "missing")}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Names(), ","); got != "other" {
+		t.Fatalf("names %q, want other", got)
+	}
+	os.WriteFile(other, []byte("[broken\n"), 0o600)
+	if _, err := LoadProfiles(testEnv{"AWS_CONFIG_FILE": other}.get); err == nil || !strings.Contains(err.Error(), "other-config:1") {
+		t.Fatalf("got %v, want a syntax error naming the line", err)
+	}
+}
+
+func TestParseINI(t *testing.T) {
+	f, err := parseINI("x", []byte("\ufeff# comment\n[ profile  a ]\nKey = v # note\nk2: v2\n; c\nsub =\n  x = 1\n\ty = 2\nafter = 3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.sections["profile a"]
+	want := map[string]string{"key": "v", "k2": "v2", "sub": "", "sub.x": "1", "sub.y": "2", "after": "3"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	for _, bad := range []string{"k = v\n", "[a\n", "[]\n", "[a]\njunk\n", "[a]\n= v\n"} {
+		if _, err := parseINI("x", []byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestMatchAccount(t *testing.T) {
+	const serial = "arn:aws:iam::123456789012:mfa/alice"
+	tests := []struct {
+		name   string
+		serial string
+		names  []string
+		want   string
+		err    error
+	}{
+		{"ykman style", serial, []string{"GitHub:alice", "Amazon Web Services:alice@123456789012"}, "Amazon Web Services:alice@123456789012", nil},
+		{"exact serial", serial, []string{"AWS:alice@123456789012", serial}, serial, nil},
+		{"case and path", "arn:aws:iam::123456789012:mfa/team/Alice", []string{"aws:alice@123456789012"}, "aws:alice@123456789012", nil},
+		{"word boundary", serial, []string{"AWS:malice@123456789012"}, "", ErrNoAccount},
+		{"account missing", serial, []string{"AWS:alice"}, "", ErrNoAccount},
+		{"ambiguous", serial, []string{"AWS:alice@123456789012", "AWS-old:alice@123456789012"}, "", ErrAmbiguousAccount},
+		{"hardware serial", "GAHT12345678", []string{"token GAHT12345678", "x"}, "token GAHT12345678", nil},
+		{"empty device", serial, nil, "", ErrNoAccount},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, why, err := MatchAccount(tt.serial, tt.names)
+			if !errors.Is(err, tt.err) || got != tt.want {
+				t.Fatalf("got %q, %v; want %q, %v", got, err, tt.want, tt.err)
+			}
+			if err == nil && !strings.Contains(why, tt.want) {
+				t.Errorf("reason %q does not name the account", why)
+			}
+			if err != nil && !strings.Contains(err.Error(), "mfabridge_account") {
+				t.Errorf("error %q has no hint", err)
+			}
+		})
+	}
+}
+
+func TestIsSelfCommand(t *testing.T) {
+	for cmd, want := range map[string]bool{
+		"mfabridge credential-process --profile x":           true,
+		"/usr/local/bin/mfabridge credential-process":        true,
+		`"/opt/my tools/mfabridge" process`:                  true,
+		"env AWS_PROFILE=x mfabridge credential-process":     true,
+		"aws-vault export --format=json x":                   false,
+		"/usr/bin/mfabridge-helper":                          false,
+		"sh -c 'get-creds --name mfabridge-user' # mfabridge": true, // conservative
+	} {
+		if got := IsSelfCommand(cmd); got != want {
+			t.Errorf("%q: got %v, want %v", cmd, got, want)
+		}
+	}
+}
+
+func TestPlan(t *testing.T) {
+	cfg := mustConfig(t, testConfig+`
+[profile chained]
+role_arn = arn:aws:iam::333333333333:role/chained
+source_profile = r1
+[profile chainedlong]
+role_arn = arn:aws:iam::333333333333:role/chained
+source_profile = r1
+duration_seconds = 7200
+[profile viatoken]
+role_arn = arn:aws:iam::333333333333:role/t
+source_profile = stsbase
+mfa_serial = arn:aws:iam::123456789012:mfa/alice
+[profile stsbase]
+aws_access_key_id = ASIAEXAMPLE000000001
+aws_secret_access_key = s
+aws_session_token = tok
+`, testCredentials, nil)
+	tests := []struct {
+		profile string
+		steps   string // Action[+MFA][+shared] per step
+		touches int
+		text    []string
+		err     error
+	}{
+		{"base", "GetSessionToken+MFA+shared", 1, []string{"GetSessionToken duration 12h", "shared by every profile"}, nil},
+		{"r1", "GetSessionToken+MFA+shared AssumeRole", 1, []string{"AssumeRole arn:aws:iam::210987654321:role/r1 duration 1h with the MFA session's credentials, no code", "0 for refreshes"}, nil},
+		{"long", "AssumeRole+MFA", 1, []string{"duration 2h with MFA code", "1 per refresh"}, nil},
+		{"aged", "GetSessionToken+MFA+shared AssumeRole", 1, []string{"older than 30m"}, nil},
+		{"chained", "GetSessionToken+MFA+shared AssumeRole AssumeRole", 1, []string{"previous step's credentials"}, nil},
+		{"chainedlong", "", 0, nil, ErrChainTooLong},
+		{"viatoken", "AssumeRole+MFA", 1, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.profile, func(t *testing.T) {
+			pl, err := MakePlan(mustResolve(t, cfg, tt.profile))
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("got %v, want %v", err, tt.err)
+			}
+			if err != nil {
+				return
+			}
+			var steps []string
+			for _, s := range pl.Steps {
+				x := string(s.Action)
+				if s.MFA {
+					x += "+MFA"
+				}
+				if s.Shared {
+					x += "+shared"
+				}
+				steps = append(steps, x)
+			}
+			if got := strings.Join(steps, " "); got != tt.steps {
+				t.Errorf("steps %q, want %q", got, tt.steps)
+			}
+			if pl.Touches() != tt.touches {
+				t.Errorf("touches %d, want %d", pl.Touches(), tt.touches)
+			}
+			s := pl.String()
+			for _, want := range tt.text {
+				if !strings.Contains(s, want) {
+					t.Errorf("plan text lacks %q:\n%s", want, s)
+				}
+			}
+		})
+	}
+}
