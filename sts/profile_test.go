@@ -291,12 +291,12 @@ func TestMatchAccount(t *testing.T) {
 
 func TestIsSelfCommand(t *testing.T) {
 	for cmd, want := range map[string]bool{
-		"mfabridge credential-process --profile x":           true,
-		"/usr/local/bin/mfabridge credential-process":        true,
-		`"/opt/my tools/mfabridge" process`:                  true,
-		"env AWS_PROFILE=x mfabridge credential-process":     true,
-		"aws-vault export --format=json x":                   false,
-		"/usr/bin/mfabridge-helper":                          false,
+		"mfabridge credential-process --profile x":            true,
+		"/usr/local/bin/mfabridge credential-process":         true,
+		`"/opt/my tools/mfabridge" process`:                   true,
+		"env AWS_PROFILE=x mfabridge credential-process":      true,
+		"aws-vault export --format=json x":                    false,
+		"/usr/bin/mfabridge-helper":                           false,
 		"sh -c 'get-creds --name mfabridge-user' # mfabridge": true, // conservative
 	} {
 		if got := IsSelfCommand(cmd); got != want {
