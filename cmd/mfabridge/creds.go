@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mfabridge/mfabridge/device"
+	"github.com/mfabridge/mfabridge/sts"
+)
+
+// tokenSource implements sts.TokenSource with devices, opened once per spec
+// for the life of the command.
+type tokenSource struct {
+	a    *app
+	mu   sync.Mutex
+	devs map[string]device.Device
+}
+
+func (t *tokenSource) open(ctx context.Context, spec string) (device.Device, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d, ok := t.devs[spec]; ok {
+		return d, nil
+	}
+	d, err := t.a.openDevice(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	if t.devs == nil {
+		t.devs = map[string]device.Device{}
+	}
+	t.devs[spec] = d
+	return d, nil
+}
+
+func (t *tokenSource) Accounts(ctx context.Context, spec string) ([]string, error) {
+	d, err := t.open(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := d.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(creds))
+	for i, c := range creds {
+		names[i] = c.Name
+	}
+	return names, nil
+}
+
+func (t *tokenSource) Code(ctx context.Context, spec, account string, at time.Time) (string, error) {
+	d, err := t.open(ctx, spec)
+	if err != nil {
+		return "", err
+	}
+	c, err := d.Calculate(ctx, account, at)
+	if err != nil {
+		return "", err
+	}
+	return c.Value, nil
+}
+
+func (t *tokenSource) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, d := range t.devs {
+		d.Close()
+	}
+}
+
+// profile loads the AWS config and resolves one profile ("" = $AWS_PROFILE,
+// else "default").
+func (a *app) profile(name string) (*sts.Profile, error) {
+	cfg, err := sts.LoadProfiles(a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Resolve(name)
+}
+
+// provider builds the credential provider for a profile. The caller closes
+// the returned token source.
+func (a *app) provider(p *sts.Profile) (*sts.Provider, *tokenSource, error) {
+	dir, err := sts.DefaultCacheDir(a.getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	ts := &tokenSource{a: a}
+	pr, err := sts.NewProvider(p, ts, dir,
+		sts.WithDefaultDevice(a.deviceSpec("")),
+		sts.WithUI(sts.UI{Notify: a.term.notice}))
+	if err != nil {
+		return nil, nil, err
+	}
+	return pr, ts, nil
+}
+
+// credentials returns credentials for a profile: from the cache when
+// possible (no device, no network), else through the device and STS.
+func (a *app) credentials(ctx context.Context, name string) (*sts.Credentials, *sts.Profile, error) {
+	p, err := a.profile(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	pr, ts, err := a.provider(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ts.close()
+	c, err := pr.Credentials(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, p, nil
+}
+
+func profileArg(argv []string) string {
+	if len(argv) == 1 {
+		return argv[0]
+	}
+	return ""
+}
+
+func (a *app) planCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "plan [PROFILE]",
+		Short: "Print the STS calls, durations and touches a profile needs on a cold cache, without making them",
+		Args:  args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			p, err := a.profile(profileArg(argv))
+			if err != nil {
+				return err
+			}
+			pl, err := sts.MakePlan(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(a.stdout, pl.String())
+			return nil
+		},
+	}
+}
+
+func (a *app) credentialProcessCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "credential-process [PROFILE]",
+		Short: "Print credentials as the AWS credential_process JSON (Version 1) and nothing else",
+		Long: `Use it from ~/.aws/config:
+
+    [profile prod-cp]
+    credential_process = /usr/local/bin/mfabridge credential-process prod
+
+Cached credentials with at least 15 minutes left are served without touching
+the device or the network. Prompts go to the terminal (/dev/tty), never to
+stdout or stderr, which the AWS CLI captures.`,
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			c, _, err := a.credentials(cmd.Context(), profileArg(argv))
+			if err != nil {
+				return err
+			}
+			out, err := c.ProcessOutput()
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(a.stdout, "%s\n", out)
+			return err
+		},
+	}
+}
+
+func (a *app) exportCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "export [PROFILE]",
+		Short: "Print credentials as shell exports (env), JSON, or credential_process JSON",
+		Args:  args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			switch format {
+			case "env", "json", "credential-process":
+			default:
+				return usageError{fmt.Errorf("--format %q: want env, json or credential-process", format)}
+			}
+			c, p, err := a.credentials(cmd.Context(), profileArg(argv))
+			if err != nil {
+				return err
+			}
+			region := p.Region
+			switch format {
+			case "env":
+				for _, kv := range credentialEnv(c, region) {
+					fmt.Fprintf(a.stdout, "export %s\n", shellQuote(kv))
+				}
+			case "json":
+				return a.writeJSON(map[string]string{
+					"AccessKeyId": c.AccessKeyID, "SecretAccessKey": c.SecretAccessKey,
+					"SessionToken": c.SessionToken, "Expiration": c.Expiration.UTC().Format(time.RFC3339),
+					"Region": region,
+				})
+			default:
+				out, err := c.ProcessOutput()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "%s\n", out)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "env", "env, json or credential-process")
+	return cmd
+}
+
+// credentialEnv is the environment that hands credentials to a program.
+func credentialEnv(c *sts.Credentials, region string) []string {
+	env := []string{
+		"AWS_ACCESS_KEY_ID=" + c.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey,
+	}
+	if c.SessionToken != "" {
+		env = append(env, "AWS_SESSION_TOKEN="+c.SessionToken)
+	}
+	if !c.Expiration.IsZero() {
+		env = append(env, "AWS_CREDENTIAL_EXPIRATION="+c.Expiration.UTC().Format(time.RFC3339))
+	}
+	if region != "" {
+		env = append(env, "AWS_REGION="+region, "AWS_DEFAULT_REGION="+region)
+	}
+	return env
+}
+
+// shellQuote quotes NAME=VALUE for POSIX shells.
+func shellQuote(kv string) string {
+	name, v, _ := cutEq(kv)
+	q := "'"
+	for _, r := range v {
+		if r == '\'' {
+			q += `'\''`
+		} else {
+			q += string(r)
+		}
+	}
+	return name + "=" + q + "'"
+}
+
+func cutEq(kv string) (string, string, bool) {
+	for i := 0; i < len(kv); i++ {
+		if kv[i] == '=' {
+			return kv[:i], kv[i+1:], true
+		}
+	}
+	return kv, "", false
+}
+
+func (a *app) codeCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "code [PROFILE]",
+		Short: "Print the current code of the profile's MFA device and account, with the seconds it stays valid",
+		Args:  args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx := cmd.Context()
+			p, err := a.profile(profileArg(argv))
+			if err != nil {
+				return err
+			}
+			if p.MFASerial == "" {
+				return fmt.Errorf("profile %q has no mfa_serial: add `mfa_serial = arn:aws:iam::ACCOUNT:mfa/NAME` to it", p.Name)
+			}
+			spec := p.Device
+			if spec == "" {
+				spec = a.deviceSpec("")
+			}
+			d, err := a.openDevice(ctx, spec)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			account := p.Account
+			if account == "" {
+				creds, err := d.List(ctx)
+				if err != nil {
+					return err
+				}
+				names := make([]string, len(creds))
+				for i, c := range creds {
+					names[i] = c.Name
+				}
+				var why string
+				if account, why, err = sts.MatchAccount(p.MFASerial, names); err != nil {
+					return fmt.Errorf("profile %q: %w", p.Name, err)
+				}
+				a.log.Debug("account chosen", "why", why)
+			}
+			now := time.Now()
+			c, err := d.Calculate(ctx, account, now)
+			if err != nil {
+				return err
+			}
+			left := int(c.ValidTo.Sub(now).Round(time.Second) / time.Second)
+			if asJSON {
+				return a.writeJSON(map[string]any{"profile": p.Name, "mfa_serial": p.MFASerial, "account": account, "code": c.Value, "seconds_left": left})
+			}
+			fmt.Fprintf(a.stdout, "%s\t%ds\n", c.Value, left)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
