@@ -87,18 +87,22 @@ func (c *Client) transmit(ctx context.Context, op string, ins byte, apdu []byte,
 	if err := ctx.Err(); err != nil {
 		return nil, 0, fmt.Errorf("oath: %s: %w", op, err)
 	}
-	c.trace(ctx, "> "+redactCommand(ins, apdu, aligned))
+	logIns := ins
+	if op == "select" {
+		logIns = 0 // shares A4 with CALCULATE ALL, but carries no secret
+	}
+	c.trace(ctx, "> "+redactCommand(logIns, apdu, aligned))
 	resp, err := c.t.Transmit(ctx, apdu)
 	if err != nil {
 		return nil, 0, fmt.Errorf("oath: %s: transmit: %w", op, err)
 	}
 	if len(resp) < 2 {
-		c.trace(ctx, "< "+strings.ToUpper(hex.EncodeToString(resp)))
+		c.trace(ctx, "< "+redactResponse(logIns, resp, false))
 		return nil, 0, fmt.Errorf("oath: %s: %w (%d bytes)", op, ErrShortResponse, len(resp))
 	}
 	n := len(resp) - 2
 	sw := uint16(resp[n])<<8 | uint16(resp[n+1])
-	c.trace(ctx, "< "+redactResponse(ins, resp[:n], aligned && sw&0xFF00 != SWMoreDataMask)+fmt.Sprintf("%04X", sw))
+	c.trace(ctx, "< "+redactResponse(logIns, resp[:n], aligned && sw&0xFF00 != SWMoreDataMask)+fmt.Sprintf("%04X", sw))
 	return resp[:n], sw, nil
 }
 
@@ -159,8 +163,6 @@ func redactCommand(ins byte, apdu []byte, aligned bool) string {
 }
 
 func redactResponse(ins byte, data []byte, aligned bool) string {
-	// A SELECT answer shares INS A4 with CALCULATE ALL; it carries no 75
-	// or 76, so the same rule shows it in full.
 	return redactTLVs(data, func(tag byte) int { return responseKeep(ins, tag) }, secretIns(ins), aligned)
 }
 
