@@ -39,7 +39,9 @@ func newMiniCard(t testing.TB) *miniCard {
 	return &miniCard{t: t, salt: []byte{0x4B, 0xB7, 0xA7, 0xFA, 0xD7, 0xAF, 0x40, 0x1B}, creds: map[string]*miniCred{}}
 }
 
-func sw(data []byte, s uint16) []byte { return append(append([]byte(nil), data...), byte(s>>8), byte(s)) }
+func sw(data []byte, s uint16) []byte {
+	return append(append([]byte(nil), data...), byte(s>>8), byte(s))
+}
 
 func (m *miniCard) Transmit(_ context.Context, apdu []byte) ([]byte, error) {
 	if len(apdu) < 5 || int(apdu[4]) != len(apdu)-5 {
