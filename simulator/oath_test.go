@@ -648,7 +648,7 @@ func TestStats(t *testing.T) {
 	c := newTestCard(t, fw543, WithChunkSize(16))
 	mustTx(t, c, selectOATH, oath.SWOK)
 	send(t, c, putAPDU("twenty-bytes-of-name", oath.TOTP, oath.SHA1, 6, []byte{1}))
-	readAll(t, c, apdu(0, 0xA1, 0, 0, nil), "00 A5 00 00")         // 23 bytes: 2 APDUs
+	readAll(t, c, apdu(0, 0xA1, 0, 0, nil), "00 A5 00 00")        // 23 bytes: 2 APDUs
 	mustTx(t, c, "00 A4 00 01 0A 74 08 0000000000000001", 0x610D) // CALCULATE ALL, 29 bytes
 	tx(t, c, "00")
 	s := c.Stats()
