@@ -161,3 +161,10 @@ func wantAPIError(t *testing.T, err error, code string, status int, msg string) 
 }
 
 var ctx = context.Background()
+
+func newTestServer(t *testing.T, s *Server) string {
+	t.Helper()
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts.URL
+}

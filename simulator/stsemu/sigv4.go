@@ -251,28 +251,34 @@ func (a *sigV4Auth) verify(method string, u *url.URL, host string, header http.H
 	payloadHash := header.Get("X-Amz-Content-Sha256")
 	sum := sha256.Sum256(body)
 	actual := hex.EncodeToString(sum[:])
+	var candidates []string
 	switch {
 	case a.Presigned && payloadHash == "":
-		payloadHash = "UNSIGNED-PAYLOAD"
+		// Presigned STS URLs (aws-sdk-go-v2) sign the empty body's hash;
+		// S3-style presigners sign UNSIGNED-PAYLOAD.
+		candidates = []string{actual, "UNSIGNED-PAYLOAD"}
 	case payloadHash == "":
-		payloadHash = actual
-	case payloadHash == "UNSIGNED-PAYLOAD":
-	case payloadHash != actual:
+		candidates = []string{actual}
+	case payloadHash == "UNSIGNED-PAYLOAD" || payloadHash == actual:
+		candidates = []string{payloadHash}
+	default:
 		return &apiError{Status: 400, Code: "XAmzContentSHA256Mismatch", Message: "The provided 'x-amz-content-sha256' header does not match what was computed."}
 	}
-	canon := canonicalRequest(method, u, host, header, contentLength, a, payloadHash)
 	scope := strings.Join([]string{a.ScopeDate, a.Region, a.Service, "aws4_request"}, "/")
-	ch := sha256.Sum256([]byte(canon))
-	sts := sigAlgorithm + "\n" + a.AmzDateRaw + "\n" + scope + "\n" + hex.EncodeToString(ch[:])
 	k := hmacSHA256([]byte("AWS4"+secret), a.ScopeDate)
 	k = hmacSHA256(k, a.Region)
 	k = hmacSHA256(k, a.Service)
 	k = hmacSHA256(k, "aws4_request")
-	want := hex.EncodeToString(hmacSHA256(k, sts))
-	if !hmac.Equal([]byte(want), []byte(strings.ToLower(a.Signature))) {
-		return errSignature()
+	for _, ph := range candidates {
+		canon := canonicalRequest(method, u, host, header, contentLength, a, ph)
+		ch := sha256.Sum256([]byte(canon))
+		sts := sigAlgorithm + "\n" + a.AmzDateRaw + "\n" + scope + "\n" + hex.EncodeToString(ch[:])
+		want := hex.EncodeToString(hmacSHA256(k, sts))
+		if hmac.Equal([]byte(want), []byte(strings.ToLower(a.Signature))) {
+			return nil
+		}
 	}
-	return nil
+	return errSignature()
 }
 
 func hmacSHA256(key []byte, s string) []byte {
