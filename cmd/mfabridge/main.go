@@ -54,6 +54,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	if err == nil {
 		return 0
 	}
+	var es exitStatus
+	if errors.As(err, &es) {
+		return int(es)
+	}
 	fmt.Fprintf(stderr, "mfabridge: %v\n", err)
 	var ue usageError
 	if errors.As(err, &ue) {
@@ -101,7 +105,7 @@ AssumeRole / GetSessionToken, caching sessions so one touch serves many roles.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see `%s --help`)", err, cmd.CommandPath())}
 	})
-	root.AddCommand(a.simCmd(), a.accountsCmd(), a.devicesCmd(), a.planCmd(), a.credentialProcessCmd(), a.exportCmd(), a.codeCmd())
+	root.AddCommand(a.simCmd(), a.accountsCmd(), a.devicesCmd(), a.planCmd(), a.credentialProcessCmd(), a.exportCmd(), a.codeCmd(), a.execCmd(), a.serveCmd())
 	return root
 }
 

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
+	"net/http/httptest"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/mfabridge/mfabridge/simulator/stsemu"
 )
 
 func TestMain(m *testing.M) {
@@ -22,11 +29,68 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(e *testscript.Env) error {
 			// No terminal, no stray configuration from the machine running the tests.
-			e.Setenv("MFABRIDGE_DEVICE", "")
-			e.Setenv("MFABRIDGE_OATH_PASSWORD", "")
+			// Unset (not empty: the AWS CLI treats an empty region as set).
+			kept := e.Vars[:0]
+			for _, kv := range e.Vars {
+				if !strings.HasPrefix(kv, "MFABRIDGE_") && !strings.HasPrefix(kv, "AWS_") {
+					kept = append(kept, kv)
+				}
+			}
+			e.Vars = kept
 			e.Setenv("HOME", e.WorkDir)
+			e.Setenv("AWS_CONFIG_FILE", e.WorkDir+"/no-aws-config")
+			e.Setenv("AWS_SHARED_CREDENTIALS_FILE", e.WorkDir+"/no-aws-credentials")
 			e.Setenv("MFABRIDGE_TTY", e.WorkDir+"/tty.out")
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"stsemu": cmdSTSEmu,
+			"stslog": cmdSTSLog,
+		},
 	})
+}
+
+// stsemu CONFIG starts the local STS emulator in the test process, sets
+// $STS_URL, and logs its requests as JSON lines to $WORK/sts.log.
+func cmdSTSEmu(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: stsemu CONFIG")
+	}
+	cfg, err := stsemu.LoadConfig(ts.MkAbs(args[0]))
+	ts.Check(err)
+	f, err := os.Create(ts.MkAbs("sts.log"))
+	ts.Check(err)
+	srv, err := stsemu.New(cfg, stsemu.WithLog(f))
+	ts.Check(err)
+	hs := httptest.NewServer(srv)
+	ts.Setenv("STS_URL", hs.URL)
+	ts.Defer(func() {
+		hs.Close()
+		f.Close()
+	})
+}
+
+// stslog ACTION OUTCOME N checks that the emulator logged exactly N requests
+// of ACTION with OUTCOME (ok, denied, error; * for any).
+func cmdSTSLog(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: stslog ACTION OUTCOME N")
+	}
+	want, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	f, err := os.Open(ts.MkAbs("sts.log"))
+	ts.Check(err)
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e stsemu.LogEntry
+		ts.Check(json.Unmarshal(sc.Bytes(), &e))
+		if e.Action == args[0] && (args[1] == "*" || e.Outcome == args[1]) {
+			n++
+		}
+	}
+	if n != want {
+		ts.Fatalf("sts.log: %d %s requests with outcome %s, want %d", n, args[0], args[1], want)
+	}
 }
