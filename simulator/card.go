@@ -161,6 +161,10 @@ func Create(path string, serial uint32, fw Version, opts ...Option) (*Card, erro
 		return nil, fmt.Errorf("create simulator %s: %w", path, err)
 	}
 	c := New(st, opts...)
+	if c.touchSet {
+		// A policy given at creation is the new card's own: keep it.
+		st.Touch = c.touch
+	}
 	c.path = path
 	if err := c.Save(); err != nil {
 		os.Remove(path)
