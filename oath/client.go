@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -132,8 +133,7 @@ func (c *Client) Validate(ctx context.Context, key []byte) error {
 		return fmt.Errorf("oath: validate: %w", ErrNoPassword)
 	}
 	alg := c.sel.Algorithm
-	newHash := alg.hash()
-	if newHash == nil {
+	if alg.hash() == nil {
 		return fmt.Errorf("oath: validate: %w: card asks for unknown algorithm %#02x", ErrBadCardResponse, byte(alg))
 	}
 	resp := hmacSum(alg, key, c.sel.Challenge)
@@ -267,7 +267,11 @@ func (c *Client) Calculate(ctx context.Context, name string, challenge []byte, t
 	}
 	resp, err := c.exchange(ctx, "calculate", InsCalculate, 0, p2, data)
 	if err != nil {
-		if se, ok := err.(*StatusError); ok && se.SW == SWAuthRequired && c.authed {
+		// The applet answers 6982 both without authentication and when
+		// the touch it waited for never came; only the client knows
+		// which, from the session state.
+		var se *StatusError
+		if errors.As(err, &se) && se.SW == SWAuthRequired && c.authed {
 			se.touchTimeout = true
 		}
 		return Response{}, err
@@ -322,8 +326,9 @@ func (c *Client) CalculateAll(ctx context.Context, challenge []byte, truncate bo
 }
 
 // TOTPChallenge is the TOTP moving factor for t: floor(unix / period) as
-// 8 bytes big-endian (RFC 6238 section 4.2). A period under one second
-// means the default 30 s.
+// 8 bytes big-endian (RFC 6238 section 4.2). The period counts in whole
+// seconds; under one second (ParseName yields 0 for a "0/" prefix) means
+// the default 30 s.
 func TOTPChallenge(t time.Time, period time.Duration) []byte {
 	p := int64(period / time.Second)
 	if p <= 0 {
