@@ -83,7 +83,19 @@ func openCache(dir string) (*fileCache, error) {
 			return nil, fmt.Errorf("open cache: %w", err)
 		}
 	}
-	return &fileCache{dir: dir, uid: uid}, nil
+	c := &fileCache{dir: dir, uid: uid}
+	c.removeStaleTemps()
+	return c, nil
+}
+
+// removeStaleTemps deletes temporary files a killed writer left behind.
+func (c *fileCache) removeStaleTemps() {
+	tmps, _ := filepath.Glob(filepath.Join(c.dir, ".*.tmp-*"))
+	for _, t := range tmps {
+		if fi, err := os.Lstat(t); err == nil && time.Since(fi.ModTime()) > time.Hour {
+			os.Remove(t)
+		}
+	}
 }
 
 // cacheKey is the hex SHA-256 of the canonical JSON of v (a struct, so

@@ -1,0 +1,235 @@
+package sts
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func testEntry(id string, exp time.Time) *cacheEntry {
+	return &cacheEntry{Action: ActionAssumeRole, Target: "arn:aws:iam::210987654321:role/r",
+		Credentials: Credentials{AccessKeyID: id, SecretAccessKey: "s", SessionToken: "t", Expiration: exp}}
+}
+
+func TestCachePermissions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "mfabridge")
+	c, err := openCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("dir mode %v (%v), want 0700", fi.Mode(), err)
+	}
+	if err := c.put("k", testEntry("AKIA1", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.recordStep("GAHT12345678", 42, t0); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := c.lockSerial(context.Background(), "GAHT12345678")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 3 {
+		t.Fatalf("want entry, ledger and lock files, got %v", ents)
+	}
+	for _, e := range ents {
+		fi, _ := e.Info()
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", e.Name(), fi.Mode())
+		}
+	}
+	// A loose directory of ours is tightened.
+	os.Chmod(dir, 0o755)
+	if _, err := openCache(dir); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("dir mode %v after reopen, want 0700", fi.Mode())
+	}
+	// A directory owned by someone else is refused.
+	if os.Getuid() == 0 {
+		os.Chown(dir, 4242, 4242)
+		if _, err := openCache(dir); err == nil || !strings.Contains(err.Error(), "owned by uid 4242") {
+			t.Errorf("foreign dir: got %v", err)
+		}
+		os.Chown(dir, 0, 0)
+	}
+}
+
+func TestCacheUntrustedEntries(t *testing.T) {
+	good, _ := json.Marshal(testEntry("AKIAGOOD", t0))
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, path string)
+	}{
+		{"corrupted", func(t *testing.T, p string) { os.WriteFile(p, []byte(`{"version":1,"action":"AssumeRole","credentials":{"acc`), 0o600) }},
+		{"binary", func(t *testing.T, p string) { os.WriteFile(p, []byte{0xff, 0x00, 0x7b}, 0o600) }},
+		{"incomplete", func(t *testing.T, p string) {
+			os.WriteFile(p, []byte(`{"version":1,"action":"AssumeRole","credentials":{"access_key_id":"A"}}`), 0o600)
+		}},
+		{"future version", func(t *testing.T, p string) {
+			os.WriteFile(p, []byte(strings.Replace(string(good), `"version":0`, `"version":9`, 1)), 0o600)
+		}},
+		{"group readable", func(t *testing.T, p string) { os.WriteFile(p, good, 0o600); os.Chmod(p, 0o640) }},
+		{"symlink", func(t *testing.T, p string) {
+			target := p + ".real"
+			os.WriteFile(target, good, 0o600)
+			os.Symlink(target, p)
+		}},
+		{"foreign owner", func(t *testing.T, p string) {
+			if os.Getuid() != 0 {
+				t.Skip("needs root to chown")
+			}
+			os.WriteFile(p, good, 0o600)
+			os.Chown(p, 4242, 4242)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := openCache(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.setup(t, c.path("k.json"))
+			if e := c.get("k"); e != nil {
+				t.Fatalf("untrusted entry handed out: %+v", e)
+			}
+			// Replaced by the next write.
+			if err := c.put("k", testEntry("AKIANEW", t0)); err != nil {
+				t.Fatal(err)
+			}
+			if e := c.get("k"); e == nil || e.Credentials.AccessKeyID != "AKIANEW" {
+				t.Fatalf("after rewrite got %+v", e)
+			}
+		})
+	}
+	// The entry format round-trips (and good entries are accepted).
+	c, _ := openCache(t.TempDir())
+	c.put("k", testEntry("AKIAGOOD", t0))
+	if e := c.get("k"); e == nil || !e.Credentials.Expiration.Equal(t0) {
+		t.Fatalf("round trip: %+v", e)
+	}
+}
+
+func TestCacheLedger(t *testing.T) {
+	c, _ := openCache(t.TempDir())
+	if got := c.lastStep("GAHT12345678"); got != -1 {
+		t.Fatalf("empty ledger: %d", got)
+	}
+	c.recordStep("GAHT12345678", 100, t0)
+	c.recordStep("GAHT12345678", 101, t0)
+	if got := c.lastStep("GAHT12345678"); got != 101 {
+		t.Fatalf("got %d, want 101", got)
+	}
+	if got := c.lastStep("GAHT00000000"); got != -1 {
+		t.Fatalf("other serial: %d", got)
+	}
+	os.WriteFile(c.path(ledgerName("GAHT12345678")), []byte("garbage"), 0o600)
+	if got := c.lastStep("GAHT12345678"); got != -1 {
+		t.Fatalf("corrupt ledger: %d", got)
+	}
+}
+
+// TestCacheStaleEntry: entries with under 15 minutes left are not handed out.
+func TestCacheStaleEntry(t *testing.T) {
+	for _, tt := range []struct {
+		left   time.Duration
+		reused bool
+	}{{14 * time.Minute, false}, {16 * time.Minute, true}} {
+		t.Run(tt.left.String(), func(t *testing.T) {
+			h := newHarness(t)
+			pr := h.provider("long")
+			keys := pr.keys()
+			pr.cache.put(keys[0], testEntry("ASIACACHED", h.clock.Now().Add(tt.left)))
+			c, err := pr.Credentials(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.AccessKeyID == "ASIACACHED"; got != tt.reused {
+				t.Fatalf("%s left: handed out cached = %v, want %v", tt.left, got, tt.reused)
+			}
+			if want := 1 - boolInt(tt.reused); h.counts().ar != want {
+				t.Fatalf("AssumeRole calls %d, want %d", h.counts().ar, want)
+			}
+			if !tt.reused && pr.cache.get(keys[0]).Credentials.AccessKeyID == "ASIACACHED" {
+				t.Fatal("stale entry not replaced")
+			}
+		})
+	}
+}
+
+// TestCacheKilledWriter kills a writer process (this test binary, re-run
+// as a helper) at random points and checks the entry is always whole.
+func TestCacheKilledWriter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	dir := t.TempDir()
+	c, err := openCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.put("k", writerEntry(-1))
+	for round := range 6 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCacheWriterHelper$")
+		cmd.Env = append(os.Environ(), "STS_CACHE_WRITER_DIR="+dir)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(20+round*15) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		e := c.get("k")
+		if e == nil {
+			t.Fatalf("round %d: entry unreadable after kill", round)
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(e.Credentials.AccessKeyID, "AKIAW"))
+		if err != nil || e.Credentials.SessionToken != writerEntry(n).Credentials.SessionToken {
+			t.Fatalf("round %d: mixed entry %q (token %d bytes)", round, e.Credentials.AccessKeyID, len(e.Credentials.SessionToken))
+		}
+	}
+	// Stale temp files of killed writers are swept on open.
+	tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+	old := time.Now().Add(-2 * time.Hour)
+	for _, p := range tmps {
+		os.Chtimes(p, old, old)
+	}
+	openCache(dir)
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) != 0 {
+		t.Errorf("temp files left: %v", left)
+	}
+}
+
+func writerEntry(n int) *cacheEntry {
+	e := testEntry(fmt.Sprintf("AKIAW%d", n), t0)
+	e.Credentials.SessionToken = strings.Repeat(strconv.Itoa(n%10), 200_000+n%1000)
+	return e
+}
+
+func TestCacheWriterHelper(t *testing.T) {
+	dir := os.Getenv("STS_CACHE_WRITER_DIR")
+	if dir == "" {
+		t.Skip("helper process for TestCacheKilledWriter")
+	}
+	c, err := openCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; ; n++ {
+		if err := c.put("k", writerEntry(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package sts
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+func FuzzParseProfiles(f *testing.F) {
+	f.Add([]byte(testConfig), []byte(testCredentials), "r1")
+	f.Add([]byte("[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\nsource_profile = b\n[profile b]\nrole_arn = x\nsource_profile = a\n"), []byte(""), "a")
+	f.Add([]byte("[services s]\nsts =\n  endpoint_url = http://127.0.0.1:1\n[profile a]\nservices = s\n"), []byte("[a]\naws_access_key_id=A\n"), "a")
+	f.Add([]byte("\ufeff[default]\nmfa_serial=GAHT12345678 ; c\n"), []byte("[default]\naws_access_key_id = AKIA\naws_secret_access_key = s\n"), "")
+	f.Fuzz(func(t *testing.T, config, creds []byte, name string) {
+		c, err := ParseProfiles(config, creds, nil)
+		if err != nil {
+			var se *iniSyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("untyped parse error %v", err)
+			}
+			return
+		}
+		for _, n := range append(c.Names(), name) {
+			p, err := c.Resolve(n)
+			if err != nil {
+				var pe *ProfileError
+				if !errors.As(err, &pe) {
+					t.Fatalf("resolve %q: untyped error %v", n, err)
+				}
+				continue
+			}
+			if p.MFASerial == "" || p.Region == "" {
+				t.Fatalf("resolved profile %q lacks serial or region: %+v", n, p)
+			}
+			if pl, err := MakePlan(p); err == nil {
+				if pl.Touches() != 1 {
+					t.Fatalf("plan of %q has %d touches", n, pl.Touches())
+				}
+				_ = pl.String()
+			}
+		}
+	})
+}
+
+func FuzzParseProcessOutput(f *testing.F) {
+	f.Add([]byte(`{"Version":1,"AccessKeyId":"ASIA1","SecretAccessKey":"s","SessionToken":"t","Expiration":"2026-11-22T07:31:11Z"}`))
+	f.Add([]byte(`{"Version":1,"AccessKeyId":"AKIA1","SecretAccessKey":"s"}`))
+	f.Add([]byte(`{"Version":2}`))
+	f.Add([]byte(`{"Version":1,"AccessKeyId":"A","SecretAccessKey":"s","Expiration":"2026-11-22T07:31:11+00:00"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseProcessOutput(b)
+		if err != nil {
+			return
+		}
+		out, err := c.ProcessOutput()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2, err := ParseProcessOutput(out)
+		if err != nil {
+			t.Fatalf("round trip of %s: %v", out, err)
+		}
+		if c2.AccessKeyID != c.AccessKeyID || c2.SecretAccessKey != c.SecretAccessKey || c2.SessionToken != c.SessionToken ||
+			!c2.Expiration.Equal(c.Expiration.Truncate(time.Second)) {
+			t.Fatalf("round trip: %+v != %+v", c2, c)
+		}
+	})
+}
+
+func FuzzParseCacheEntry(f *testing.F) {
+	f.Add([]byte(`{"version":1,"action":"AssumeRole","target":"arn:aws:iam::1:role/r","credentials":{"access_key_id":"A","secret_access_key":"s","session_token":"t","expiration":"2026-11-22T08:00:00Z"}}`))
+	f.Add([]byte(`{"version":1,"action":"GetSessionToken","credentials":{"access_key_id":"A","secret_access_key":"s","expiration":"2026-11-22T08:00:00Z"},"mfa_time":"2026-11-22T07:00:00Z"}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := parseEntry(b)
+		if err != nil {
+			return
+		}
+		if !e.valid() {
+			t.Fatal("invalid entry accepted")
+		}
+	})
+}
+
+func FuzzMatchAccount(f *testing.F) {
+	f.Add("arn:aws:iam::123456789012:mfa/alice", "Amazon Web Services:alice@123456789012\nGitHub:alice")
+	f.Add("GAHT12345678", "x GAHT12345678")
+	f.Fuzz(func(t *testing.T, serial, names string) {
+		list := bytes.Split([]byte(names), []byte("\n"))
+		ns := make([]string, len(list))
+		for i, n := range list {
+			ns[i] = string(n)
+		}
+		acc, _, err := MatchAccount(serial, ns)
+		if err == nil {
+			found := false
+			for _, n := range ns {
+				found = found || n == acc
+			}
+			if !found {
+				t.Fatalf("chose %q, not on the device", acc)
+			}
+		}
+	})
+}
