@@ -74,7 +74,9 @@ func TestCacheUntrustedEntries(t *testing.T) {
 		name  string
 		setup func(t *testing.T, path string)
 	}{
-		{"corrupted", func(t *testing.T, p string) { os.WriteFile(p, []byte(`{"version":1,"action":"AssumeRole","credentials":{"acc`), 0o600) }},
+		{"corrupted", func(t *testing.T, p string) {
+			os.WriteFile(p, []byte(`{"version":1,"action":"AssumeRole","credentials":{"acc`), 0o600)
+		}},
 		{"binary", func(t *testing.T, p string) { os.WriteFile(p, []byte{0xff, 0x00, 0x7b}, 0o600) }},
 		{"incomplete", func(t *testing.T, p string) {
 			os.WriteFile(p, []byte(`{"version":1,"action":"AssumeRole","credentials":{"access_key_id":"A"}}`), 0o600)
