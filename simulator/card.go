@@ -80,11 +80,6 @@ func WithChunkSize(n int) Option {
 	}
 }
 
-// withWriter replaces the state file writer (tests inject failures).
-func withWriter(w func(path string, data []byte) error) Option {
-	return func(c *Card) { c.write = w }
-}
-
 // applet is the currently selected applet.
 type applet int
 
@@ -143,7 +138,9 @@ func New(st *State, opts ...Option) *Card {
 }
 
 // Create makes a new card with a fresh state and writes it to path, which
-// must not exist yet.
+// must not exist yet (the error then matches both ErrStateExists and
+// fs.ErrExist). A WithTouch option is stored in the new state file, so the
+// policy outlives this Card.
 func Create(path string, serial uint32, fw Version, opts ...Option) (*Card, error) {
 	st, err := NewState(serial, fw)
 	if err != nil {
@@ -152,7 +149,8 @@ func Create(path string, serial uint32, fw Version, opts ...Option) (*Card, erro
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("create simulator %s: %w", path, ErrStateExists)
+			// Both errors.Is(err, ErrStateExists) and errors.Is(err, fs.ErrExist) hold.
+			return nil, fmt.Errorf("create simulator %s: %w (%w)", path, ErrStateExists, fs.ErrExist)
 		}
 		return nil, fmt.Errorf("create simulator %s: %w", path, err)
 	}
@@ -202,7 +200,16 @@ func Open(path string, opts ...Option) (*Card, error) {
 
 func decodeState(data []byte) (*State, error) {
 	var st State
-	if err := json.Unmarshal(data, &st); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields() // a misspelt field in a hand-edited file is an error, not a silent default
+	err := dec.Decode(&st)
+	if err == nil && dec.More() {
+		err = errors.New("data after the JSON object")
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			return nil, fmt.Errorf("%w: corrupt JSON at byte %d: %w", ErrInvalidState, se.Offset, err)

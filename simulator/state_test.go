@@ -33,8 +33,8 @@ func TestCreateOpenRoundTrip(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("mode %#o, want 0600", fi.Mode().Perm())
 	}
-	if _, err := Create(path, 1, fw543); !errors.Is(err, ErrStateExists) {
-		t.Fatalf("second Create: %v, want ErrStateExists", err)
+	if _, err := Create(path, 1, fw543); !errors.Is(err, ErrStateExists) || !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second Create: %v, want ErrStateExists and fs.ErrExist", err)
 	}
 	mustTx(t, c, selectOATH, oath.SWOK)
 	if _, sw := send(t, c, putAPDU("Example:alice", oath.HOTP, oath.SHA1, 6, []byte("12345678901234567890"), 0x7A, 4, 0, 0, 0, 5)); sw != oath.SWOK {
@@ -49,6 +49,32 @@ func TestCreateOpenRoundTrip(t *testing.T) {
 	st := c2.Snapshot()
 	if len(st.Credentials) != 1 || st.Credentials[0].Counter != 6 || st.Credentials[0].Name != "Example:alice" {
 		t.Fatalf("reopened state %+v", st.Credentials)
+	}
+}
+
+func TestCreateStoresTouchPolicy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "card.json")
+	p := TouchPolicy{Mode: TouchDelay, Delay: 2 * time.Second}
+	if _, err := Create(path, 7, fw543, WithTouch(p)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Snapshot().Touch; got != p {
+		t.Fatalf("reopened touch policy %+v, want %+v", got, p)
+	}
+	// On Open, WithTouch only overrides: the file keeps its policy.
+	c, err = Open(path, WithTouch(TouchPolicy{Mode: TouchTimeout}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ = Open(path); c.Snapshot().Touch != p {
+		t.Fatalf("Save after Open(WithTouch) stored %+v", c.Snapshot().Touch)
 	}
 }
 
@@ -203,6 +229,8 @@ func TestOpenErrors(t *testing.T) {
 		{"truncated", string(good[:len(good)/2]), 0o600, "invalid simulator state"},
 		{"syntax", `{"serial": 1,}`, 0o600, "corrupt JSON at byte"},
 		{"wrong type", `{"serial": "one"}`, 0o600, "invalid simulator state"},
+		{"unknown field", `{"serial": 1, "firmware": "5.4.3", "salt": "0000000000000000", "touch_policy": {}}`, 0o600, "touch_policy"},
+		{"two objects", string(good) + string(good), 0o600, "data after the JSON object"},
 		{"bad firmware", `{"serial": 1, "firmware": "5.4", "salt": "0000000000000000"}`, 0o600, "want X.Y.Z"},
 		{"short salt", `{"serial": 1, "firmware": "5.4.3", "salt": "0000"}`, 0o600, "salt is 2 bytes"},
 		{"bad hex", `{"serial": 1, "firmware": "5.4.3", "salt": "zz"}`, 0o600, "decode hex"},
