@@ -286,10 +286,18 @@ func jsonPosError(b []byte, err error) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		return fmt.Errorf("%w: at %s: %w", ErrConfig, lineCol(b, se.Offset), err)
+		return fmt.Errorf("%w: at %s: %w", ErrConfig, lineCol(b, se.Offset-1), err)
 	case errors.As(err, &te):
 		return fmt.Errorf("%w: at %s: field %s: %w", ErrConfig, lineCol(b, te.Offset), te.Field, err)
 	default:
+		// encoding/json reports unknown fields without a position; point at
+		// the first occurrence of the key.
+		if name, ok := strings.CutPrefix(err.Error(), `json: unknown field "`); ok {
+			name = strings.TrimSuffix(name, `"`)
+			if loc := regexp.MustCompile(`"` + regexp.QuoteMeta(name) + `"\s*:`).FindIndex(b); loc != nil {
+				return fmt.Errorf("%w: at %s: unknown field %q", ErrConfig, lineCol(b, int64(loc[0])), name)
+			}
+		}
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 }
