@@ -62,12 +62,13 @@ func (e *CallError) Unwrap() []error { return []error{e.Kind, e.Err} }
 
 // callInfo is what classify needs to know about the failed call.
 type callInfo struct {
-	action   Action
-	target   string
-	withMFA  bool // the request carried a code
-	reused   bool // the ledger says this step had already been sent
-	chained  bool // caller credentials were session credentials
-	duration int32
+	action     Action
+	target     string
+	withMFA    bool // the request carried a code
+	reused     bool // the ledger says this step had already been sent
+	chained    bool // caller credentials were session credentials
+	viaSession bool // caller is the shared MFA session
+	duration   int32
 }
 
 // classify turns an SDK error into a *CallError. Codes and messages are
@@ -131,10 +132,14 @@ func classify(ci callInfo, err error) error {
 		ce.Fix = "lower duration_seconds or raise the role's maximum session duration"
 	case ce.Code == "AccessDenied" && strings.Contains(msg, "not authorized to perform: sts:assumerole"):
 		ce.Kind = ErrNotAuthorized
-		if ci.withMFA || ci.chained {
+		switch {
+		case ci.viaSession:
+			ce.Cause = "the role's trust policy does not allow this caller; if it limits aws:MultiFactorAuthAge, the MFA session is too old"
+			ce.Fix = "set mfabridge_mfa_max_age below the policy's limit (or check Principal and external_id)"
+		case ci.withMFA || ci.chained:
 			ce.Cause = "the role's trust policy does not allow this caller (MFA was present)"
 			ce.Fix = "check the trust policy's Principal and conditions (e.g. aws:MultiFactorAuthAge, ExternalId)"
-		} else {
+		default:
 			ce.Cause = "the role's trust policy does not allow this caller, or requires MFA"
 			ce.Fix = "set mfa_serial on the profile if the role requires MFA; otherwise check the trust policy and external_id"
 		}

@@ -331,7 +331,8 @@ func (pr *Provider) call(ctx context.Context, s Step, idx int, caller Credential
 		}
 	}
 	ci := callInfo{action: s.Action, target: s.RoleARN, withMFA: s.MFA,
-		chained: caller.SessionToken != "", duration: int32(s.Duration / time.Second)}
+		chained: caller.SessionToken != "", duration: int32(s.Duration / time.Second),
+		viaSession: idx == 1 && pr.plan.viaSession()}
 	var code string
 	var at time.Time
 	if s.MFA {
