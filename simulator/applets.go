@@ -35,7 +35,9 @@ func (c *Card) mgmtSelect() []byte {
 }
 
 func (c *Card) mgmtCommand(cmd command) ([]byte, uint16) {
-	if cmd.ins != insReadConfig {
+	// READ CONFIG exists from firmware 4.1; ykman falls back to the OTP
+	// applet when it answers 6D00.
+	if cmd.ins != insReadConfig || !c.st.Firmware.AtLeast(fwReadConfig) {
 		return nil, oath.SWInsNotSupported
 	}
 	if cmd.p1 != 0 || cmd.p2 != 0 {
@@ -48,8 +50,11 @@ func (c *Card) mgmtCommand(cmd command) ([]byte, uint16) {
 func (c *Card) readConfig() []byte {
 	var serial [4]byte
 	binary.BigEndian.PutUint32(serial[:], c.st.Serial)
-	caps := []byte{capsYubiKey5 >> 8, capsYubiKey5 & 0xFF}
 	fw := c.st.Firmware
+	caps := []byte{capsYubiKey5 >> 8, capsYubiKey5 & 0xFF}
+	if !fw.AtLeast(Version{5, 0, 0}) {
+		caps = []byte{0, capsYubiKey5 & 0xFF} // a YubiKey 4: no FIDO2, no NFC
+	}
 	var t []byte
 	t = oath.AppendTLV(t, cfgUSBSupported, caps)
 	t = oath.AppendTLV(t, cfgSerial, serial[:])
@@ -60,8 +65,10 @@ func (c *Card) readConfig() []byte {
 	t = oath.AppendTLV(t, cfgChalRespTO, []byte{0x0F})
 	t = oath.AppendTLV(t, cfgFlags, []byte{0})
 	t = oath.AppendTLV(t, cfgLock, []byte{0})
-	t = oath.AppendTLV(t, cfgNFCSupported, caps)
-	t = oath.AppendTLV(t, cfgNFCEnabled, caps)
+	if fw.Major >= 5 {
+		t = oath.AppendTLV(t, cfgNFCSupported, caps)
+		t = oath.AppendTLV(t, cfgNFCEnabled, caps)
+	}
 	return append([]byte{byte(len(t))}, t...)
 }
 

@@ -48,3 +48,21 @@ func TestTransmitContextDone(t *testing.T) {
 		t.Fatal("Transmit with a cancelled context succeeded")
 	}
 }
+
+// Before 4.1 there is no READ CONFIG; ykman then reads the serial from OTP.
+func TestReadConfigGate(t *testing.T) {
+	for _, tt := range []struct {
+		fw   Version
+		want uint16
+	}{{Version{4, 0, 9}, oath.SWInsNotSupported}, {Version{4, 1, 0}, oath.SWOK}, {fw543, oath.SWOK}} {
+		c := newTestCard(t, tt.fw)
+		mustTx(t, c, "00 A4 04 00 08 A0 00 00 05 27 47 11 17", oath.SWOK)
+		if _, sw := tx(t, c, "00 1D 00 00 00"); sw != tt.want {
+			t.Errorf("READ CONFIG on %v: %04X, want %04X", tt.fw, sw, tt.want)
+		}
+		mustTx(t, c, "00 A4 04 00 07 A0 00 00 05 27 20 01", oath.SWOK)
+		if got := mustTx(t, c, "00 01 10 00 00", oath.SWOK); binary.BigEndian.Uint32(got) != 12345678 {
+			t.Errorf("OTP serial on %v: %x", tt.fw, got)
+		}
+	}
+}

@@ -59,8 +59,9 @@ func (v *Version) UnmarshalText(b []byte) error {
 
 // Firmware gates (see ykoath.md, "Firmware differences").
 var (
-	fwTouch  = Version{4, 2, 0}
-	fwSHA512 = Version{4, 3, 1}
-	fwRename = Version{5, 3, 1}
-	fwSerial = Version{5, 0, 0} // PIV GET SERIAL
+	fwTouch      = Version{4, 2, 0}
+	fwSHA512     = Version{4, 3, 1}
+	fwRename     = Version{5, 3, 1}
+	fwSerial     = Version{5, 0, 0} // PIV GET SERIAL
+	fwReadConfig = Version{4, 1, 0} // management READ CONFIG
 )
