@@ -284,6 +284,27 @@ func (c *Config) Resolve(name string) (*Profile, error) {
 		chain = append(chain, hop{src, kv})
 	}
 
+	// mfabridge extension: a session profile (no role_arn) without keys of
+	// its own may name the keys' profile in source_profile (AWS tools ignore
+	// source_profile without role_arn). Its own credential_process can then
+	// call mfabridge without recursion.
+	session := false
+	if len(chain) == 1 && top["role_arn"] == "" && top["aws_access_key_id"] == "" {
+		if src := top["source_profile"]; src != "" && src != name {
+			kv, ok := c.raw(src)
+			if !ok {
+				return nil, c.unknown(src, fmt.Sprintf("source_profile of %q", name))
+			}
+			if kv["role_arn"] != "" {
+				return nil, &ProfileError{Profile: name, Err: ErrNoSourceCreds,
+					Detail: fmt.Sprintf("source_profile %q is a role profile; a profile without role_arn needs access keys", src),
+					Hint:   "point source_profile at a profile with aws_access_key_id"}
+			}
+			chain = append(chain, hop{src, kv})
+			session = true
+		}
+	}
+
 	root := chain[len(chain)-1]
 	p.Source = Source{
 		Profile:           root.name,
@@ -313,7 +334,7 @@ func (c *Config) Resolve(name string) (*Profile, error) {
 	}
 
 	// Roles, root side first.
-	for i := len(chain) - 2; i >= 0; i-- {
+	for i := len(chain) - 2; i >= 0 && !session; i-- {
 		h := chain[i]
 		r := Role{Profile: h.name, ARN: h.kv["role_arn"], ExternalID: h.kv["external_id"],
 			SessionName: h.kv["role_session_name"], Duration: DefaultRoleDuration}
@@ -337,11 +358,14 @@ func (c *Config) Resolve(name string) (*Profile, error) {
 		p.MFASerial = first.kv["mfa_serial"]
 		serialFrom = first.name
 	}
+	if p.MFASerial == "" && session {
+		p.MFASerial, serialFrom = top["mfa_serial"], name
+	}
 	if p.MFASerial == "" {
 		p.MFASerial = root.kv["mfa_serial"]
 		serialFrom = root.name
 	}
-	for i := 0; i < len(chain)-2; i++ {
+	for i := 0; i < len(chain)-2 && !session; i++ {
 		if s := chain[i].kv["mfa_serial"]; s != "" && s != p.MFASerial {
 			return nil, &ProfileError{Profile: chain[i].name, Err: ErrBadProfileValue,
 				Detail: "mfa_serial on a chained role (its caller is a role session, which has no MFA device)",

@@ -158,6 +158,23 @@ credential_process = mfabridge credential-process --profile prod
 				}
 			},
 		},
+		{
+			name: "session profile with source_profile served by mfabridge",
+			config: `[profile dev]
+credential_process = mfabridge credential-process --profile dev
+source_profile = base
+mfa_serial = ` + serial + `
+`,
+			creds:   "[base]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n",
+			profile: "dev",
+			check: func(t *testing.T, p *Profile) {
+				if len(p.Roles) != 0 || p.Source.Profile != "base" || p.MFASerial != serial || p.Source.CredentialProcess != "" {
+					t.Errorf("profile %+v", p)
+				}
+			},
+		},
+		{name: "session profile sourcing a role", config: "[profile dev]\nsource_profile = r\nmfa_serial = " + serial + "\n[profile r]\nrole_arn = arn:aws:iam::210987654321:role/r\nsource_profile = dev\n",
+			profile: "dev", wantErr: ErrNoSourceCreds, errText: "is a role profile"},
 		{name: "unknown with suggestion", config: "[profile admin]\n", profile: "admn",
 			wantErr: ErrUnknownProfile, errText: `did you mean "admin"?`},
 		{name: "unknown source", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\nsource_profile = nope\n", profile: "a",
