@@ -2,6 +2,7 @@ package oath
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"strings"
 	"testing"
@@ -226,5 +227,43 @@ func FuzzParseName(f *testing.F) {
 		if i2 != issuer || a2 != account || p2 != period {
 			t.Fatalf("%q → (%q, %q, %v) → %q → (%q, %q, %v)", name, issuer, account, period, formatted, i2, a2, p2)
 		}
+	})
+}
+
+// FuzzClientAnswers plays arbitrary card answers (split at 0xFF 0xFE
+// markers) to every client call: nothing may panic or loop forever.
+func FuzzClientAnswers(f *testing.F) {
+	f.Add([]byte("\x79\x03\x05\x02\x04\x71\x08\x4B\xB7\xA7\xFA\xD7\xAF\x40\x1B\x90\x00"))
+	f.Add([]byte("\x79\x03\x05\x02\x04\x71\x08\x4B\xB7\xA7\xFA\xD7\xAF\x40\x1B\x74\x08\x01\x02\x03\x04\x05\x06\x07\x08\x7B\x01\x01\x90\x00\xFF\xFE\x75\x14\x90\x00"))
+	f.Add([]byte("\x72\x02\x21\x61\x61\x05\xFF\xFE\x72\x02\x21\x62\x90\x00"))
+	f.Add([]byte("\x71\x01\x61\x76\x05\x06\x01\x02\x03\x04\x90\x00\xFF\xFE\x69\x82"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		answers := bytes.Split(b, []byte{0xFF, 0xFE})
+		i := 0
+		card := cardFunc(func([]byte) []byte {
+			if i >= len(answers) {
+				return []byte{0x90, 0x00}
+			}
+			i++
+			return answers[i-1]
+		})
+		ctx := context.Background()
+		c := NewClient(card, WithRand(fixedRand(7)))
+		if info, err := c.Select(ctx); err == nil {
+			_ = info.DeviceID()
+		}
+		_ = c.Unlock(ctx, "pw")
+		_, _ = c.List(ctx)
+		if r, err := c.Calculate(ctx, "a", make([]byte, 8), true); err == nil {
+			_ = r.Code()
+		}
+		if all, err := c.CalculateAll(ctx, make([]byte, 8), false); err == nil {
+			for _, e := range all {
+				_ = e.Response.Code()
+			}
+		}
+		_ = c.Put(ctx, PutRequest{Name: "a", Type: HOTP, Algorithm: SHA1, Digits: 6, Key: []byte("k"), Counter: 1})
+		_ = c.SetCode(ctx, make([]byte, 16))
+		_ = c.Reset(ctx)
 	})
 }
