@@ -126,13 +126,23 @@ type emu struct {
 
 func newEmu(t *testing.T, opts ...stsemu.Option) *emu {
 	t.Helper()
+	return newEmuClock(t, nil, opts...)
+}
+
+// newEmuClock starts an emulator whose logical clock is now (nil: the
+// harness's fake clock).
+func newEmuClock(t *testing.T, now func() time.Time, opts ...stsemu.Option) *emu {
+	t.Helper()
 	wc, err := stsemu.ParseConfig([]byte(emuWorld))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &emu{t: t, clock: newFakeClock(t0), log: &lockedBuf{}, dir: t.TempDir(),
 		tokens: &fakeTokens{secret: emuSecret, accounts: []string{"GitHub:alice", "AWS:alice@111111111111"}}}
-	e.srv, err = stsemu.New(wc, append([]stsemu.Option{stsemu.WithClock(e.clock.Now), stsemu.WithLog(e.log)}, opts...)...)
+	if now == nil {
+		now = e.clock.Now
+	}
+	e.srv, err = stsemu.New(wc, append([]stsemu.Option{stsemu.WithClock(now), stsemu.WithLog(e.log)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
