@@ -40,6 +40,9 @@ var (
 		"(for example gpg's scdaemon: `gpgconf --kill scdaemon`): close it and try again")
 	// ErrTimeout: the card or pcscd did not answer in time.
 	ErrTimeout = errors.New("timed out waiting for the YubiKey: reinsert it and try again")
+	// ErrNoStatusWord: the reader passed on an answer too short to hold a
+	// status word, and the card is still there.
+	ErrNoStatusWord = errors.New("the card answered without a status word: reinsert it and try again")
 )
 
 // PC/SC result codes (pcsc-lite pcsclite.h / Microsoft winerror.h). Kept here

@@ -27,7 +27,7 @@ func TestPCSCErrorMapping(t *testing.T) {
 		{codeCommError, nil, "lost the connection to pcscd"},
 		{0x80100099, nil, "0x80100099"},
 	}
-	sentinels := []error{ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved, ErrReaderBusy, ErrTimeout, ErrNotCompiled}
+	sentinels := []error{ErrNoStatusWord, ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved, ErrReaderBusy, ErrTimeout, ErrNotCompiled}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%08X", tt.code), func(t *testing.T) {
 			err := fmt.Errorf("get code: %w", &PCSCError{Op: "transmit to \"r\"", Code: tt.code})
@@ -59,7 +59,7 @@ func TestMultipleKeysError(t *testing.T) {
 }
 
 func TestSentinelTextsAreLowercase(t *testing.T) {
-	for _, s := range []error{ErrNotCompiled, ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved, ErrReaderBusy, ErrTimeout} {
+	for _, s := range []error{ErrNoStatusWord, ErrNotCompiled, ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved, ErrReaderBusy, ErrTimeout} {
 		msg := s.Error()
 		if msg[0] < 'a' || msg[0] > 'z' || strings.HasSuffix(msg, ".") {
 			t.Errorf("%q: want lowercase start and no final period", msg)

@@ -101,11 +101,12 @@ func (c *Context) Connect(ctx context.Context, reader string) (*Card, error) {
 			c.log.Debug("pcsc: connected", "reader", reader)
 			return &Card{c: c, h: h, reader: reader, sem: make(chan struct{}, 1)}, nil
 		}
-		if !isCode(err, codeSharingViolation) || time.Now().Add(delay).After(deadline) {
+		left := time.Until(deadline)
+		if !isCode(err, codeSharingViolation) || left <= 0 {
 			return nil, wrap(op, err)
 		}
 		c.log.Debug("pcsc: reader busy, retrying", "reader", reader, "delay", delay)
-		t := time.NewTimer(delay)
+		t := time.NewTimer(min(delay, left))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -239,11 +240,57 @@ func (k *Card) Transmit(ctx context.Context, apdu []byte) ([]byte, error) {
 	select {
 	case r := <-res:
 		if r.err != nil {
+			if isCode(r.err, codeNotTransacted) || isCode(r.err, codeCommError) {
+				if k.confirmRemoved(ctx) {
+					return nil, &PCSCError{Op: op, Code: codeRemovedCard}
+				}
+			}
 			return nil, wrap(op, r.err)
+		}
+		if len(r.resp) < 2 {
+			// Every card answer ends in SW1 SW2. vpcd reports a card
+			// pulled out while it works as success with no bytes at all.
+			if k.confirmRemoved(ctx) {
+				return nil, &PCSCError{Op: op, Code: codeRemovedCard}
+			}
+			return nil, fmt.Errorf("%s: %w", op, ErrNoStatusWord)
 		}
 		return r.resp, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%s: %w", op, ctx.Err())
+	}
+}
+
+// removalWait bounds how long a failed transmit waits for pcscd to confirm
+// that the card is gone: pcscd polls presence about every 0.4 s.
+const removalWait = 1500 * time.Millisecond
+
+// confirmRemoved tells a card pulled out during a transmit from other
+// transmit failures. The reader driver reports only "could not transmit"
+// (SCARD_E_NOT_TRANSACTED); pcscd learns of the removal at its next
+// presence poll, so ask for the card status until it knows.
+func (k *Card) confirmRemoved(ctx context.Context) bool {
+	if err := k.acquire(ctx); err != nil {
+		return false
+	}
+	defer k.release()
+	deadline := time.Now().Add(removalWait)
+	for {
+		st, err := k.h.Status()
+		switch {
+		case err != nil:
+			var se scard.Error
+			if errors.As(err, &se) && (errors.Is(sentinelFor(uint32(se)), ErrCardRemoved) || uint32(se) == codeNoSmartcard) {
+				return true
+			}
+			return false
+		case st.State&scard.Absent != 0:
+			return true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

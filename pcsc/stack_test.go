@@ -1,0 +1,1006 @@
+//go:build cgo
+
+package pcsc
+
+// The real-stack harness: pcscd in the foreground with a reader config
+// folder of its own (vpcd on two free ports under a YubiKey-like name), two
+// simulated YubiKeys attached through simulator.ServeVPCD, and Yubico's
+// ykman as an independent client. Every pcscd-starting test lives in this
+// one package: Debian's pcscd serves only /run/pcscd/pcscd.comm, so two
+// packages testing in parallel would fight over it.
+//
+// The stack starts lazily, on the first test that needs it (fuzzing and
+// benchmarks never start pcscd), and TestMain stops everything it started
+// by PID. When pcscd / vpcd are missing or another pcscd runs, the stack
+// tests skip with the reason; with CI set in the environment they fail.
+
+import (
+	"context"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ebfe/scard"
+
+	"github.com/mfabridge/mfabridge/oath"
+	"github.com/mfabridge/mfabridge/simulator"
+)
+
+const (
+	pcscdSocket   = "/run/pcscd/pcscd.comm"
+	pcscdPIDFile  = "/run/pcscd/pcscd.pid"
+	vpcdDriver    = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
+	friendlyName  = "Yubico YubiKey OTP+FIDO+CCID"
+	serialA       = 11111111
+	serialB       = 22222222
+	stackDeadline = 15 * time.Second
+)
+
+var firmware = simulator.Version{Major: 5, Minor: 4, Patch: 3}
+
+// rfcSecret is RFC 6238's SHA1 test secret; nothing real.
+var rfcSecret = []byte("12345678901234567890")
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if stack != nil {
+		if err := stack.shutdown(); err != nil {
+			fmt.Fprintln(os.Stderr, "pcsc stack teardown:", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}
+	os.Exit(code)
+}
+
+// slot is one vpcd reader with a simulated card attached (or not).
+type slot struct {
+	index  int
+	port   int
+	reader string
+	card   *simulator.Card
+	apdus  atomic.Int64 // APDUs seen by the bridge (the hook)
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type testStack struct {
+	dir      string
+	confDir  string
+	pcscd    string
+	logPath  string
+	basePort int
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	slots    [2]*slot
+}
+
+var (
+	stackOnce sync.Once
+	stack     *testStack
+	stackSkip string // why the stack cannot run here
+	stackErr  error  // the stack should run but failed to start
+)
+
+// skipOrFail skips with reason, or fails when CI is set: CI must run them.
+func skipOrFail(t *testing.T, reason string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("real-stack test cannot run in CI: %s", reason)
+	}
+	t.Skipf("skipping real-stack test: %s", reason)
+}
+
+// otherPCSCD reports a pcscd that this test run did not start.
+func otherPCSCD() string {
+	if c, err := net.DialTimeout("unix", pcscdSocket, time.Second); err == nil {
+		c.Close()
+		return "another pcscd is running (" + pcscdSocket + " answers); stop it to run these tests"
+	}
+	if b, err := os.ReadFile(pcscdPIDFile); err == nil {
+		var pid int
+		if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 0 && syscall.Kill(pid, 0) == nil {
+			return fmt.Sprintf("another pcscd is running (pid %d); stop it to run these tests", pid)
+		}
+	}
+	return ""
+}
+
+// debugStack: MFABRIDGE_PCSCD_DEBUG=1 runs pcscd with APDU logging and
+// keeps its folder (test secrets only ever reach that log).
+func debugStack() bool { return os.Getenv("MFABRIDGE_PCSCD_DEBUG") != "" }
+
+func findPCSCD() (string, string) {
+	path, err := exec.LookPath("pcscd")
+	if err != nil {
+		if _, err := os.Stat("/usr/sbin/pcscd"); err != nil {
+			return "", "pcscd is not installed (apt-get install pcscd)"
+		}
+		path = "/usr/sbin/pcscd"
+	}
+	if _, err := os.Stat(vpcdDriver); err != nil {
+		return "", "the vpcd driver is not installed (apt-get install vsmartcard-vpcd)"
+	}
+	return path, ""
+}
+
+// needStack starts the stack once and returns it with both keys attached.
+func needStack(t *testing.T) *testStack {
+	t.Helper()
+	stackOnce.Do(func() {
+		path, reason := findPCSCD()
+		if reason == "" {
+			reason = otherPCSCD()
+		}
+		if reason != "" {
+			stackSkip = reason
+			return
+		}
+		stack, stackErr = startStack(path)
+	})
+	if stackSkip != "" {
+		skipOrFail(t, stackSkip)
+	}
+	if stackErr != nil {
+		t.Fatalf("start pcscd + vpcd stack: %v", stackErr)
+	}
+	// Earlier tests may have swapped cards: put the standard ones back.
+	for _, s := range stack.slots {
+		if s.cancel == nil {
+			stack.attach(t, s.index, s.card)
+		}
+	}
+	return stack
+}
+
+func freePortPair() (int, error) {
+	for range 50 {
+		l1, err := net.Listen("tcp", ":0")
+		if err != nil {
+			return 0, err
+		}
+		p := l1.Addr().(*net.TCPAddr).Port
+		l2, err := net.Listen("tcp", fmt.Sprintf(":%d", p+1))
+		l1.Close()
+		if err == nil {
+			l2.Close()
+			return p, nil
+		}
+	}
+	return 0, errors.New("no two consecutive free TCP ports")
+}
+
+func startStack(pcscd string) (*testStack, error) {
+	dir, err := os.MkdirTemp("", "mfabridge-pcsc-")
+	if err != nil {
+		return nil, err
+	}
+	s := &testStack{dir: dir, confDir: filepath.Join(dir, "reader.conf.d"), pcscd: pcscd,
+		logPath: filepath.Join(dir, "pcscd.log")}
+	fail := func(err error) (*testStack, error) {
+		s.shutdown()
+		return nil, err
+	}
+	if s.basePort, err = freePortPair(); err != nil {
+		return fail(err)
+	}
+	// A copy of Debian's /etc/reader.conf.d/vpcd on our ports. vpcd listens
+	// on the port in DEVICENAME for slot 0 and on the next one for slot 1.
+	conf := fmt.Sprintf("FRIENDLYNAME %q\nDEVICENAME   /dev/null:0x%X\nLIBPATH      %s\nCHANNELID    0x%X\n",
+		friendlyName, s.basePort, vpcdDriver, s.basePort)
+	if err := os.MkdirAll(s.confDir, 0o755); err != nil {
+		return fail(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.confDir, "vpcd"), []byte(conf), 0o644); err != nil {
+		return fail(err)
+	}
+	for i, serial := range []uint32{serialA, serialB} {
+		card, err := simulator.Create(filepath.Join(dir, fmt.Sprintf("key%d.json", i)), serial, firmware)
+		if err != nil {
+			return fail(err)
+		}
+		s.slots[i] = &slot{index: i, port: s.basePort + i, card: card,
+			reader: fmt.Sprintf("%s 00 %02d", friendlyName, i)}
+	}
+	if err := s.startPCSCD(); err != nil {
+		return fail(err)
+	}
+	for i, sl := range s.slots {
+		if err := s.attachErr(i, sl.card); err != nil {
+			return fail(err)
+		}
+	}
+	return s, nil
+}
+
+// startPCSCD runs pcscd in the foreground and waits for both vpcd readers.
+func (s *testStack) startPCSCD() error {
+	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	args := []string{"--foreground", "--config", s.confDir}
+	if debugStack() {
+		args = append(args, "--debug", "--apdu")
+	}
+	cmd := exec.Command(s.pcscd, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start pcscd: %w", err)
+	}
+	s.cmd, s.exited = cmd, make(chan struct{})
+	go func() { cmd.Wait(); close(s.exited) }()
+
+	deadline := time.Now().Add(stackDeadline)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			return fmt.Errorf("pcscd exited early (%v): %s", cmd.ProcessState, s.logTail())
+		default:
+		}
+		if rs, err := listReaders(); err == nil && len(rs) >= 2 {
+			for _, sl := range s.slots {
+				if !slices.Contains(rs, sl.reader) {
+					return fmt.Errorf("pcscd lists readers %q, missing %q", rs, sl.reader)
+				}
+			}
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("pcscd did not list the vpcd readers within %v: %s", stackDeadline, s.logTail())
+}
+
+func listReaders() ([]string, error) {
+	c, err := scard.EstablishContext()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Release()
+	return c.ListReaders()
+}
+
+// stopPCSCD stops the pcscd we started, by PID.
+func (s *testStack) stopPCSCD() error {
+	if s.cmd == nil {
+		return nil
+	}
+	defer func() { s.cmd = nil }()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop pcscd: %w", err)
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(5 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+		return fmt.Errorf("pcscd (pid %d) ignored SIGTERM for 5s; killed", s.cmd.Process.Pid)
+	}
+	// pcscd removes its socket on exit; wait so the next start is clean.
+	for range 100 {
+		if _, err := os.Stat(pcscdSocket); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+func (s *testStack) logTail() string {
+	b, _ := os.ReadFile(s.logPath)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (s *testStack) shutdown() error {
+	var errs []error
+	for _, sl := range s.slots {
+		if sl != nil {
+			sl.detachNoWait()
+		}
+	}
+	errs = append(errs, s.stopPCSCD())
+	if debugStack() {
+		fmt.Fprintf(os.Stderr, "pcsc stack: kept %s (pcscd.log has every APDU)\n", s.dir)
+	} else {
+		errs = append(errs, os.RemoveAll(s.dir))
+	}
+	return errors.Join(errs...)
+}
+
+// attach connects card to slot i and waits until pcscd sees it.
+func (s *testStack) attach(t *testing.T, i int, card *simulator.Card) {
+	t.Helper()
+	if err := s.attachErr(i, card); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *testStack) attachErr(i int, card *simulator.Card) error {
+	sl := s.slots[i]
+	if sl.cancel != nil {
+		// pcscd polls presence every 0.4 s: wait until it has seen the
+		// old card go, or the new one would inherit a dead connection.
+		sl.detachNoWait()
+		if err := waitPresence(sl.reader, false); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sl.cancel, sl.done = cancel, make(chan struct{})
+	done := sl.done
+	go func() {
+		defer close(done)
+		simulator.ServeVPCD(ctx, card, fmt.Sprintf("127.0.0.1:%d", sl.port),
+			simulator.WithVPCDBackoff(20*time.Millisecond, 200*time.Millisecond),
+			simulator.WithVPCDHook(func(apdu, resp []byte) { sl.apdus.Add(1) }))
+	}()
+	return waitPresence(sl.reader, true)
+}
+
+// detach pulls the card out of slot i (closes the vpcd connection) and
+// waits until pcscd has noticed.
+func (s *testStack) detach(t *testing.T, i int) {
+	t.Helper()
+	s.slots[i].detachNoWait()
+	if err := waitPresence(s.slots[i].reader, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (sl *slot) detachNoWait() {
+	if sl.cancel == nil {
+		return
+	}
+	sl.cancel()
+	<-sl.done
+	sl.cancel = nil
+}
+
+// waitPresence waits until pcscd reports a card in reader (or none).
+func waitPresence(reader string, present bool) error {
+	c, err := scard.EstablishContext()
+	if err != nil {
+		return fmt.Errorf("wait for card in %q: %w", reader, err)
+	}
+	defer c.Release()
+	deadline := time.Now().Add(stackDeadline)
+	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
+	for time.Now().Before(deadline) {
+		if err := c.GetStatusChange(rs, 200*time.Millisecond); err != nil && !errors.Is(err, scard.ErrTimeout) {
+			return fmt.Errorf("wait for card in %q: %w", reader, err)
+		}
+		if (rs[0].EventState&scard.StatePresent != 0) == present {
+			return nil
+		}
+		rs[0].CurrentState = rs[0].EventState &^ scard.StateChanged
+	}
+	return fmt.Errorf("card in %q: present=%v not reached within %v", reader, present, stackDeadline)
+}
+
+// session opens the key with serial over PC/SC inside one transaction.
+func session(t *testing.T, serial uint32, f func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pc, err := Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	k, info, err := pc.OpenKey(ctx, serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	if err := k.Begin(); err != nil {
+		t.Fatal(err)
+	}
+	defer k.End()
+	f(ctx, oath.NewClient(k), k, info)
+}
+
+// putTOTP stores an 8-digit SHA1 TOTP account with the RFC 6238 secret.
+func putTOTP(t *testing.T, ctx context.Context, c *oath.Client, name string) {
+	t.Helper()
+	if _, err := c.Select(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Put(ctx, oath.PutRequest{Name: name, Type: oath.TOTP, Algorithm: oath.SHA1, Digits: 8, Key: rfcSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStackServiceNotRunning(t *testing.T) {
+	if stack != nil {
+		t.Skip("the stack is already up; TestStackPCSCDRestart covers a stopped pcscd")
+	}
+	if other := otherPCSCD(); other != "" {
+		t.Skipf("cannot test a stopped pcscd: %s", other)
+	}
+	_, err := Open(context.Background())
+	if !errors.Is(err, ErrServiceNotRunning) {
+		t.Fatalf("Open without pcscd = %v, want ErrServiceNotRunning", err)
+	}
+	if !strings.Contains(err.Error(), "pcscd -f") {
+		t.Errorf("error %q does not say how to start pcscd", err)
+	}
+}
+
+func TestStackReadersAndKeys(t *testing.T) {
+	s := needStack(t)
+	ctx := context.Background()
+	pc, err := Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	rs, err := pc.Readers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sl := range s.slots {
+		if !slices.Contains(rs, sl.reader) {
+			t.Errorf("Readers() = %q, missing %q", rs, sl.reader)
+		}
+	}
+	keys, err := pc.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []KeyInfo{
+		{Reader: s.slots[0].reader, Serial: serialA, Firmware: "5.4.3"},
+		{Reader: s.slots[1].reader, Serial: serialB, Firmware: "5.4.3"},
+	}
+	if !slices.Equal(keys, want) {
+		t.Errorf("Keys() = %+v, want %+v", keys, want)
+	}
+	for _, k := range keys {
+		if strings.Contains(k.Reader, fmt.Sprint(k.Serial)) {
+			t.Errorf("reader name %q contains the serial: the test would not prove probing", k.Reader)
+		}
+	}
+}
+
+func TestStackOpenKey(t *testing.T) {
+	s := needStack(t)
+	ctx := context.Background()
+	pc, err := Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+
+	_, _, err = pc.OpenKey(ctx, 0)
+	var multi *MultipleKeysError
+	if !errors.As(err, &multi) || !slices.Equal(multi.Serials, []uint32{serialA, serialB}) {
+		t.Fatalf("OpenKey(0) with two keys = %v, want MultipleKeysError{%d %d}", err, serialA, serialB)
+	}
+	if !strings.Contains(err.Error(), "11111111, 22222222") {
+		t.Errorf("error %q does not list the serials", err)
+	}
+	_, _, err = pc.OpenKey(ctx, 33333333)
+	if !errors.Is(err, ErrNoYubiKey) || !strings.Contains(err.Error(), "33333333") {
+		t.Fatalf("OpenKey(unknown serial) = %v, want ErrNoYubiKey naming it", err)
+	}
+	k, info, err := pc.OpenKey(ctx, serialB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	if info.Serial != serialB || k.Reader() != s.slots[1].reader {
+		t.Errorf("OpenKey(%d) = %+v on %q", serialB, info, k.Reader())
+	}
+	atr, err := k.ATR()
+	if err != nil || fmt.Sprintf("%X", atr) != "3BFD1300008131FE158073C021C057597562694B657940" {
+		t.Errorf("ATR() = %X, %v", atr, err)
+	}
+
+	// With one key removed, 0 means "the only key".
+	s.detach(t, 0)
+	defer s.attach(t, 0, s.slots[0].card)
+	k2, info, err := pc.OpenKey(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2.Close()
+	if info.Serial != serialB {
+		t.Errorf("OpenKey(0) with one key = %+v", info)
+	}
+}
+
+// A code over PC/SC equals the in-process card's answer for the same time,
+// and costs SELECT + CALCULATE (+ VALIDATE) after discovery.
+func TestStackCodeMatchesInProcess(t *testing.T) {
+	s := needStack(t)
+	sl := s.slots[0]
+	at := time.Unix(59, 0)
+	chal := oath.TOTPChallenge(at, 30*time.Second)
+	ctx := context.Background()
+
+	local := oath.NewClient(sl.card)
+	putTOTP(t, ctx, local, "RFC:sha1")
+	want, err := local.Calculate(ctx, "RFC:sha1", chal, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Code() != "94287082" { // RFC 6238 Appendix B, T=59, SHA1
+		t.Fatalf("in-process code %s, want 94287082", want.Code())
+	}
+
+	for _, password := range []string{"", "hunter2"} {
+		name := "no password"
+		if password != "" {
+			name = "password"
+			if _, err := local.Select(ctx); err != nil {
+				t.Fatal(err)
+			}
+			info := local.LastSelect()
+			if err := local.SetCode(ctx, oath.DeriveKey(password, info.Salt)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Run(name, func(t *testing.T) {
+			session(t, serialA, func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo) {
+				before := sl.apdus.Load()
+				if _, err := c.Select(ctx); err != nil {
+					t.Fatal(err)
+				}
+				wantAPDUs := int64(2)
+				if password != "" {
+					if err := c.Unlock(ctx, password); err != nil {
+						t.Fatal(err)
+					}
+					wantAPDUs = 3
+				}
+				got, err := c.Calculate(ctx, "RFC:sha1", chal, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Code() != want.Code() {
+					t.Errorf("code over PC/SC %s, in-process %s", got.Code(), want.Code())
+				}
+				if n := sl.apdus.Load() - before; n != wantAPDUs {
+					t.Errorf("%d APDUs for one code, want %d", n, wantAPDUs)
+				}
+			})
+		})
+	}
+	// Leave the key as found: no password, no accounts.
+	if _, err := local.Select(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := local.Unlock(ctx, "hunter2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := local.ClearCode(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := local.Delete(ctx, "RFC:sha1"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A second program holding the reader exclusively: Connect retries, then
+// gives ErrReaderBusy; once released, it connects.
+func TestStackReaderBusy(t *testing.T) {
+	s := needStack(t)
+	old := busyWait
+	busyWait = 600 * time.Millisecond
+	defer func() { busyWait = old }()
+
+	other, err := scard.EstablishContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Release()
+	h, err := other.Connect(s.slots[0].reader, scard.ShareExclusive, scard.ProtocolAny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := true
+	defer func() {
+		if held {
+			h.Disconnect(scard.LeaveCard)
+		}
+	}()
+
+	ctx := context.Background()
+	pc, err := Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	start := time.Now()
+	_, err = pc.Connect(ctx, s.slots[0].reader)
+	if !errors.Is(err, ErrReaderBusy) {
+		t.Fatalf("Connect to an exclusively held reader = %v, want ErrReaderBusy", err)
+	}
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Errorf("gave up after %v, want retries for about %v", d, busyWait)
+	}
+	if !strings.Contains(err.Error(), "held exclusively by another program") {
+		t.Errorf("error %q does not say what is wrong", err)
+	}
+	// Discovery still finds the other key, and names the busy reader when
+	// asked for the held one.
+	if _, _, err := pc.OpenKey(ctx, serialA); !errors.Is(err, ErrReaderBusy) {
+		t.Errorf("OpenKey(held key) = %v, want ErrReaderBusy", err)
+	}
+	k, _, err := pc.OpenKey(ctx, 0)
+	if err != nil {
+		t.Fatalf("OpenKey(0) with one key held elsewhere = %v", err)
+	}
+	k.Close()
+
+	// Released during the backoff: Connect succeeds.
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		h.Disconnect(scard.LeaveCard)
+	}()
+	held = false
+	busyWait = 3 * time.Second
+	k, err = pc.Connect(ctx, s.slots[0].reader)
+	if err != nil {
+		t.Fatalf("Connect after release = %v", err)
+	}
+	k.Close()
+}
+
+// The card leaves the reader while it waits for a touch during CALCULATE:
+// the error says so, and the card's state file is intact.
+func TestStackCardRemovedMidCalculate(t *testing.T) {
+	s := needStack(t)
+	path := filepath.Join(t.TempDir(), "touchy.json")
+	card, err := simulator.Create(path, serialB, firmware,
+		simulator.WithTouch(simulator.TouchPolicy{Mode: simulator.TouchDelay, Delay: 10 * time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	local := oath.NewClient(card)
+	if _, err := local.Select(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = local.Put(ctx, oath.PutRequest{Name: "touch", Type: oath.TOTP, Algorithm: oath.SHA1, Digits: 6, Key: rfcSecret, Touch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.attach(t, 1, card)
+	defer s.attach(t, 1, s.slots[1].card)
+
+	session(t, serialB, func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo) {
+		if _, err := c.Select(ctx); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			s.slots[1].detachNoWait() // pull the key out
+		}()
+		start := time.Now()
+		_, err := c.Calculate(ctx, "touch", oath.TOTPChallenge(time.Now(), 30*time.Second), true)
+		if !errors.Is(err, ErrCardRemoved) {
+			t.Fatalf("Calculate with the card pulled = %v, want ErrCardRemoved", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("noticed the removal after %v", d)
+		}
+		t.Logf("error: %v", err)
+	})
+
+	// No state was corrupted: the file still opens with the account.
+	reopened, err := simulator.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2 := oath.NewClient(reopened)
+	if _, err := l2.Select(ctx); err != nil {
+		t.Fatal(err)
+	}
+	list, err := l2.List(ctx)
+	if err != nil || len(list) != 1 || list[0].Name != "touch" {
+		t.Errorf("after removal: List() = %+v, %v", list, err)
+	}
+}
+
+// A touch that never comes answers 6982: its own error, not "removed".
+func TestStackTouchTimeout(t *testing.T) {
+	s := needStack(t)
+	card, err := simulator.Create(filepath.Join(t.TempDir(), "k.json"), serialB, firmware,
+		simulator.WithTouch(simulator.TouchPolicy{Mode: simulator.TouchTimeout, Delay: 300 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	local := oath.NewClient(card)
+	if _, err := local.Select(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = local.Put(ctx, oath.PutRequest{Name: "touch", Type: oath.TOTP, Algorithm: oath.SHA1, Digits: 6, Key: rfcSecret, Touch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.attach(t, 1, card)
+	defer s.attach(t, 1, s.slots[1].card)
+	session(t, serialB, func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo) {
+		if _, err := c.Select(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.Calculate(ctx, "touch", oath.TOTPChallenge(time.Now(), 30*time.Second), true)
+		if !errors.Is(err, oath.ErrTouchTimeout) || errors.Is(err, ErrCardRemoved) {
+			t.Fatalf("Calculate without touch = %v, want oath.ErrTouchTimeout", err)
+		}
+		// The session goes on.
+		if _, err := c.List(ctx); err != nil {
+			t.Errorf("List after a touch time-out = %v", err)
+		}
+	})
+}
+
+// Wrong password over PC/SC: its own error; the key still works after.
+func TestStackWrongPassword(t *testing.T) {
+	s := needStack(t)
+	card, err := simulator.Create(filepath.Join(t.TempDir(), "k.json"), serialB, firmware)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	local := oath.NewClient(card)
+	putTOTP(t, ctx, local, "acct")
+	if err := local.SetCode(ctx, oath.DeriveKey("right", local.LastSelect().Salt)); err != nil {
+		t.Fatal(err)
+	}
+	s.attach(t, 1, card)
+	defer s.attach(t, 1, s.slots[1].card)
+	session(t, serialB, func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo) {
+		if _, err := c.Select(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Unlock(ctx, "wrong"); !errors.Is(err, oath.ErrWrongPassword) {
+			t.Fatalf("Unlock(wrong) = %v, want oath.ErrWrongPassword", err)
+		}
+		if _, err := c.Select(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Unlock(ctx, "right"); err != nil {
+			t.Fatalf("Unlock(right) after a wrong try = %v", err)
+		}
+		if _, err := c.Calculate(ctx, "acct", oath.TOTPChallenge(time.Now(), 30*time.Second), true); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// ykman runs Yubico's CLI with input on stdin (secrets and passwords never
+// go into argv, nor into the test log).
+func ykman(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	out, err := ykmanErr(t, stdin, args...)
+	if err != nil {
+		t.Fatalf("ykman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func ykmanErr(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ykmanPath(t), args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	// A HOME of its own: ykman may remember passwords there.
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func ykmanPath(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("ykman")
+	if err != nil {
+		skipOrFail(t, "ykman is not installed (apt-get install yubikey-manager)")
+	}
+	return p
+}
+
+func TestStackYkmanList(t *testing.T) {
+	needStack(t)
+	ykmanPath(t)
+	out := ykman(t, "", "list")
+	for _, want := range []string{
+		"YubiKey 5 NFC (5.4.3) [OTP+FIDO+CCID] Serial: 11111111",
+		"YubiKey 5 NFC (5.4.3) [OTP+FIDO+CCID] Serial: 22222222",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ykman list lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// codesNow computes the 6-digit TOTP codes of names over PC/SC and asks
+// ykman for all codes within the same 30 s period (retrying across a
+// period boundary). It returns ours and ykman's, by name.
+func codesNow(t *testing.T, serial uint32, password string, names ...string) (ours, theirs map[string]string) {
+	t.Helper()
+	for range 3 {
+		start := time.Now()
+		ours, theirs = map[string]string{}, map[string]string{}
+		session(t, serial, func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo) {
+			if _, err := c.Select(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if password != "" {
+				if err := c.Unlock(ctx, password); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, name := range names {
+				r, err := c.Calculate(ctx, name, oath.TOTPChallenge(start, 30*time.Second), true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ours[name] = r.Code()
+			}
+		})
+		stdin := ""
+		if password != "" {
+			stdin = password + "\n"
+		}
+		out := ykman(t, stdin, "--device", fmt.Sprint(serial), "oath", "accounts", "code")
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				theirs[strings.Join(f[:len(f)-1], " ")] = f[len(f)-1]
+			}
+		}
+		if start.Unix()/30 == time.Now().Unix()/30 {
+			return ours, theirs
+		}
+	}
+	t.Fatal("could not stay within one TOTP period")
+	return nil, nil
+}
+
+func sameCodes(t *testing.T, ours, theirs map[string]string) {
+	t.Helper()
+	for name, code := range ours {
+		if theirs[name] != code {
+			t.Errorf("%s: mfabridge %s, ykman %q", name, code, theirs[name])
+		}
+	}
+}
+
+// ykman and mfabridge read each other's accounts with equal codes; every
+// change ykman makes through vpcd lands in the simulator's state file.
+// ykman runs are kept few: each costs a Python start-up (0.4-2 s).
+func TestStackYkmanOATH(t *testing.T) {
+	s := needStack(t)
+	ykmanPath(t)
+	dev := fmt.Sprint(serialB)
+	secret := base32.StdEncoding.EncodeToString(rfcSecret)
+	ctx := context.Background()
+
+	// ykman adds, mfabridge lists it; mfabridge adds, ykman computes both.
+	ykman(t, secret+"\n", "--device", dev, "oath", "accounts", "add", "-i", "Example", "alice")
+	session(t, serialB, func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo) {
+		if _, err := c.Select(ctx); err != nil {
+			t.Fatal(err)
+		}
+		list, err := c.List(ctx)
+		if err != nil || len(list) != 1 || list[0].Name != "Example:alice" || list[0].Type != oath.TOTP {
+			t.Fatalf("List() after ykman add = %+v, %v", list, err)
+		}
+		err = c.Put(ctx, oath.PutRequest{Name: "AWS:bob", Type: oath.TOTP, Algorithm: oath.SHA256, Digits: 6, Key: rfcSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	ours, theirs := codesNow(t, serialB, "", "Example:alice", "AWS:bob")
+	sameCodes(t, ours, theirs)
+
+	// rename and delete by ykman: its list and the state file agree.
+	ykman(t, "", "--device", dev, "oath", "accounts", "rename", "-f", "AWS:bob", "AWS:robert")
+	ykman(t, "", "--device", dev, "oath", "accounts", "delete", "-f", "Example:alice")
+	if out := ykman(t, "", "--device", dev, "oath", "accounts", "list"); strings.TrimSpace(out) != "AWS:robert" {
+		t.Errorf("ykman list after rename+delete:\n%s", out)
+	}
+	saved, err := simulator.Open(s.slots[1].card.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := oath.NewClient(saved)
+	if _, err := l.Select(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := l.List(ctx); err != nil || len(list) != 1 || list[0].Name != "AWS:robert" {
+		t.Fatalf("state file after ykman rename+delete: %+v, %v", list, err)
+	}
+
+	// A password set by ykman: mfabridge needs it and refuses a wrong one.
+	ykman(t, "s3cret\n", "--device", dev, "oath", "access", "change")
+	session(t, serialB, func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo) {
+		sel, err := c.Select(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sel.Locked() {
+			t.Fatal("not locked after ykman oath access change")
+		}
+		if _, err := c.List(ctx); !errors.Is(err, oath.ErrAuthRequired) {
+			t.Errorf("List() while locked = %v, want ErrAuthRequired", err)
+		}
+		if err := c.Unlock(ctx, "nope"); !errors.Is(err, oath.ErrWrongPassword) {
+			t.Errorf("Unlock(wrong) = %v", err)
+		}
+	})
+	ours, theirs = codesNow(t, serialB, "s3cret", "AWS:robert")
+	sameCodes(t, ours, theirs)
+	if out, err := ykmanErr(t, "wrong\n", "--device", dev, "oath", "accounts", "list"); err == nil {
+		t.Errorf("ykman accepted a wrong password:\n%s", out)
+	}
+	ykman(t, "s3cret\n", "--device", dev, "oath", "access", "change", "--clear")
+
+	// Leave the key as found.
+	session(t, serialB, func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo) {
+		if sel, err := c.Select(ctx); err != nil || sel.Locked() {
+			t.Fatalf("after ykman --clear: %+v, %v", sel, err)
+		}
+		if err := c.Delete(ctx, "AWS:robert"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// pcscd stops (the service is gone for open contexts and new ones) and
+// comes back: the bridges reconnect and both keys are found again.
+func TestStackPCSCDRestart(t *testing.T) {
+	s := needStack(t)
+	ctx := context.Background()
+	pc, err := Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if err := s.stopPCSCD(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.Keys(ctx); !errors.Is(err, ErrServiceNotRunning) {
+		t.Errorf("Keys() on a context whose pcscd stopped = %v, want ErrServiceNotRunning", err)
+	}
+	if _, err := Open(ctx); !errors.Is(err, ErrServiceNotRunning) {
+		t.Errorf("Open() with pcscd stopped = %v, want ErrServiceNotRunning", err)
+	}
+	if err := s.startPCSCD(); err != nil {
+		t.Fatal(err)
+	}
+	for _, sl := range s.slots {
+		if err := waitPresence(sl.reader, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc2, err := Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc2.Close()
+	keys, err := pc2.Keys(ctx)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("Keys() after restart = %+v, %v", keys, err)
+	}
+}
