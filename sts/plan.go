@@ -158,3 +158,44 @@ func fmtDur(d time.Duration) string {
 	}
 	return s
 }
+
+// CachedUntil reports, for each plan step, until when its cached result
+// may be used (zero: nothing usable cached). It touches no device and
+// makes no call.
+func (pr *Provider) CachedUntil() []time.Time {
+	keys := pr.keys()
+	now := pr.now()
+	out := make([]time.Time, len(keys))
+	for i, s := range pr.plan.Steps {
+		if e := pr.cache.get(keys[i]); pr.usable(s, e, now) {
+			out[i] = pr.expiry(s, e).Add(-MinRemaining)
+		}
+	}
+	return out
+}
+
+// NextTouches is the number of codes the next Credentials call would
+// compute given the cache now.
+func (pr *Provider) NextTouches() int {
+	until := pr.CachedUntil()
+	n := 0
+	for i := len(until) - 1; i >= 0 && until[i].IsZero(); i-- {
+		if pr.plan.Steps[i].MFA {
+			n++
+		}
+	}
+	return n
+}
+
+// Describe is the plan (Plan.String) followed by what the cache holds now.
+func (pr *Provider) Describe() string {
+	var b strings.Builder
+	b.WriteString(pr.plan.String())
+	for i, t := range pr.CachedUntil() {
+		if !t.IsZero() {
+			fmt.Fprintf(&b, "  cached: step %d usable until %s\n", i+1, t.UTC().Format(time.RFC3339))
+		}
+	}
+	fmt.Fprintf(&b, "  touches for the next request: %d\n", pr.NextTouches())
+	return b.String()
+}

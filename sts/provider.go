@@ -52,6 +52,10 @@ type Credentials struct {
 // satisfies it. The caller's credentials arrive through the option
 // functions (Options.Credentials), so a fake applies them to a zero
 // sts.Options to see who is calling.
+//
+// Error contract: STS refusals are smithy.APIError values (code and
+// message as STS sent them); anything else is a transport failure. The
+// Provider turns both into *CallError.
 type API interface {
 	GetSessionToken(ctx context.Context, in *awssts.GetSessionTokenInput, optFns ...func(*awssts.Options)) (*awssts.GetSessionTokenOutput, error)
 	AssumeRole(ctx context.Context, in *awssts.AssumeRoleInput, optFns ...func(*awssts.Options)) (*awssts.AssumeRoleOutput, error)
@@ -161,6 +165,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+var _ aws.CredentialsProvider = (*Provider)(nil)
 
 // Retrieve implements aws.CredentialsProvider.
 func (pr *Provider) Retrieve(ctx context.Context) (aws.Credentials, error) {
@@ -342,6 +348,8 @@ func (pr *Provider) call(ctx context.Context, s Step, idx int, caller Credential
 			return nil, err
 		}
 	}
+	slog.Debug("sts: call", "action", s.Action, "role", s.RoleARN, "serial", p.MFASerial, "mfa", s.MFA,
+		"duration", s.Duration, "caller", caller.AccessKeyID)
 	switch s.Action {
 	case ActionGetSessionToken:
 		ci.target = p.MFASerial

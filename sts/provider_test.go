@@ -260,3 +260,24 @@ func TestProviderCancelledWait(t *testing.T) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 }
+
+func TestProviderDescribe(t *testing.T) {
+	h := newHarness(t)
+	pr := h.provider("r1")
+	if n := pr.NextTouches(); n != 1 {
+		t.Fatalf("cold: %d touches, want 1", n)
+	}
+	h.get("r3") // makes the shared session
+	d := pr.Describe()
+	if pr.NextTouches() != 0 || !strings.Contains(d, "cached: step 1 usable until 2026-11-22T18:45:10Z") ||
+		!strings.Contains(d, "touches for the next request: 0") {
+		t.Fatalf("after session:\n%s", d)
+	}
+	if h.counts().codes != 1 {
+		t.Fatal("Describe computed a code")
+	}
+	h.clock.Advance(12 * time.Hour)
+	if n := pr.NextTouches(); n != 1 {
+		t.Fatalf("after 12 h: %d touches, want 1", n)
+	}
+}
