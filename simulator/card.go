@@ -7,7 +7,25 @@
 // A Card is in memory (New) or backed by a JSON state file (Create, Open)
 // that is rewritten atomically, with mode 0600, before any command that
 // changes persistent state answers 9000. The state file holds the card's
-// secrets: it IS the device.
+// secrets: it IS the device. Its format (hex for bytes, names for types):
+//
+//	{
+//	  "serial": 12345678,
+//	  "firmware": "5.4.3",
+//	  "form_factor": 1,
+//	  "salt": "4bb7a7fad7af401b",
+//	  "password_key": "b07da1e7de87f89a87a2b598eaa2188c",
+//	  "touch": {"mode": "delay", "delay": "1.5s"},
+//	  "credentials": [
+//	    {"name": "Example:alice", "type": "totp", "alg": "sha1", "digits": 6,
+//	     "key": "48656c6c6f21deadbeef", "props": 2},
+//	    {"name": "Example:hotp", "type": "hotp", "alg": "sha256", "digits": 8,
+//	     "key": "3132", "counter": 5}
+//	  ]
+//	}
+//
+// Names that are not valid UTF-8 are stored as "name_hex"; password_key is
+// absent without a password; props is the YKOATH property byte (2 = touch).
 package simulator
 
 import (
