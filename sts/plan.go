@@ -139,8 +139,12 @@ func (pl *Plan) String() string {
 		b.WriteByte('\n')
 	}
 	fmt.Fprintf(&b, "  expected touches: %d on a cold cache", pl.Touches())
-	if pl.viaSession() {
-		fmt.Fprintf(&b, "; 0 for refreshes while the MFA session lasts (%s)", fmtDur(pl.Steps[0].Duration))
+	if first := pl.Steps[0]; pl.viaSession() {
+		lasts := fmtDur(first.Duration)
+		if first.MaxAge > 0 && first.MaxAge < first.Duration {
+			lasts = fmtDur(first.MaxAge) + ", mfabridge_mfa_max_age"
+		}
+		fmt.Fprintf(&b, "; 0 for refreshes while the MFA session lasts (%s)", lasts)
 	} else if pl.Touches() > 0 {
 		fmt.Fprintf(&b, "; %d per refresh (every %s, reused while 15m remain)", pl.Touches(), fmtDur(pl.Final().Duration-MinRemaining))
 	}

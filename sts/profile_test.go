@@ -350,7 +350,7 @@ aws_session_token = tok
 		{"base", "GetSessionToken+MFA+shared", 1, []string{"GetSessionToken duration 12h", "shared by every profile"}, nil},
 		{"r1", "GetSessionToken+MFA+shared AssumeRole", 1, []string{"AssumeRole arn:aws:iam::210987654321:role/r1 duration 1h with the MFA session's credentials, no code", "0 for refreshes"}, nil},
 		{"long", "AssumeRole+MFA", 1, []string{"duration 2h with MFA code", "1 per refresh"}, nil},
-		{"aged", "GetSessionToken+MFA+shared AssumeRole", 1, []string{"older than 30m"}, nil},
+		{"aged", "GetSessionToken+MFA+shared AssumeRole", 1, []string{"older than 30m", "lasts (30m, mfabridge_mfa_max_age)"}, nil},
 		{"chained", "GetSessionToken+MFA+shared AssumeRole AssumeRole", 1, []string{"previous step's credentials"}, nil},
 		{"chainedlong", "", 0, nil, ErrChainTooLong},
 		{"viatoken", "AssumeRole+MFA", 1, nil, nil},
