@@ -251,10 +251,17 @@ func (c *fileCache) recordStep(serial string, step int64, at time.Time) error {
 // lockSerial takes the cross-process lock of an MFA serial. flock(2) locks
 // belong to the open file description, so two Providers in one process
 // exclude each other as two processes do.
-func (c *fileCache) lockSerial(ctx context.Context, serial string) (unlock func(), err error) {
+// waiting is called once if the lock is busy.
+func (c *fileCache) lockSerial(ctx context.Context, serial string, waiting func()) (unlock func(), err error) {
 	name := c.path("lock-" + cacheKey(struct{ Serial string }{serial}) + ".lock")
 	fl := flock.New(name, flock.SetPermissions(0o600))
-	ok, err := fl.TryLockContext(ctx, 20*time.Millisecond)
+	ok, err := fl.TryLock()
+	if err == nil && !ok {
+		if waiting != nil {
+			waiting()
+		}
+		ok, err = fl.TryLockContext(ctx, 20*time.Millisecond)
+	}
 	if err != nil {
 		fl.Close()
 		return nil, fmt.Errorf("lock mfa serial: %w", err)

@@ -35,7 +35,7 @@ func TestCachePermissions(t *testing.T) {
 	if err := c.recordStep("GAHT12345678", 42, t0); err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := c.lockSerial(context.Background(), "GAHT12345678")
+	unlock, err := c.lockSerial(context.Background(), "GAHT12345678", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,4 +234,34 @@ func TestCacheWriterHelper(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestLockBetweenDescriptors: flock(2) locks belong to open file
+// descriptions, so two handles in one process exclude each other.
+func TestLockBetweenDescriptors(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := openCache(dir)
+	b, _ := openCache(dir)
+	unlockA, err := a.lockSerial(context.Background(), "GAHT12345678", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := false
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := b.lockSerial(ctx, "GAHT12345678", func() { waited = true }); err == nil || !waited {
+		t.Fatalf("second handle got the lock (err %v, waited %v)", err, waited)
+	}
+	// Another serial is independent.
+	unlockOther, err := b.lockSerial(context.Background(), "GAHT00000000", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlockOther()
+	unlockA()
+	unlockB, err := b.lockSerial(context.Background(), "GAHT12345678", nil)
+	if err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+	unlockB()
 }

@@ -254,7 +254,9 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 		return pr.handOut(steps[last], e), nil
 	}
 
-	unlock, err := pr.cache.lockSerial(ctx, pr.profile.MFASerial)
+	unlock, err := pr.cache.lockSerial(ctx, pr.profile.MFASerial, func() {
+		slog.Debug("sts: waiting for the lock of another mfabridge process", "serial", pr.profile.MFASerial)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("get credentials for profile %q: %w", pr.profile.Name, err)
 	}

@@ -281,3 +281,21 @@ func TestProviderDescribe(t *testing.T) {
 		t.Fatalf("after 12 h: %d touches, want 1", n)
 	}
 }
+
+func TestProviderLedgerAhead(t *testing.T) {
+	h := newHarness(t)
+	pr := h.provider("base")
+	// A ledger 10 minutes in the future (the clock moved back): no endless
+	// wait; the code is sent with a notice.
+	pr.cache.recordStep(pr.profile.MFASerial, h.clock.Now().Add(10*time.Minute).Unix()/30, h.clock.Now())
+	start := h.clock.Now()
+	if _, err := pr.Credentials(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if h.clock.Now() != start || h.noticesWith("ahead of the clock") != 1 {
+		t.Fatalf("waited %s, notices %q", h.clock.Now().Sub(start), h.notices)
+	}
+	if got := pr.cache.lastStep(pr.profile.MFASerial); got != start.Unix()/30 {
+		t.Fatalf("ledger step %d, want %d", got, start.Unix()/30)
+	}
+}
