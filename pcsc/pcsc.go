@@ -356,44 +356,71 @@ type probed struct {
 	card *Card
 }
 
+// probeResult is what probing every reader found.
+type probeResult struct {
+	found    []probed
+	busy     []string // readers held exclusively by another program
+	firstErr error    // the first other failure, reported when nothing was found
+}
+
+func (r *probeResult) closeAll(except int) {
+	for i, p := range r.found {
+		if i != except && p.card != nil {
+			p.card.Close()
+		}
+	}
+}
+
+// orError is the error to report when no key matched: a busy reader or
+// another failure explain more than "no YubiKey".
+func (r *probeResult) orError(notFound error) error {
+	switch {
+	case len(r.busy) > 0:
+		return fmt.Errorf("reader %q: %w", r.busy[0], ErrReaderBusy)
+	case r.firstErr != nil:
+		return r.firstErr
+	}
+	return notFound
+}
+
 // probeAll identifies the YubiKey in every reader. With keep, the cards of
-// the keys found stay connected and the caller must close them.
-// busy counts readers that stayed exclusively held.
-func (c *Context) probeAll(ctx context.Context, keep bool) (found []probed, busy []string, err error) {
+// the keys found stay connected and the caller must close them. A reader
+// that fails is skipped (and remembered) so that one odd card does not hide
+// the others; only a lost pcscd or ctx ends the search.
+func (c *Context) probeAll(ctx context.Context, keep bool) (*probeResult, error) {
 	readers, err := c.Readers()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			for _, p := range found {
-				p.card.Close()
-			}
-			found = nil
-		}
-	}()
+	res := &probeResult{}
 	for _, r := range readers {
 		info, card, err := c.probeReader(ctx, r)
 		switch {
 		case err == nil:
+		case errors.Is(err, ErrServiceNotRunning), ctx.Err() != nil:
+			res.closeAll(-1)
+			return nil, err
 		case errors.Is(err, ErrReaderBusy):
-			busy = append(busy, r)
+			res.busy = append(res.busy, r)
 			continue
 		case errors.Is(err, errNotYubiKey), errors.Is(err, ErrNoYubiKey), errors.Is(err, ErrCardRemoved):
 			c.log.Debug("pcsc: skipping reader", "reader", r, "reason", err)
 			continue
 		default:
-			return found, busy, err
+			c.log.Debug("pcsc: skipping reader", "reader", r, "err", err)
+			if res.firstErr == nil {
+				res.firstErr = err
+			}
+			continue
 		}
 		c.log.Debug("pcsc: found YubiKey", "reader", r, "serial", info.Serial, "firmware", info.Firmware)
-		if keep {
-			found = append(found, probed{info, card})
-		} else {
-			found = append(found, probed{info: info})
+		if !keep {
 			card.Close()
+			card = nil
 		}
+		res.found = append(res.found, probed{info, card})
 	}
-	return found, busy, nil
+	return res, nil
 }
 
 func (c *Context) probeReader(ctx context.Context, reader string) (KeyInfo, *Card, error) {
@@ -419,18 +446,20 @@ func (c *Context) probeReader(ctx context.Context, reader string) (KeyInfo, *Car
 // Keys lists the YubiKeys present, probing the card in every reader (PIV
 // GET SERIAL, else management READ CONFIG, else the OTP applet) and
 // skipping empty readers and other cards. It fails with ErrNoReaders when
-// there is no reader at all, and with ErrReaderBusy when no key was found
-// but some reader stayed exclusively held by another program.
+// there is no reader at all, and, when no key was found, with ErrReaderBusy
+// if some reader stayed exclusively held by another program.
 func (c *Context) Keys(ctx context.Context) ([]KeyInfo, error) {
-	found, busy, err := c.probeAll(ctx, false)
+	res, err := c.probeAll(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("list YubiKeys: %w", err)
 	}
-	if len(found) == 0 && len(busy) > 0 {
-		return nil, fmt.Errorf("list YubiKeys: reader %q: %w", busy[0], ErrReaderBusy)
+	if len(res.found) == 0 {
+		if err := res.orError(nil); err != nil {
+			return nil, fmt.Errorf("list YubiKeys: %w", err)
+		}
 	}
-	keys := make([]KeyInfo, len(found))
-	for i, p := range found {
+	keys := make([]KeyInfo, len(res.found))
+	for i, p := range res.found {
 		keys[i] = p.info
 	}
 	return keys, nil
@@ -438,55 +467,41 @@ func (c *Context) Keys(ctx context.Context) ([]KeyInfo, error) {
 
 // OpenKey connects to the YubiKey with this serial; serial 0 means the only
 // YubiKey present. Errors: ErrNoYubiKey (none, or none with that serial),
-// *MultipleKeysError (serial 0 and several keys), ErrReaderBusy, and the
-// errors of Readers. The card is returned outside a transaction.
+// *MultipleKeysError (serial 0 and several keys), ErrReaderBusy (the key
+// may be in a reader another program holds), and the errors of Readers.
+// The card is returned outside a transaction.
 func (c *Context) OpenKey(ctx context.Context, serial uint32) (*Card, KeyInfo, error) {
-	found, busy, err := c.probeAll(ctx, true)
+	res, err := c.probeAll(ctx, true)
 	if err != nil {
 		return nil, KeyInfo{}, fmt.Errorf("open YubiKey: %w", err)
 	}
+	serials := make([]uint32, len(res.found))
 	pick := -1
-	switch {
-	case serial == 0 && len(found) == 1:
-		pick = 0
-	case serial == 0 && len(found) > 1:
-		serials := make([]uint32, len(found))
-		for i, p := range found {
-			serials[i] = p.info.Serial
+	for i, p := range res.found {
+		serials[i] = p.info.Serial
+		if serial != 0 && p.info.Serial == serial && pick < 0 {
+			pick = i
 		}
-		closeAll(found, -1)
-		return nil, KeyInfo{}, &MultipleKeysError{Serials: serials}
-	case serial != 0:
-		for i, p := range found {
-			if p.info.Serial == serial {
-				pick = i
-				break
-			}
+	}
+	if serial == 0 {
+		switch len(res.found) {
+		case 0:
+			return nil, KeyInfo{}, fmt.Errorf("open YubiKey: %w", res.orError(ErrNoYubiKey))
+		case 1:
+			pick = 0
+		default:
+			res.closeAll(-1)
+			return nil, KeyInfo{}, &MultipleKeysError{Serials: serials}
 		}
 	}
 	if pick < 0 {
-		serials := make([]uint32, len(found))
-		for i, p := range found {
-			serials[i] = p.info.Serial
+		res.closeAll(-1)
+		err := res.orError(ErrNoYubiKey)
+		if len(serials) == 0 {
+			return nil, KeyInfo{}, fmt.Errorf("open YubiKey with serial %d: %w", serial, err)
 		}
-		closeAll(found, -1)
-		if len(busy) > 0 {
-			return nil, KeyInfo{}, fmt.Errorf("open YubiKey: reader %q: %w", busy[0], ErrReaderBusy)
-		}
-		if serial == 0 || len(found) == 0 {
-			return nil, KeyInfo{}, fmt.Errorf("open YubiKey: %w", ErrNoYubiKey)
-		}
-		return nil, KeyInfo{}, fmt.Errorf("open YubiKey with serial %d (present: %s): %w",
-			serial, joinSerials(serials), ErrNoYubiKey)
+		return nil, KeyInfo{}, fmt.Errorf("open YubiKey with serial %d (present: %s): %w", serial, joinSerials(serials), err)
 	}
-	closeAll(found, pick)
-	return found[pick].card, found[pick].info, nil
-}
-
-func closeAll(ps []probed, except int) {
-	for i, p := range ps {
-		if i != except && p.card != nil {
-			p.card.Close()
-		}
-	}
+	res.closeAll(pick)
+	return res.found[pick].card, res.found[pick].info, nil
 }

@@ -663,6 +663,72 @@ func TestStackReaderBusy(t *testing.T) {
 	k.Close()
 }
 
+// A wait for touch is cancellable: Transmit returns at once with the
+// context's error, Close does not block, and the key works afterwards.
+func TestStackCancelTouchWait(t *testing.T) {
+	s := needStack(t)
+	card, err := simulator.Create(filepath.Join(t.TempDir(), "k.json"), serialB, firmware,
+		simulator.WithTouch(simulator.TouchPolicy{Mode: simulator.TouchDelay, Delay: time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := oath.NewClient(card)
+	if _, err := local.Select(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	err = local.Put(context.Background(), oath.PutRequest{Name: "touch", Type: oath.TOTP, Algorithm: oath.SHA1, Digits: 6, Key: rfcSecret, Touch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.attach(t, 1, card)
+	defer s.attach(t, 1, s.slots[1].card)
+
+	pc, err := Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _, err := pc.OpenKey(context.Background(), serialB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Begin(); err != nil {
+		t.Fatal(err)
+	}
+	c := oath.NewClient(k)
+	if _, err := c.Select(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = c.Calculate(ctx, "touch", oath.TOTPChallenge(time.Now(), 30*time.Second), true)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Calculate past its deadline = %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Calculate returned %v after the deadline", d)
+	}
+	start = time.Now()
+	if err := k.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	if err := pc.Close(); err != nil {
+		t.Errorf("Context.Close = %v", err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("Close blocked for %v on the abandoned transmit", d)
+	}
+	// Once the card has answered, a new session gets the code.
+	session(t, serialB, func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo) {
+		if _, err := c.Select(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Calculate(ctx, "touch", oath.TOTPChallenge(time.Now(), 30*time.Second), true); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // The card leaves the reader while it waits for a touch during CALCULATE:
 // the error says so, and the card's state file is intact.
 func TestStackCardRemovedMidCalculate(t *testing.T) {

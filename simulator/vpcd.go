@@ -117,7 +117,7 @@ func ServeVPCD(ctx context.Context, card VPCDCard, addr string, opts ...VPCDOpti
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err == nil {
 			delay = cfg.minBackoff
-			cfg.log.Info("vpcd: connected", "addr", addr)
+			cfg.log.Debug("vpcd: connected", "addr", addr)
 			if cfg.onConnect != nil {
 				cfg.onConnect(true)
 			}
@@ -131,7 +131,7 @@ func ServeVPCD(ctx context.Context, card VPCDCard, addr string, opts ...VPCDOpti
 			if ctx.Err() != nil {
 				return nil
 			}
-			cfg.log.Info("vpcd: connection lost, reconnecting", "addr", addr, "err", err)
+			cfg.log.Debug("vpcd: connection lost, reconnecting", "addr", addr, "err", err)
 		} else {
 			if ctx.Err() != nil {
 				return nil
