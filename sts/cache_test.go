@@ -204,6 +204,7 @@ func TestCacheKilledWriter(t *testing.T) {
 	}
 	// Stale temp files of killed writers are swept on open.
 	tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+	t.Logf("%d of 6 writers were killed mid-write (left a temp file)", len(tmps))
 	old := time.Now().Add(-2 * time.Hour)
 	for _, p := range tmps {
 		os.Chtimes(p, old, old)
