@@ -220,13 +220,28 @@ func (pr *Provider) keys() []string {
 	return keys
 }
 
-// usable reports whether a cached step result may be used now: at least 15
-// minutes left and, for the MFA session, MFA fresh enough.
-func (pr *Provider) usable(s Step, e *cacheEntry, now time.Time) bool {
+// callerMargin is the validity an intermediate result (the MFA session, a
+// hop of a chain) needs left to serve as the caller of the next call; the
+// next call's result does not depend on it.
+const callerMargin = time.Minute
+
+// margin is how long step i's result must still be valid to be used: 15
+// minutes for the credentials handed out, a minute for intermediate ones.
+func (pr *Provider) margin(i int) time.Duration {
+	if i == len(pr.plan.Steps)-1 {
+		return MinRemaining
+	}
+	return callerMargin
+}
+
+// usable reports whether step i's cached result may be used now: enough
+// time left and, for the MFA session, MFA fresh enough.
+func (pr *Provider) usable(i int, e *cacheEntry, now time.Time) bool {
+	s := pr.plan.Steps[i]
 	if e == nil || e.Action != s.Action {
 		return false
 	}
-	return !pr.expiry(s, e).Before(now.Add(MinRemaining))
+	return !pr.expiry(s, e).Before(now.Add(pr.margin(i)))
 }
 
 // expiry is when an entry stops being usable: its expiration, or for an MFA
@@ -250,7 +265,7 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 	steps := pr.plan.Steps
 	keys := pr.keys()
 	last := len(steps) - 1
-	if e := pr.cache.get(keys[last]); pr.usable(steps[last], e, pr.now()) {
+	if e := pr.cache.get(keys[last]); pr.usable(last, e, pr.now()) {
 		return pr.handOut(steps[last], e), nil
 	}
 
@@ -267,7 +282,7 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 	start := 0
 	var caller *Credentials
 	for i := last; i >= 0; i-- {
-		if e := pr.cache.get(keys[i]); pr.usable(steps[i], e, now) {
+		if e := pr.cache.get(keys[i]); pr.usable(i, e, now) {
 			if i == last {
 				return pr.handOut(steps[i], e), nil
 			}

@@ -269,7 +269,7 @@ func TestProviderDescribe(t *testing.T) {
 	}
 	h.get("r3") // makes the shared session
 	d := pr.Describe()
-	if pr.NextTouches() != 0 || !strings.Contains(d, "cached: step 1 usable until 2026-11-22T18:45:10Z") ||
+	if pr.NextTouches() != 0 || !strings.Contains(d, "cached: step 1 usable until 2026-11-22T18:59:10Z") ||
 		!strings.Contains(d, "touches for the next request: 0") {
 		t.Fatalf("after session:\n%s", d)
 	}
