@@ -47,15 +47,20 @@ type fakeTokens struct {
 	codes    atomic.Int32
 	lists    atomic.Int32
 	secret   string
+	lastSpec atomic.Value // device spec of the last call
+	lastAcct atomic.Value // account of the last Code call
 }
 
 func (f *fakeTokens) Accounts(ctx context.Context, spec string) ([]string, error) {
 	f.lists.Add(1)
+	f.lastSpec.Store(spec)
 	return f.accounts, nil
 }
 
 func (f *fakeTokens) Code(ctx context.Context, spec, account string, at time.Time) (string, error) {
 	f.codes.Add(1)
+	f.lastSpec.Store(spec)
+	f.lastAcct.Store(account)
 	s := f.secret
 	if s == "" {
 		s = testSecret

@@ -299,3 +299,34 @@ func TestProviderLedgerAhead(t *testing.T) {
 		t.Fatalf("ledger step %d, want %d", got, start.Unix()/30)
 	}
 }
+
+func TestProviderDeviceSpec(t *testing.T) {
+	cfg := mustConfig(t, `
+[profile dflt]
+mfa_serial = arn:aws:iam::123456789012:mfa/alice
+[profile own]
+mfa_serial = arn:aws:iam::123456789012:mfa/alice
+mfabridge_device = yubikey:12345678
+mfabridge_account = AWS:alice
+`, "[dflt]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n[own]\naws_access_key_id = AKIAEXAMPLE000000002\naws_secret_access_key = s\n", nil)
+	for _, tt := range []struct{ profile, spec, account string }{
+		{"dflt", "sim:/tmp/default", "Amazon Web Services:alice@123456789012"},
+		{"own", "yubikey:12345678", "AWS:alice"},
+	} {
+		h := newHarness(t)
+		pr, err := NewProvider(mustResolve(t, cfg, tt.profile), h.tokens, h.dir, WithClock(h.clock.Now),
+			WithSleep(h.clock.Sleep), WithSTSClient(h.sts), WithDefaultDevice("sim:/tmp/default"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pr.Credentials(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got, acct := h.tokens.lastSpec.Load(), h.tokens.lastAcct.Load(); got != tt.spec || acct != tt.account {
+			t.Errorf("%s: device %v account %v, want %s %s", tt.profile, got, acct, tt.spec, tt.account)
+		}
+		if tt.profile == "own" && h.tokens.lists.Load() != 0 {
+			t.Errorf("%s: listed accounts although mfabridge_account is set", tt.profile)
+		}
+	}
+}
