@@ -72,6 +72,8 @@ type slot struct {
 	reader string
 	card   *simulator.Card
 	apdus  atomic.Int64 // APDUs seen by the bridge (the hook)
+
+	mu     sync.Mutex // guards cancel and done: tests pull cards from goroutines
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -158,7 +160,7 @@ func needStack(t *testing.T) *testStack {
 	}
 	// Earlier tests may have swapped cards: put the standard ones back.
 	for _, s := range stack.slots {
-		if s.cancel == nil {
+		if !s.attached() {
 			stack.attach(t, s.index, s.card)
 		}
 	}
@@ -333,7 +335,7 @@ func (s *testStack) attach(t *testing.T, i int, card *simulator.Card) {
 
 func (s *testStack) attachErr(i int, card *simulator.Card) error {
 	sl := s.slots[i]
-	if sl.cancel != nil {
+	if sl.attached() {
 		// pcscd polls presence every 0.4 s: wait until it has seen the
 		// old card go, or the new one would inherit a dead connection.
 		sl.detachNoWait()
@@ -342,8 +344,10 @@ func (s *testStack) attachErr(i int, card *simulator.Card) error {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sl.cancel, sl.done = cancel, make(chan struct{})
-	done := sl.done
+	done := make(chan struct{})
+	sl.mu.Lock()
+	sl.cancel, sl.done = cancel, done
+	sl.mu.Unlock()
 	go func() {
 		defer close(done)
 		simulator.ServeVPCD(ctx, card, fmt.Sprintf("127.0.0.1:%d", sl.port),
@@ -363,13 +367,22 @@ func (s *testStack) detach(t *testing.T, i int) {
 	}
 }
 
+func (sl *slot) attached() bool {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return sl.cancel != nil
+}
+
 func (sl *slot) detachNoWait() {
-	if sl.cancel == nil {
+	sl.mu.Lock()
+	cancel, done := sl.cancel, sl.done
+	sl.cancel = nil
+	sl.mu.Unlock()
+	if cancel == nil {
 		return
 	}
-	sl.cancel()
-	<-sl.done
-	sl.cancel = nil
+	cancel()
+	<-done
 }
 
 // waitPresence waits until pcscd reports a card in reader (or none).
@@ -1043,6 +1056,11 @@ func TestStackPCSCDRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pc.Close()
+	// State made through PC/SC before the restart must survive it (the
+	// bridge powers the card off when pcscd goes away).
+	session(t, serialA, func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo) {
+		putTOTP(t, ctx, c, "survivor")
+	})
 	if err := s.stopPCSCD(); err != nil {
 		t.Fatal(err)
 	}
@@ -1069,4 +1087,12 @@ func TestStackPCSCDRestart(t *testing.T) {
 	if err != nil || len(keys) != 2 {
 		t.Fatalf("Keys() after restart = %+v, %v", keys, err)
 	}
+	session(t, serialA, func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo) {
+		if _, err := c.Select(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Delete(ctx, "survivor"); err != nil {
+			t.Errorf("account made before the pcscd restart: %v", err)
+		}
+	})
 }
