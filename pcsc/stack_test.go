@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -54,6 +55,9 @@ var rfcSecret = []byte("12345678901234567890")
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if cliPath != "" {
+		os.RemoveAll(filepath.Dir(cliPath))
+	}
 	if stack != nil {
 		if err := stack.shutdown(); err != nil {
 			fmt.Fprintln(os.Stderr, "pcsc stack teardown:", err)
@@ -1044,6 +1048,135 @@ func TestStackYkmanOATH(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+var (
+	cliOnce sync.Once
+	cliPath string
+	cliErr  error
+)
+
+// buildCLI builds cmd/mfabridge once per test run.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	cliOnce.Do(func() {
+		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(goTool); err != nil {
+			if goTool, err = exec.LookPath("go"); err != nil {
+				cliErr = errors.New("no go tool to build cmd/mfabridge")
+				return
+			}
+		}
+		dir, err := os.MkdirTemp("", "mfabridge-cli-")
+		if err != nil {
+			cliErr = err
+			return
+		}
+		cliPath = filepath.Join(dir, "mfabridge")
+		out, err := exec.Command(goTool, "build", "-o", cliPath, "github.com/mfabridge/mfabridge/cmd/mfabridge").CombinedOutput()
+		if err != nil {
+			cliErr = fmt.Errorf("build cmd/mfabridge: %v\n%s", err, out)
+		}
+	})
+	if cliErr != nil {
+		t.Fatal(cliErr)
+	}
+	return cliPath
+}
+
+// cli runs the mfabridge binary with a clean environment of its own.
+func cli(t *testing.T, home, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, buildCLI(t), args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "MFABRIDGE_TTY=none"}
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// The whole chain with the real binary: `mfabridge sim serve` attaches a
+// key file to vpcd, ykman writes to it, `mfabridge accounts code` reads it
+// through device -> pcsc -> pcscd, and SIGTERM stops serve cleanly with
+// every change on disk.
+func TestStackCLISimServe(t *testing.T) {
+	s := needStack(t)
+	ykmanPath(t)
+	bin := buildCLI(t)
+	home := t.TempDir()
+	path := filepath.Join(t.TempDir(), "served.json")
+	if _, stderr, err := cli(t, home, "", "sim", "init", path, "--serial", "33333333"); err != nil {
+		t.Fatalf("sim init: %v\n%s", err, stderr)
+	}
+
+	sl := s.slots[1]
+	sl.detachNoWait()
+	if err := waitPresence(sl.reader, false); err != nil {
+		t.Fatal(err)
+	}
+	defer s.attach(t, 1, sl.card)
+	serve := exec.Command(bin, "sim", "serve", path, "--vpcd", fmt.Sprintf("127.0.0.1:%d", sl.port))
+	serve.Env = []string{"HOME=" + home, "MFABRIDGE_TTY=none"}
+	var serveErr strings.Builder
+	serve.Stderr = &serveErr
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- serve.Wait() }()
+	defer func() {
+		if serve.ProcessState == nil {
+			serve.Process.Kill()
+			<-exited
+		}
+	}()
+	if err := waitPresence(sl.reader, true); err != nil {
+		t.Fatalf("%v; serve said: %s", err, serveErr.String())
+	}
+
+	out, stderr, err := cli(t, home, "", "devices")
+	if err != nil || !strings.Contains(out, "11111111") || !strings.Contains(out, "33333333") {
+		t.Errorf("devices: %v\n%s\n%s", err, out, stderr)
+	}
+	secret := base32.StdEncoding.EncodeToString(rfcSecret)
+	ykman(t, secret+"\n", "--device", "33333333", "oath", "accounts", "add", "-d", "8", "-i", "RFC", "sha1")
+	out, stderr, err = cli(t, home, "", "accounts", "code", "--device", "yubikey:33333333", "--at", "59", "RFC:sha1")
+	if err != nil || strings.TrimSpace(out) != "94287082" {
+		t.Errorf("accounts code of ykman's account at T=59: %q, %v\n%s", out, err, stderr)
+	}
+	_, stderr, err = cli(t, home, "", "accounts", "list", "--device", "yubikey")
+	if err == nil || !strings.Contains(stderr, "several YubiKeys: 11111111, 33333333") {
+		t.Errorf("accounts list with two keys and no serial: %v\n%s", err, stderr)
+	}
+
+	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("sim serve after SIGTERM: %v\n%s", err, serveErr.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("sim serve ignored SIGTERM for 5 s")
+	}
+	if err := waitPresence(sl.reader, false); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := simulator.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := oath.NewClient(saved)
+	if _, err := c.Select(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := c.List(context.Background()); err != nil || len(list) != 1 || list[0].Name != "RFC:sha1" {
+		t.Errorf("state file after serve stopped: %+v, %v", list, err)
+	}
 }
 
 // pcscd stops (the service is gone for open contexts and new ones) and
