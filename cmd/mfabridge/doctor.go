@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mfabridge/mfabridge/device"
+	"github.com/mfabridge/mfabridge/pcsc"
+	"github.com/mfabridge/mfabridge/sts"
+)
+
+// doctor prints one line per check: ok, warn or fail, with the fix.
+type doctor struct {
+	a     *app
+	fails int
+}
+
+func (d *doctor) report(status, what, fix string) {
+	if status == "fail" {
+		d.fails++
+	}
+	line := fmt.Sprintf("%-4s  %s", status, what)
+	if fix != "" {
+		line += "\n      fix: " + fix
+	}
+	fmt.Fprintln(d.a.stdout, line)
+}
+
+func (a *app) doctorCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "doctor [PROFILE]",
+		Short: "Check pcscd, keys, the profile chain, the device/account mapping, the cache, clock skew and credential_process lines",
+		Args:  args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			d := &doctor{a: a}
+			ctx := cmd.Context()
+			cfg, err := sts.LoadProfiles(a.getenv)
+			if err != nil {
+				d.report("fail", "AWS config: "+err.Error(), "fix the file named above")
+			}
+			var p *sts.Profile
+			name := profileArg(argv)
+			if name == "" {
+				name = a.getenv("AWS_PROFILE")
+			}
+			if cfg != nil && name != "" {
+				p = d.profile(cfg, name)
+			}
+			usesYubiKey := p == nil || strings.HasPrefix(d.deviceSpec(p), "yubikey")
+			d.pcsc(ctx, usesYubiKey)
+			if p != nil {
+				d.account(ctx, p)
+				d.skew(ctx, p)
+			}
+			d.cache()
+			if cfg != nil {
+				d.credentialProcess(cfg)
+			}
+			if d.fails > 0 {
+				return fmt.Errorf("%d check(s) failed", d.fails)
+			}
+			return nil
+		},
+	}
+}
+
+func (d *doctor) deviceSpec(p *sts.Profile) string {
+	if p.Device != "" {
+		return p.Device
+	}
+	return d.a.deviceSpec("")
+}
+
+func (d *doctor) pcsc(ctx context.Context, needed bool) {
+	bad := "warn"
+	if needed {
+		bad = "fail"
+	}
+	pctx, err := pcsc.Open(ctx)
+	switch {
+	case errors.Is(err, pcsc.ErrNotCompiled):
+		d.report(bad, "PC/SC: this mfabridge was built without PC/SC support (CGO_ENABLED=0)", "rebuild with cgo and libpcsclite-dev to use YubiKeys; sim: and totp: devices work as is")
+		return
+	case err != nil:
+		d.report(bad, "pcscd: "+err.Error(), "sudo apt-get install pcscd && sudo systemctl start pcscd (or run `pcscd -f &`)")
+		return
+	}
+	defer pctx.Close()
+	readers, err := pctx.Readers()
+	if err != nil || len(readers) == 0 {
+		d.report(bad, "pcscd is running but sees no reader", "plug the YubiKey in (a USB YubiKey is its own reader)")
+		return
+	}
+	d.report("ok", fmt.Sprintf("pcscd is running with %d reader(s): %s", len(readers), strings.Join(readers, "; ")), "")
+	keys, err := device.ListYubiKeys(ctx, d.a.log)
+	if err != nil {
+		d.report(bad, "YubiKeys: "+err.Error(), "")
+		return
+	}
+	if len(keys) == 0 {
+		d.report(bad, "no reader holds a YubiKey", "insert the key; check `mfabridge devices`")
+	}
+	for _, k := range keys {
+		switch {
+		case k.Error != "":
+			d.report("warn", fmt.Sprintf("YubiKey %d (%s, %s): %s", k.Serial, k.Firmware, k.Reader, k.Error), "")
+		case k.Protected:
+			d.report("ok", fmt.Sprintf("YubiKey %d, firmware %s, on %q: OATH password protected (set MFABRIDGE_OATH_PASSWORD or answer the prompt)", k.Serial, k.Firmware, k.Reader), "")
+		default:
+			d.report("ok", fmt.Sprintf("YubiKey %d, firmware %s, on %q: %d OATH account(s)", k.Serial, k.Firmware, k.Reader, k.Accounts), "")
+		}
+	}
+}
+
+func (d *doctor) profile(cfg *sts.Config, name string) *sts.Profile {
+	p, err := cfg.Resolve(name)
+	if err != nil {
+		d.report("fail", fmt.Sprintf("profile %q: %v", name, err), "")
+		return nil
+	}
+	pl, err := sts.MakePlan(p)
+	if err != nil {
+		d.report("fail", fmt.Sprintf("profile %q: %v", name, err), "")
+		return nil
+	}
+	steps := make([]string, len(pl.Steps))
+	for i, s := range pl.Steps {
+		steps[i] = string(s.Action)
+		if s.RoleARN != "" {
+			steps[i] += " " + s.RoleARN
+		}
+	}
+	d.report("ok", fmt.Sprintf("profile %q: %s from %s; mfa_serial %s", name, strings.Join(steps, " → "), pl.Source, p.MFASerial), "")
+	return p
+}
+
+func (d *doctor) account(ctx context.Context, p *sts.Profile) {
+	if p.MFASerial == "" {
+		d.report("warn", fmt.Sprintf("profile %q has no mfa_serial: mfabridge adds no MFA to its calls", p.Name), "add mfa_serial = arn:aws:iam::ACCOUNT:mfa/NAME")
+		return
+	}
+	spec := d.deviceSpec(p)
+	dev, err := d.a.openDevice(ctx, spec)
+	if err != nil {
+		d.report("fail", fmt.Sprintf("device %s: %v", spec, err), "set mfabridge_device in the profile, --device, or MFABRIDGE_DEVICE")
+		return
+	}
+	defer dev.Close()
+	creds, err := dev.List(ctx)
+	if err != nil {
+		d.report("fail", fmt.Sprintf("%s: %v", dev.Info(), err), "")
+		return
+	}
+	names := make([]string, len(creds))
+	for i, c := range creds {
+		names[i] = c.Name
+	}
+	if p.Account != "" {
+		for _, n := range names {
+			if n == p.Account {
+				d.report("ok", fmt.Sprintf("%s holds mfabridge_account %q", dev.Info(), p.Account), "")
+				return
+			}
+		}
+		d.report("fail", fmt.Sprintf("%s has no account %q (it holds: %s)", dev.Info(), p.Account, strings.Join(names, ", ")), "fix mfabridge_account, or add the account with `mfabridge accounts add`")
+		return
+	}
+	_, why, err := sts.MatchAccount(p.MFASerial, names)
+	if err != nil {
+		d.report("fail", fmt.Sprintf("%s: %v", dev.Info(), err), "set mfabridge_account = NAME in the profile")
+		return
+	}
+	d.report("ok", fmt.Sprintf("%s: %s", dev.Info(), why), "")
+}
+
+// skew compares the STS endpoint's Date header with the local clock: TOTP
+// codes depend on it.
+func (d *doctor) skew(ctx context.Context, p *sts.Profile) {
+	endpoint := p.Endpoint
+	if endpoint == "" {
+		endpoint = "https://sts." + p.Region + ".amazonaws.com"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader("Action=GetCallerIdentity&Version=2011-06-15"))
+	if err != nil {
+		d.report("warn", "clock: bad STS endpoint "+endpoint, "")
+		return
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	before := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.report("warn", fmt.Sprintf("clock: could not reach %s to compare clocks: %v", endpoint, err), "")
+		return
+	}
+	resp.Body.Close()
+	server, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		d.report("warn", "clock: "+endpoint+" sent no Date header", "")
+		return
+	}
+	local := before.Add(time.Since(before) / 2)
+	skew := local.Sub(server).Round(time.Second)
+	if skew < 0 {
+		skew = -skew
+	}
+	if skew > 30*time.Second {
+		d.report("fail", fmt.Sprintf("clock: this machine is %s off %s; TOTP codes will be rejected", skew, endpoint), "sync the clock (timedatectl set-ntp true, or chronyc makestep)")
+		return
+	}
+	d.report("ok", fmt.Sprintf("clock: within %s of %s", skew, endpoint), "")
+}
+
+func (d *doctor) cache() {
+	dir, err := sts.DefaultCacheDir(d.a.getenv)
+	if err != nil {
+		d.report("fail", "cache: "+err.Error(), "set MFABRIDGE_CACHE_DIR")
+		return
+	}
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		d.report("ok", "cache "+dir+" does not exist yet (it is created with mode 0700)", "")
+		return
+	}
+	if err != nil {
+		d.report("fail", "cache: "+err.Error(), "")
+		return
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		d.report("fail", fmt.Sprintf("cache %s belongs to uid %d, not you (%d)", dir, st.Uid, os.Getuid()), "remove it, or set MFABRIDGE_CACHE_DIR to a folder of your own")
+		return
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		d.report("fail", fmt.Sprintf("cache %s is mode %o: others can read cached credentials", dir, fi.Mode().Perm()), "chmod 700 "+dir)
+		return
+	}
+	loose := 0
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.Mode().Perm()&0o077 != 0 {
+			loose++
+		}
+	}
+	if loose > 0 {
+		d.report("warn", fmt.Sprintf("cache %s: %d file(s) readable by others (mfabridge ignores and replaces them)", dir, loose), "chmod 600 "+filepath.Join(dir, "*"))
+		return
+	}
+	d.report("ok", fmt.Sprintf("cache %s: mode 0700, %d entries", dir, len(entries)), "")
+}
+
+// credentialProcess checks every credential_process line that runs mfabridge.
+func (d *doctor) credentialProcess(cfg *sts.Config) {
+	self, _ := os.Executable()
+	self, _ = filepath.EvalSymlinks(self)
+	for _, name := range cfg.Names() {
+		line, ok := cfg.Value(name, "credential_process")
+		if !ok || !sts.IsSelfCommand(line) {
+			continue
+		}
+		words := strings.Fields(line)
+		bin := ""
+		for i, w := range words {
+			if filepath.Base(w) == "mfabridge" {
+				bin = w
+				words = words[i+1:]
+				break
+			}
+		}
+		path, err := exec.LookPath(bin)
+		if err != nil {
+			d.report("fail", fmt.Sprintf("profile %q: credential_process runs %q, which is not an executable: %v", name, bin, err), "use the full path of this binary: "+self)
+			continue
+		}
+		if real, _ := filepath.EvalSymlinks(path); self != "" && real != self {
+			d.report("warn", fmt.Sprintf("profile %q: credential_process runs %s, not this mfabridge (%s)", name, path, self), "point it at the binary you keep up to date")
+		}
+		if len(words) >= 2 && words[0] == "credential-process" {
+			target := words[1]
+			if target == name {
+				d.report("fail", fmt.Sprintf("profile %q: its credential_process asks mfabridge for the same profile (endless loop)", name), "give mfabridge the profile holding role_arn and mfa_serial, not this one")
+				continue
+			}
+			if _, err := cfg.Resolve(target); err != nil {
+				d.report("fail", fmt.Sprintf("profile %q: credential_process asks for profile %q: %v", name, target, err), "")
+				continue
+			}
+		}
+		d.report("ok", fmt.Sprintf("profile %q: credential_process = %s", name, line), "")
+	}
+}
