@@ -368,3 +368,76 @@ func TestFaults(t *testing.T) {
 		t.Errorf("log = %+v", logs)
 	}
 }
+
+func TestSessionPolicyAndRoleChaining(t *testing.T) {
+	h := newHarness(t, "world.json")
+	// A long-term key with a session token is refused.
+	_, err := h.client(aliceKey, aliceSecret, "some-token").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	wantAPIError(t, err, "InvalidClientTokenId", 403, msgInvalidToken)
+
+	local := "arn:aws:iam::111111111111:role/LocalAdminRole"
+	policy := `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ec2:RunInstances", "sts:AssumeRole"], "Resource": "*"}]}`
+	ar, err := h.alice().AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(local), RoleSessionName: aws.String("scoped"), Policy: aws.String(policy)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ar.PackedPolicySize == nil || *ar.PackedPolicySize <= 0 {
+		t.Errorf("PackedPolicySize = %v", ar.PackedPolicySize)
+	}
+	id := *ar.Credentials.AccessKeyId
+	for _, c := range []struct {
+		action string
+		want   bool
+	}{{"ec2:RunInstances", true}, {"s3:GetObject", false}, {"ec2:TerminateInstances", false}} {
+		if ok, err := h.srv.Authorize(id, c.action, "*"); err != nil || ok != c.want {
+			t.Errorf("session policy: %s = %v, %v; want %v", c.action, ok, err, c.want)
+		}
+	}
+	// role → role: the role session assumes NoMFARole (trusts "*"); the
+	// chain is capped at one hour.
+	roleSess := fromSession(h, ar.Credentials)
+	next := &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::222222222222:role/NoMFARole"), RoleSessionName: aws.String("hop2"), DurationSeconds: aws.Int32(3601)}
+	_, err = roleSess.AssumeRole(ctx, next)
+	wantAPIError(t, err, "ValidationError", 400, msgChainCap)
+	next.DurationSeconds = nil
+	ar2, err := roleSess.AssumeRole(ctx, next)
+	if err != nil {
+		t.Fatalf("role chaining: %v", err)
+	}
+	if got := *ar2.AssumedRoleUser.Arn; got != "arn:aws:sts::222222222222:assumed-role/NoMFARole/hop2" {
+		t.Errorf("Arn = %s", got)
+	}
+	// A role session passing MFA parameters: the serial is not its own.
+	_, err = roleSess.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: next.RoleArn, RoleSessionName: aws.String("hop3"),
+		SerialNumber: aws.String(aliceSerial), TokenCode: aws.String(h.code(t, aliceTOTP, 0))})
+	wantAPIError(t, err, "AccessDenied", 403, msgUnknownSerial)
+	// An invalid session policy.
+	_, err = h.alice().AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(local), RoleSessionName: aws.String("bad"), Policy: aws.String(`{"Statement": 1}`)})
+	wantAPIError(t, err, "MalformedPolicyDocument", 400, "")
+}
+
+// Concurrent requests with the same code: exactly one wins the step.
+func TestConcurrentCodeUse(t *testing.T) {
+	h := newHarness(t, "world.json")
+	code := h.code(t, aliceTOTP, 0)
+	var ok, denied atomic.Int64
+	done := make(chan struct{})
+	const n = 8
+	for range n {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			_, err := h.alice().GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: aws.String(aliceSerial), TokenCode: aws.String(code)})
+			if err == nil {
+				ok.Add(1)
+			} else {
+				denied.Add(1)
+			}
+		}()
+	}
+	for range n {
+		<-done
+	}
+	if ok.Load() != 1 || denied.Load() != n-1 {
+		t.Errorf("ok=%d denied=%d, want 1 and %d", ok.Load(), denied.Load(), n-1)
+	}
+}

@@ -443,6 +443,10 @@ func (s *Server) authenticate(r *http.Request, q *apiRequest, body []byte, trans
 // token must match (checkToken) and the session must not have expired.
 func (s *Server) lookupKey(id, token string, checkToken bool) (*caller, string, *apiError) {
 	if u, ok := s.keys[id]; ok {
+		// A session token with long-term keys is refused, as by STS.
+		if checkToken && token != "" {
+			return nil, "", errInvalidToken()
+		}
 		return &caller{Kind: kindLongTerm, User: u}, s.secrets[id], nil
 	}
 	s.mu.Lock()
