@@ -390,3 +390,22 @@ aws_session_token = tok
 		})
 	}
 }
+
+func TestConfigValue(t *testing.T) {
+	c := mustConfig(t, "[profile a]\ncredential_process = mfabridge credential-process a\nregion = eu-west-1\n",
+		"[a]\nregion = us-west-2\n", nil)
+	for _, tt := range []struct {
+		profile, key, want string
+		ok                 bool
+	}{
+		{"a", "credential_process", "mfabridge credential-process a", true},
+		{"a", "Credential_Process", "mfabridge credential-process a", true},
+		{"a", "region", "us-west-2", true}, // credentials file wins
+		{"a", "role_arn", "", false},
+		{"b", "region", "", false},
+	} {
+		if got, ok := c.Value(tt.profile, tt.key); got != tt.want || ok != tt.ok {
+			t.Errorf("Value(%q, %q) = %q, %v; want %q, %v", tt.profile, tt.key, got, ok, tt.want, tt.ok)
+		}
+	}
+}
