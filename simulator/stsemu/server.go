@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
@@ -29,12 +30,15 @@ type LogEntry struct {
 	Time      time.Time `json:"time"`
 	RequestID string    `json:"request_id"`
 	Action    string    `json:"action"`
-	Caller    string    `json:"caller,omitempty"`     // ARN of the authenticated caller
-	MFASerial string    `json:"mfa_serial,omitempty"` // SerialNumber parameter as sent
-	CodeValid *bool     `json:"code_valid,omitempty"` // nil when no code was checked
-	Outcome   string    `json:"outcome"`              // "ok" | "denied" | "error"
-	ErrorCode string    `json:"error_code,omitempty"`
-	Status    int       `json:"status"`
+	Caller    string    `json:"caller,omitempty"` // ARN of the authenticated caller
+	// AccessKeyID is the key the request was signed with (also when
+	// authentication failed); never a secret.
+	AccessKeyID string `json:"access_key_id,omitempty"`
+	MFASerial   string `json:"mfa_serial,omitempty"` // SerialNumber parameter as sent
+	CodeValid   *bool  `json:"code_valid,omitempty"` // nil when no code was checked
+	Outcome     string `json:"outcome"`              // "ok" | "denied" | "error"
+	ErrorCode   string `json:"error_code,omitempty"`
+	Status      int    `json:"status"`
 }
 
 // Option configures a Server.
@@ -330,6 +334,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if q != nil {
 		st.entry.Action, _ = q.param("Action")
 		st.entry.MFASerial, _ = q.param("SerialNumber")
+		if q.Auth != nil {
+			st.entry.AccessKeyID = clip(q.Auth.AccessKeyID, 128)
+		}
 	}
 
 	var fault Fault
@@ -423,7 +430,9 @@ func (s *Server) writeLog(e LogEntry) {
 }
 
 // authenticate resolves the access key, checks the session token and its
-// expiry, the credential scope and skew, then the signature.
+// expiry, the credential scope and skew, then the signature. Expiry comes
+// before the signature so that a client with an expired session learns
+// ExpiredToken (what it must act on) rather than a signature error.
 func (s *Server) authenticate(r *http.Request, q *apiRequest, body []byte, transportNow time.Time) (*caller, *apiError) {
 	a := q.Auth
 	c, secret, aerr := s.lookupKey(a.AccessKeyID, a.SecurityToken, true)
@@ -455,18 +464,13 @@ func (s *Server) lookupKey(id, token string, checkToken bool) (*caller, string, 
 	if !ok {
 		return nil, "", errInvalidToken()
 	}
-	if checkToken && !hmacEqualString(sess.Token, token) {
+	if checkToken && subtle.ConstantTimeCompare([]byte(sess.Token), []byte(token)) != 1 {
 		return nil, "", errInvalidToken()
 	}
 	if !s.now().Before(sess.Expires) {
 		return nil, "", &apiError{Status: 403, Code: "ExpiredToken", Message: msgExpiredToken}
 	}
 	return &caller{Kind: sess.Kind, User: sess.User, Sess: sess}, sess.Secret, nil
-}
-
-func hmacEqualString(a, b string) bool {
-	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
-	return ha == hb
 }
 
 func (s *Server) dispatch(q *apiRequest, c *caller, st *reqState) (any, *apiError) {

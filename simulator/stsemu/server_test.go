@@ -53,7 +53,7 @@ func TestGetSessionTokenMFA(t *testing.T) {
 		e.CodeValid == nil || *e.CodeValid || e.Outcome != "denied" || e.ErrorCode != "AccessDenied" || e.Status != 403 {
 		t.Errorf("reuse log entry = %+v", e)
 	}
-	if e := entries[0]; e.CodeValid == nil || !*e.CodeValid || e.Outcome != "ok" || e.Status != 200 {
+	if e := entries[0]; e.CodeValid == nil || !*e.CodeValid || e.Outcome != "ok" || e.Status != 200 || e.AccessKeyID != aliceKey || e.RequestID == "" {
 		t.Errorf("success log entry = %+v", e)
 	}
 }
@@ -320,5 +320,9 @@ func TestSigV4Failures(t *testing.T) {
 			_, err := tt.c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 			wantAPIError(t, err, tt.code, tt.status, tt.msg)
 		})
+	}
+	logs := h.log.entries(t)
+	if e := logs[1]; e.AccessKeyID != "AKIAUNKNOWN000000000" || e.Caller != "" || e.Outcome != "error" || e.ErrorCode != "InvalidClientTokenId" || e.Action != "GetCallerIdentity" {
+		t.Errorf("log of unknown key = %+v", e)
 	}
 }

@@ -54,7 +54,9 @@ func (q *apiRequest) param(name string) (string, bool) {
 }
 
 // parseRequest extracts parameters (query string, plus the form body of a
-// POST) and the SigV4 claims. It does not verify the signature.
+// POST) and the SigV4 claims. It does not verify the signature. When the
+// parameters parse but the signature claims do not, it returns both the
+// request (Auth nil) and the error.
 func parseRequest(method string, u *url.URL, header http.Header, body []byte) (*apiRequest, *apiError) {
 	params, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
@@ -81,12 +83,10 @@ func parseRequest(method string, u *url.URL, header http.Header, body []byte) (*
 	} else if params.Get("X-Amz-Algorithm") != "" || params.Get("X-Amz-Signature") != "" {
 		q.Auth, aerr = parsePresigned(params)
 	} else {
-		return q, &apiError{Status: 403, Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token"}
+		aerr = &apiError{Status: 403, Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token"}
 	}
-	if aerr != nil {
-		return nil, aerr
-	}
-	return q, nil
+	// q is returned with its parameters even on error, for the log.
+	return q, aerr
 }
 
 func errMalformedQuery() *apiError {
@@ -187,8 +187,7 @@ func parsePresigned(p url.Values) (*sigV4Auth, *apiError) {
 func (a *sigV4Auth) setCredential(c string) *apiError {
 	parts := strings.Split(c, "/")
 	if len(parts) != 5 || parts[0] == "" || parts[4] != "aws4_request" {
-		return incomplete(fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", clip(c, 128)) +
-			"Credential must have the form AKID/yyyymmdd/region/service/aws4_request.")
+		return incomplete(fmt.Sprintf("Credential is malformed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\", got '%s'.", clip(c, 128)))
 	}
 	a.AccessKeyID, a.ScopeDate, a.Region, a.Service = parts[0], parts[1], parts[2], parts[3]
 	return nil
@@ -218,7 +217,7 @@ func errSignature() *apiError {
 // expiry) against the server's region and clock.
 func (a *sigV4Auth) checkScope(region string, now time.Time) *apiError {
 	if a.Service != "sts" {
-		return &apiError{Status: 403, Code: "SignatureDoesNotMatch", Message: fmt.Sprintf("Credential should be scoped to correct service: 'sts'. ")}
+		return &apiError{Status: 403, Code: "SignatureDoesNotMatch", Message: "Credential should be scoped to correct service: 'sts'. "}
 	}
 	if a.Region != region {
 		return &apiError{Status: 403, Code: "SignatureDoesNotMatch", Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", clip(a.Region, 64))}
