@@ -263,6 +263,9 @@ func (y *YubiKey) Put(ctx context.Context, cred Credential, secret []byte, opts 
 	if cred.Digits == 0 {
 		cred.Digits = 6
 	}
+	if cred.Period == 0 {
+		cred.Period = oath.DefaultPeriod
+	}
 	if cred.Name == "" {
 		cred.Name = oath.FormatName(cred.Issuer, cred.Account, cred.Period, cred.Type)
 	}
