@@ -18,7 +18,22 @@ var ErrConfig = errors.New("invalid stsemu config")
 
 // Config describes the emulated AWS world: accounts with IAM users (access
 // keys, MFA devices, identity policies) and roles (trust policy, identity
-// policies, maximum session duration).
+// policies, maximum session duration). Example:
+//
+//	{"region": "us-east-1",
+//	 "accounts": [
+//	  {"id": "111111111111",
+//	   "users": [{"name": "alice",
+//	     "access_keys": [{"id": "AKIAALICE00000000001", "secret": "alice-secret-access-key-0000000000000000"}],
+//	     "mfa_devices": [{"serial": "arn:aws:iam::111111111111:mfa/alice", "secret_base32": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "digits": 6, "period": 30}],
+//	     "policies": [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::222222222222:role/*"}]}]}]},
+//	  {"id": "222222222222",
+//	   "roles": [{"name": "PrivilegedActionsRole", "max_session_duration": 43200,
+//	     "trust_policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "sts:AssumeRole", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]},
+//	     "policies": [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": "*"}]}]}]}]}
+//
+// Defaults: region us-east-1, digits 6 (the only value AWS accepts),
+// period 30, max_session_duration 3600.
 //
 // The JSON form uses snake_case field names; unknown fields are errors so
 // that a typo never silently disables a check. Policy documents use AWS's
