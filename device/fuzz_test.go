@@ -1,0 +1,48 @@
+package device
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzParseSecret: any input parses or fails with ErrBadSecret, never
+// panics, and an error never echoes the input (it may be a secret).
+func FuzzParseSecret(f *testing.F) {
+	for _, s := range []string{
+		"JBSWY3DPEHPK3PXP", "jbsw y3dp ehpk 3pxp", "", "====",
+		"otpauth://totp/ACME:alice?secret=JBSWY3DPEHPK3PXP&issuer=ACME&period=60&digits=8&algorithm=SHA512",
+		"otpauth://hotp/bob?secret=JBSWY3DPEHPK3PXP&counter=42",
+		"otpauth://totp/x?secret=%ZZ", "otpauth://", "otpauth:%",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		sec, err := ParseSecret(in)
+		if err != nil {
+			if len(in) >= 12 && strings.Contains(err.Error(), strings.TrimSpace(in)) {
+				t.Errorf("error echoes the input: %v", err)
+			}
+			return
+		}
+		if len(sec.Key) == 0 {
+			t.Errorf("parsed %q to an empty key", in)
+		}
+	})
+}
+
+// FuzzParseSpec never panics, and a parsed spec formats back to itself.
+func FuzzParseSpec(f *testing.F) {
+	for _, s := range []string{"yubikey", "yubikey:123", "sim:/a/b", "totp:env:X", "", "x:y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		s, err := ParseSpec(in)
+		if err != nil {
+			return
+		}
+		again, err := ParseSpec(s.String())
+		if err != nil || again != s {
+			t.Errorf("round trip %q → %q → %+v, %v", in, s.String(), again, err)
+		}
+	})
+}
