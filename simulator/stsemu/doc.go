@@ -14,7 +14,7 @@
 //   - Policies: explicit Deny wins, then Allow, else implicit deny. AssumeRole
 //     needs both the caller's identity policy and the role's trust policy, in
 //     the same account as across accounts. Conditions: Bool and Numeric*
-//     (and their IfExists forms) on aws:MultiFactorAuthPresent and
+//     (and their IfExists forms), and Null, on aws:MultiFactorAuthPresent and
 //     aws:MultiFactorAuthAge; anything else is a config error.
 //   - MFA context: long-term keys carry no MFA keys; GetSessionToken
 //     sessions carry MultiFactorAuthPresent (and Age when MFA was used) into

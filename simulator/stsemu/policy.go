@@ -25,7 +25,8 @@ const (
 // Action/NotAction, Resource/NotResource (string or list, `*` and `?`
 // wildcards) and Condition with the operators Bool, Numeric{Equals,
 // NotEquals,LessThan,LessThanEquals,GreaterThan,GreaterThanEquals} and their
-// IfExists forms on aws:MultiFactorAuthPresent and aws:MultiFactorAuthAge.
+// IfExists forms, and Null, on aws:MultiFactorAuthPresent and
+// aws:MultiFactorAuthAge.
 // Anything else is an error, never a silent pass.
 //
 // In a config file a policy is a JSON object, or a JSON string holding one.
@@ -364,8 +365,8 @@ func parseConditions(b []byte) ([]Condition, error) {
 	sort.Strings(names)
 	for _, op := range names {
 		base, _ := strings.CutSuffix(op, "IfExists")
-		if _, ok := numericOps[base]; !ok && base != "Bool" {
-			return nil, fmt.Errorf("unsupported condition operator %q (the emulator knows Bool and Numeric*, with or without IfExists)", op)
+		if _, ok := numericOps[base]; !ok && base != "Bool" && op != "Null" {
+			return nil, fmt.Errorf("unsupported condition operator %q (the emulator knows Bool and Numeric*, with or without IfExists, and Null)", op)
 		}
 		var keys map[string]json.RawMessage
 		if err := strictObject(ops[op], &keys); err != nil {
@@ -389,7 +390,7 @@ func parseConditions(b []byte) ([]Condition, error) {
 				return nil, fmt.Errorf("%s: %s: %w", op, key, err)
 			}
 			for _, v := range vals {
-				if base == "Bool" {
+				if base == "Bool" || base == "Null" {
 					if lv := strings.ToLower(v); lv != "true" && lv != "false" {
 						return nil, fmt.Errorf("%s: %s: value %q is not true or false", op, key, v)
 					}
@@ -574,6 +575,15 @@ func principalMatches(vals []string, who *principalInfo) bool {
 func (c Condition) holds(ctx map[string]string) bool {
 	base, ifExists := strings.CutSuffix(c.Operator, "IfExists")
 	v, ok := ctx[strings.ToLower(c.Key)]
+	if c.Operator == "Null" {
+		// "true": the key must be absent; "false": present.
+		for _, want := range c.Values {
+			if strings.EqualFold(want, "true") != ok {
+				return true
+			}
+		}
+		return false
+	}
 	if !ok {
 		return ifExists
 	}

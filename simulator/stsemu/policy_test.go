@@ -92,6 +92,7 @@ func TestEvaluate(t *testing.T) {
 	ageLTIf := must(`{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"NumericLessThanIfExists": {"aws:MultiFactorAuthAge": "3600"}}}}`, false)
 	ageNE := must(`{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"NumericNotEquals": {"aws:MultiFactorAuthAge": ["1", "2"]}}}}`, false)
 	ageGE := must(`{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"NumericGreaterThanEquals": {"aws:MultiFactorAuthAge": "60"}, "Bool": {"aws:MultiFactorAuthPresent": "true"}}}}`, false)
+	nullAge := must(`{"Statement": {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"Null": {"aws:MultiFactorAuthAge": "true"}}}}`, false)
 	trustAcct := must(`{"Statement": {"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "sts:AssumeRole"}}`, true)
 	trustRoot := must(`{"Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "sts:AssumeRole"}}`, true)
 	trustUser := must(`{"Statement": {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111111111111:user/alice"]}, "Action": "sts:AssumeRole"}}`, true)
@@ -127,6 +128,8 @@ func TestEvaluate(t *testing.T) {
 		{"NotEquals neither", []*Policy{ageNE}, false, evalRequest{Action: "a:b", Resource: "*", Context: age("3")}, allow},
 		{"two operators AND, both hold", []*Policy{ageGE}, false, evalRequest{Action: "a:b", Resource: "*", Context: age("60")}, allow},
 		{"two operators AND, one fails", []*Policy{ageGE}, false, evalRequest{Action: "a:b", Resource: "*", Context: age("59")}, implicitDeny},
+		{"Null true, key absent: deny applies", []*Policy{allowAll, nullAge}, false, evalRequest{Action: "a:b", Resource: "*"}, explicitDeny},
+		{"Null true, key present: deny skipped", []*Policy{allowAll, nullAge}, false, evalRequest{Action: "a:b", Resource: "*", Context: age("5")}, allow},
 		{"trust account", []*Policy{trustAcct}, true, evalRequest{Action: "sts:AssumeRole", Principal: bob}, allow},
 		{"trust account other", []*Policy{trustAcct}, true, evalRequest{Action: "sts:AssumeRole", Principal: other}, implicitDeny},
 		{"trust root", []*Policy{trustRoot}, true, evalRequest{Action: "sts:AssumeRole", Principal: alice}, allow},
