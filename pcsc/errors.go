@@ -8,7 +8,15 @@
 // Error contract: every PC/SC failure is a *PCSCError carrying the raw
 // SCARD_* code; errors.Is matches it against the sentinels below
 // (ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved,
-// ErrReaderBusy, ErrTimeout) whose texts say what to do about it.
+// ErrReaderBusy, ErrTimeout) whose texts say what to do about it. Two cases
+// are not PC/SC codes: several keys and no serial chosen (*MultipleKeysError),
+// and an answer without a status word from a card still present
+// (ErrNoStatusWord). A cancelled ctx yields ctx's error, wrapped.
+//
+// Card removal: vpcd (and some reader drivers) report a card pulled out
+// mid-command as SCARD_E_NOT_TRANSACTED or as an empty answer; Transmit then
+// asks pcscd for the card status until it confirms the removal, so callers
+// see ErrCardRemoved rather than a driver detail.
 package pcsc
 
 import (

@@ -172,7 +172,9 @@ func (k *Card) release() { <-k.sem }
 func (k *Card) Reader() string { return k.reader }
 
 // Begin starts a transaction: other programs cannot interleave APDUs until
-// End. A card reset by another program in the meantime is reconnected once.
+// End. While another program holds a transaction on the same card,
+// pcsc-lite makes Begin wait for it. A card reset by another program since
+// Connect is reconnected once (pcsc-lite insists on that acknowledgement).
 func (k *Card) Begin() error {
 	if err := k.acquire(context.Background()); err != nil {
 		return err
