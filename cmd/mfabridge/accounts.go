@@ -368,17 +368,23 @@ func (a *app) accountsAddCmd(dev *string) *cobra.Command {
 	return cmd
 }
 
-// resolveName maps a user's query to one stored name.
-func resolveName(ctx context.Context, d device.Device, query string) (string, error) {
+// onAccount opens the device, resolves query to one stored name (exact, or
+// the only substring match) and runs fn on it.
+func (a *app) onAccount(ctx context.Context, dev, query string, fn func(d device.Device, m device.Manager, name string) error) error {
+	d, m, err := a.openManager(ctx, dev)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
 	creds, err := d.List(ctx)
 	if err != nil {
-		return "", err
+		return err
 	}
 	c, err := device.Match(creds, query)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", d.Info(), err)
+		return fmt.Errorf("%s: %w", d.Info(), err)
 	}
-	return c.Name, nil
+	return fn(d, m, c.Name)
 }
 
 func (a *app) accountsDeleteCmd(dev *string) *cobra.Command {
@@ -387,20 +393,13 @@ func (a *app) accountsDeleteCmd(dev *string) *cobra.Command {
 		Short: "Delete an account (exact name, or the only substring match)",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			d, m, err := a.openManager(cmd.Context(), *dev)
-			if err != nil {
-				return err
-			}
-			defer d.Close()
-			name, err := resolveName(cmd.Context(), d, argv[0])
-			if err != nil {
-				return err
-			}
-			if err := m.Delete(cmd.Context(), name); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stderr, "mfabridge: deleted %q from %s\n", name, d.Info())
-			return nil
+			return a.onAccount(cmd.Context(), *dev, argv[0], func(d device.Device, m device.Manager, name string) error {
+				if err := m.Delete(cmd.Context(), name); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "mfabridge: deleted %q from %s\n", name, d.Info())
+				return nil
+			})
 		},
 	}
 }
@@ -411,23 +410,16 @@ func (a *app) accountsRenameCmd(dev *string) *cobra.Command {
 		Short: "Rename an account (NEW_NAME is the full stored name, e.g. Issuer:account)",
 		Args:  args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			d, m, err := a.openManager(cmd.Context(), *dev)
-			if err != nil {
-				return err
+			if len(argv[1]) > oath.MaxNameLen || argv[1] == "" {
+				return usageError{fmt.Errorf("the new name must be 1 to %d bytes, not %d", oath.MaxNameLen, len(argv[1]))}
 			}
-			defer d.Close()
-			name, err := resolveName(cmd.Context(), d, argv[0])
-			if err != nil {
-				return err
-			}
-			if len(argv[1]) > 64 || argv[1] == "" {
-				return usageError{fmt.Errorf("the new name must be 1 to 64 bytes, not %d", len(argv[1]))}
-			}
-			if err := m.Rename(cmd.Context(), name, argv[1]); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stderr, "mfabridge: renamed %q to %q on %s\n", name, argv[1], d.Info())
-			return nil
+			return a.onAccount(cmd.Context(), *dev, argv[0], func(d device.Device, m device.Manager, name string) error {
+				if err := m.Rename(cmd.Context(), name, argv[1]); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "mfabridge: renamed %q to %q on %s\n", name, argv[1], d.Info())
+				return nil
+			})
 		},
 	}
 }
