@@ -101,7 +101,7 @@ var (
 )
 
 // skipOrFail skips with reason, or fails when CI is set: CI must run them.
-func skipOrFail(t *testing.T, reason string) {
+func skipOrFail(t testing.TB, reason string) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
 		t.Fatalf("real-stack test cannot run in CI: %s", reason)
@@ -143,7 +143,7 @@ func findPCSCD() (string, string) {
 }
 
 // needStack starts the stack once and returns it with both keys attached.
-func needStack(t *testing.T) *testStack {
+func needStack(t testing.TB) *testStack {
 	t.Helper()
 	stackOnce.Do(func() {
 		path, reason := findPCSCD()
@@ -330,7 +330,7 @@ func (s *testStack) shutdown() error {
 }
 
 // attach connects card to slot i and waits until pcscd sees it.
-func (s *testStack) attach(t *testing.T, i int, card *simulator.Card) {
+func (s *testStack) attach(t testing.TB, i int, card *simulator.Card) {
 	t.Helper()
 	if err := s.attachErr(i, card); err != nil {
 		t.Fatal(err)
@@ -411,7 +411,7 @@ func waitPresence(reader string, present bool) error {
 }
 
 // session opens the key with serial over PC/SC inside one transaction.
-func session(t *testing.T, serial uint32, f func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo)) {
+func session(t testing.TB, serial uint32, f func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -433,7 +433,7 @@ func session(t *testing.T, serial uint32, f func(ctx context.Context, c *oath.Cl
 }
 
 // putTOTP stores an 8-digit SHA1 TOTP account with the RFC 6238 secret.
-func putTOTP(t *testing.T, ctx context.Context, c *oath.Client, name string) {
+func putTOTP(t testing.TB, ctx context.Context, c *oath.Client, name string) {
 	t.Helper()
 	if _, err := c.Select(ctx); err != nil {
 		t.Fatal(err)
@@ -1228,4 +1228,36 @@ func TestStackPCSCDRestart(t *testing.T) {
 			t.Errorf("account made before the pcscd restart: %v", err)
 		}
 	})
+}
+
+// BenchmarkStackCode measures one code over PC/SC as a CLI run would get
+// it: connect to pcscd, find the key by serial, SELECT, CALCULATE, close.
+// (ykman takes about 0.43 s for the same on an idle machine.)
+func BenchmarkStackCode(b *testing.B) {
+	s := needStack(b)
+	sl := s.slots[0]
+	ctx := context.Background()
+	local := oath.NewClient(sl.card)
+	putTOTP(b, ctx, local, "bench")
+	defer func() {
+		if _, err := local.Select(ctx); err == nil {
+			local.Delete(ctx, "bench")
+		}
+	}()
+	chal := oath.TOTPChallenge(time.Unix(59, 0), 30*time.Second)
+	before := sl.apdus.Load()
+	b.ResetTimer()
+	for range b.N {
+		session(b, serialA, func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo) {
+			if _, err := c.Select(ctx); err != nil {
+				b.Fatal(err)
+			}
+			r, err := c.Calculate(ctx, "bench", chal, true)
+			if err != nil || r.Code() != "94287082" {
+				b.Fatalf("code %q, %v", r.Code(), err)
+			}
+		})
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(sl.apdus.Load()-before)/float64(b.N), "apdus/op")
 }

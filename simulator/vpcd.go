@@ -160,7 +160,11 @@ func serveVPCDConn(ctx context.Context, conn io.ReadWriteCloser, card VPCDCard, 
 	stop := context.AfterFunc(ctx, closeConn)
 	defer stop()
 
-	r := bufio.NewReader(conn)
+	var src io.Reader = conn
+	if nc, ok := conn.(net.Conn); ok {
+		src = quickAckReader{nc}
+	}
+	r := bufio.NewReader(src)
 	for {
 		msg, err := readVPCDFrame(r)
 		if err != nil {
@@ -209,6 +213,16 @@ func serveVPCDConn(ctx context.Context, conn io.ReadWriteCloser, card VPCDCard, 
 			}
 		}
 	}
+}
+
+// quickAckReader re-arms TCP_QUICKACK around every read (see quickAck).
+type quickAckReader struct{ c net.Conn }
+
+func (q quickAckReader) Read(b []byte) (int, error) {
+	quickAck(q.c)
+	n, err := q.c.Read(b)
+	quickAck(q.c)
+	return n, err
 }
 
 // readVPCDFrame reads one length-prefixed message.
