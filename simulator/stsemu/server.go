@@ -228,7 +228,8 @@ func New(cfg *Config, opts ...Option) (*Server, error) {
 				if err != nil {
 					return nil, fmt.Errorf("new stsemu server: device %s: %w", d.Serial, err)
 				}
-				s.devices[d.Serial] = &mfaDevice{Serial: d.Serial, key: key, digits: d.Digits, period: int64(d.Period), owner: ur}
+				s.devices[d.Serial] = &mfaDevice{Serial: d.Serial, key: key, digits: d.Digits, period: int64(d.Period), owner: ur,
+					account: a.ID, enabled: s.now().UTC().Truncate(time.Second)}
 			}
 			s.users = append(s.users, ur)
 		}
@@ -311,6 +312,7 @@ func errInvalidToken() *apiError {
 // reqState carries per-request facts into the log line.
 type reqState struct {
 	entry LogEntry
+	ns    string // XML namespace of error answers; "" means STS's
 }
 
 // ServeHTTP answers one Query API request.
@@ -390,6 +392,9 @@ func (s *Server) finish(w http.ResponseWriter, st *reqState, transportNow time.T
 	if aerr != nil {
 		status = aerr.Status
 		er := errorResponse{Xmlns: stsNamespace, RequestID: st.entry.RequestID}
+		if st.ns != "" {
+			er.Xmlns = st.ns
+		}
 		er.Error.Type = "Sender"
 		if status >= 500 {
 			er.Error.Type = "Receiver"
@@ -474,6 +479,9 @@ func (s *Server) lookupKey(id, token string, checkToken bool) (*caller, string, 
 }
 
 func (s *Server) dispatch(q *apiRequest, c *caller, st *reqState) (any, *apiError) {
+	if q.Auth.Service == "iam" {
+		return s.dispatchIAM(q, c, st)
+	}
 	action, _ := q.param("Action")
 	version, hasVersion := q.param("Version")
 	if !hasVersion {
@@ -521,12 +529,13 @@ func (s *Server) checkMFA(q *apiRequest, c *caller, st *reqState) (present bool,
 	if !hasSerial || !hasCode {
 		return false, accessDenied(msgBothRequired)
 	}
-	d, ok := s.devices[serial]
-	if !ok || c.Kind == kindRoleSession || d.owner != c.User {
-		return false, accessDenied(msgUnknownSerial)
-	}
 	now := s.now()
 	s.mu.Lock()
+	d, ok := s.devices[serial]
+	if !ok || c.Kind == kindRoleSession || d.owner != c.User {
+		s.mu.Unlock()
+		return false, accessDenied(msgUnknownSerial)
+	}
 	last, hasLast := s.lastStep[serial]
 	step, ok := d.matchStep(code, now, last, hasLast)
 	if ok {

@@ -216,7 +216,7 @@ func errSignature() *apiError {
 // checkScope validates the credential scope and clock skew (or presigned
 // expiry) against the server's region and clock.
 func (a *sigV4Auth) checkScope(region string, now time.Time) *apiError {
-	if a.Service != "sts" {
+	if a.Service != "sts" && a.Service != "iam" { // iam: see iam.go
 		return &apiError{Status: 403, Code: "SignatureDoesNotMatch", Message: "Credential should be scoped to correct service: 'sts'. "}
 	}
 	if a.Region != region {

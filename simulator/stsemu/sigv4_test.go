@@ -61,7 +61,7 @@ func TestCheckScope(t *testing.T) {
 		msg  string // "" = ok
 	}{
 		{"ok", mk(now, "20261122", "us-east-1", "sts"), ""},
-		{"service", mk(now, "20261122", "us-east-1", "iam"), "Credential should be scoped to correct service: 'sts'. "},
+		{"service", mk(now, "20261122", "us-east-1", "s3"), "Credential should be scoped to correct service: 'sts'. "},
 		{"region", mk(now, "20261122", "eu-west-1", "sts"), "Credential should be scoped to a valid region, not 'eu-west-1'. "},
 		{"scope date", mk(now, "20261121", "us-east-1", "sts"), "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '20261121' != '20261122', from '20261122T073000Z'."},
 		{"expired", mk(now.Add(-16*time.Minute), "20261122", "us-east-1", "sts"), "Signature expired: 20261122T071400Z is now earlier than 20261122T071500Z (20261122T073000Z - 15 min.)"},

@@ -31,7 +31,12 @@ type mfaDevice struct {
 	key    []byte
 	digits int
 	period int64
-	owner  *userRec
+	owner  *userRec // the user it is enabled for; nil when not enabled
+
+	// IAM state (iam.go): the account holding the device and when it was
+	// enabled. Devices from the config are enabled when the server starts.
+	account string
+	enabled time.Time
 }
 
 // matchStep finds a time step within ±1 of now whose code equals code and
