@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ebfe/scard"
@@ -35,9 +36,10 @@ type Context struct {
 	sc  *scard.Context
 	log *slog.Logger
 
-	mu      sync.Mutex
-	pending sync.WaitGroup // transmits abandoned on context cancellation
-	closed  bool
+	mu       sync.Mutex
+	pending  sync.WaitGroup // PC/SC calls running in the background
+	inflight atomic.Int64   // how many: Close waits only if there are any
+	closed   bool
 }
 
 // Open connects to the PC/SC daemon. It fails with an error wrapping
@@ -64,6 +66,17 @@ func wrap(op string, err error) error {
 		return &PCSCError{Op: op, Code: uint32(se)}
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// goPending runs f in the background, counted so that Close can wait for it.
+func (c *Context) goPending(f func()) {
+	c.pending.Add(1)
+	c.inflight.Add(1)
+	go func() {
+		defer c.pending.Done()
+		defer c.inflight.Add(-1)
+		f()
+	}()
 }
 
 func isCode(err error, code uint32) bool {
@@ -128,15 +141,12 @@ func (c *Context) Close() error {
 	}
 	c.closed = true
 	c.mu.Unlock()
-	done := make(chan struct{})
-	go func() { c.pending.Wait(); close(done) }()
-	select {
-	case <-done:
-		if err := c.sc.Release(); err != nil {
-			return wrap("release PC/SC context", err)
-		}
-	default:
-		go func() { <-done; _ = c.sc.Release() }()
+	if c.inflight.Load() > 0 {
+		go func() { c.pending.Wait(); _ = c.sc.Release() }()
+		return nil
+	}
+	if err := c.sc.Release(); err != nil {
+		return wrap("release PC/SC context", err)
 	}
 	return nil
 }
@@ -232,13 +242,11 @@ func (k *Card) Transmit(ctx context.Context, apdu []byte) ([]byte, error) {
 	}
 	cmd := append([]byte(nil), apdu...)
 	res := make(chan transmitResult, 1)
-	k.c.pending.Add(1)
-	go func() {
-		defer k.c.pending.Done()
+	k.c.goPending(func() {
 		defer k.release()
 		resp, err := k.h.Transmit(cmd)
 		res <- transmitResult{append([]byte(nil), resp...), err}
-	}()
+	})
 	select {
 	case r := <-res:
 		if r.err != nil {
@@ -325,13 +333,11 @@ func (k *Card) Close() error {
 		defer k.release()
 		return k.disconnect()
 	default:
-		k.c.pending.Add(1)
-		go func() {
-			defer k.c.pending.Done()
+		k.c.goPending(func() {
 			k.sem <- struct{}{}
 			defer k.release()
 			_ = k.disconnect()
-		}()
+		})
 		return nil
 	}
 }
