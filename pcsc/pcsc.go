@@ -68,16 +68,10 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// goPending runs f in the background, counted so that Close can wait for it.
-func (c *Context) goPending(f func()) {
-	c.pending.Add(1)
-	c.inflight.Add(1)
-	go func() {
-		defer c.pending.Done()
-		defer c.inflight.Add(-1)
-		f()
-	}()
-}
+// begin and done count PC/SC calls running in the background (abandoned
+// transmits, deferred disconnects), so that Close waits for them.
+func (c *Context) begin() { c.pending.Add(1); c.inflight.Add(1) }
+func (c *Context) done()  { c.inflight.Add(-1); c.pending.Done() }
 
 func isCode(err error, code uint32) bool {
 	var se scard.Error
@@ -242,11 +236,15 @@ func (k *Card) Transmit(ctx context.Context, apdu []byte) ([]byte, error) {
 	}
 	cmd := append([]byte(nil), apdu...)
 	res := make(chan transmitResult, 1)
-	k.c.goPending(func() {
-		defer k.release()
+	k.c.begin()
+	go func() {
 		resp, err := k.h.Transmit(cmd)
+		// Free the handle and the count before answering, so that a Close
+		// right after Transmit finds all idle and completes synchronously.
+		k.release()
+		k.c.done()
 		res <- transmitResult{append([]byte(nil), resp...), err}
-	})
+	}()
 	select {
 	case r := <-res:
 		if r.err != nil {
@@ -333,11 +331,13 @@ func (k *Card) Close() error {
 		defer k.release()
 		return k.disconnect()
 	default:
-		k.c.goPending(func() {
+		k.c.begin()
+		go func() {
+			defer k.c.done()
 			k.sem <- struct{}{}
 			defer k.release()
 			_ = k.disconnect()
-		})
+		}()
 		return nil
 	}
 }
