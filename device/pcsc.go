@@ -38,7 +38,7 @@ func OpenYubiKey(ctx context.Context, serial uint32, hooks Hooks, log *slog.Logg
 		card, err := pctx.Connect(ctx, ki.Reader)
 		if err != nil {
 			pctx.Close()
-			return nil, nil, fmt.Errorf("connect to %q: %w", ki.Reader, err)
+			return nil, nil, err // says which reader already
 		}
 		if err := card.Begin(); err != nil {
 			card.Close()
