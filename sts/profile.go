@@ -183,6 +183,9 @@ type Profile struct {
 	Name     string
 	Region   string // never empty: profile, AWS_REGION, else us-east-1
 	Endpoint string // STS endpoint override, empty for the SDK default
+	// IAMEndpoint is the IAM endpoint override (enroll, rotate), empty for
+	// the SDK default.
+	IAMEndpoint string
 
 	MFASerial       string        // the MFA device's ARN or hardware serial
 	Device          string        // mfabridge_device, empty → the caller's default
@@ -223,7 +226,14 @@ func (s Source) LongTerm() bool {
 }
 
 // Resolve resolves a profile; name "" means AWS_PROFILE, else "default".
-func (c *Config) Resolve(name string) (*Profile, error) {
+func (c *Config) Resolve(name string) (*Profile, error) { return c.resolve(name, true) }
+
+// ResolveSource resolves a profile like Resolve but does not require an
+// mfa_serial: enroll uses it on a profile that has no MFA device yet.
+// MFASerial is then empty when none is configured.
+func (c *Config) ResolveSource(name string) (*Profile, error) { return c.resolve(name, false) }
+
+func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 	if name == "" {
 		name = c.env("AWS_PROFILE")
 	}
@@ -372,11 +382,11 @@ func (c *Config) Resolve(name string) (*Profile, error) {
 				Hint:   "put mfa_serial on profile " + strconv.Quote(chain[len(chain)-2].name)}
 		}
 	}
-	if p.MFASerial == "" {
+	if p.MFASerial == "" && needSerial {
 		return nil, &ProfileError{Profile: name, Err: ErrNoMFASerial,
 			Hint: "add mfa_serial = arn:aws:iam::ACCOUNT:mfa/USER to the profile"}
 	}
-	if !serialRE.MatchString(p.MFASerial) {
+	if p.MFASerial != "" && !serialRE.MatchString(p.MFASerial) {
 		return nil, &ProfileError{Profile: serialFrom, Err: ErrBadProfileValue,
 			Detail: fmt.Sprintf("mfa_serial %q: want 9–256 characters of [\\w+=/:,.@-]", p.MFASerial)}
 	}
@@ -443,6 +453,19 @@ func (c *Config) Resolve(name string) (*Profile, error) {
 	}
 	if p.Endpoint == "" {
 		p.Endpoint = top["endpoint_url"]
+	}
+	// The same precedence for IAM (enroll, rotate).
+	p.IAMEndpoint = c.env("AWS_ENDPOINT_URL_IAM")
+	if p.IAMEndpoint == "" {
+		p.IAMEndpoint = c.env("AWS_ENDPOINT_URL")
+	}
+	if p.IAMEndpoint == "" {
+		if svc := top["services"]; svc != "" {
+			p.IAMEndpoint = c.config.sections["services "+svc]["iam.endpoint_url"]
+		}
+	}
+	if p.IAMEndpoint == "" {
+		p.IAMEndpoint = top["endpoint_url"]
 	}
 	return p, nil
 }
