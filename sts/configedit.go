@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
 )
 
 // Setting is one key = value line for SetProfileKeys.
@@ -78,9 +79,6 @@ func setValue(l configLine, value string) configLine {
 	prefix := l.raw[:eq+1]
 	rest := l.raw[eq+1:]
 	ws := rest[:len(rest)-len(strings.TrimLeft(rest, " \t"))]
-	if ws == "" {
-		ws = " "
-	}
 	rest = rest[len(ws):]
 	end := len(rest) // where the value ends, as parseINI reads it
 	for _, c := range []string{" #", " ;", "\t#", "\t;"} {
@@ -105,6 +103,11 @@ func SetProfileKeys(data []byte, profile string, settings []Setting) ([]byte, er
 		if strings.ContainsAny(s.Key+s.Value, "\r\n") || strings.TrimSpace(s.Key) == "" {
 			return nil, fmt.Errorf("set profile keys: %w: key %q: empty key or line break", ErrBadProfileValue, s.Key)
 		}
+	}
+	if profile == "" || strings.IndexFunc(profile, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune("[]#;", r)
+	}) >= 0 {
+		return nil, fmt.Errorf("set profile keys: %w: profile name %q", ErrBadProfileValue, profile)
 	}
 	lines := splitConfigLines(data)
 	eol := "\n"

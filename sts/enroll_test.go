@@ -100,7 +100,9 @@ func (m *memStore) tokens() TokenSource { return storeTokens{m} }
 
 type storeTokens struct{ m *memStore }
 
-func (s storeTokens) Accounts(ctx context.Context, _ string) ([]string, error) { return s.m.Accounts(ctx) }
+func (s storeTokens) Accounts(ctx context.Context, _ string) ([]string, error) {
+	return s.m.Accounts(ctx)
+}
 func (s storeTokens) Code(ctx context.Context, _, account string, at time.Time) (string, error) {
 	return s.m.Code(ctx, account, at)
 }
