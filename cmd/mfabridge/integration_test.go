@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/mfabridge/mfabridge/simulator/stsemu"
+	"github.com/mfabridge/mfabridge/sts"
 )
 
 const (
@@ -253,5 +256,79 @@ func TestServeContainerCredentials(t *testing.T) {
 	}
 	if _, err := cfg.Credentials.Retrieve(ctx); err == nil {
 		t.Error("a wrong token was served credentials")
+	}
+}
+
+// exec forwards signals to the child and returns the child's exit status.
+func TestExecForwardsSignals(t *testing.T) {
+	w := newWorld(t, "approve")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(w.dir, "mfabridge"), "exec", "prod", "--",
+		"sh", "-c", `trap 'echo "got TERM key=$AWS_ACCESS_KEY_ID"; exit 7' TERM; echo ready; sleep 30 >/dev/null 2>&1 & wait`)
+	cmd.Env = append(w.env, "MFABRIDGE_TTY=none")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || sc.Text() != "ready" {
+		t.Fatalf("child did not start: %q; stderr: %s", sc.Text(), stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var rest strings.Builder
+	for sc.Scan() {
+		rest.WriteString(sc.Text() + "\n")
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Errorf("exit = %v, want the child's status 7; stderr: %s", err, stderr.String())
+	}
+	if !strings.HasPrefix(rest.String(), "got TERM key=ASIA") {
+		t.Errorf("child output after SIGTERM: %q", rest.String())
+	}
+}
+
+// The credential endpoint answers loopback clients with the token only.
+func TestCredentialHandler(t *testing.T) {
+	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	h := credentialHandler("tok", func(context.Context) (*sts.Credentials, error) {
+		return &sts.Credentials{AccessKeyID: "ASIAX", SecretAccessKey: "s", SessionToken: "t", Expiration: exp}, nil
+	})
+	for _, tc := range []struct {
+		remote, token, method string
+		code                  int
+	}{
+		{"127.0.0.1:5000", "tok", "GET", 200},
+		{"[::1]:5000", "tok", "GET", 200},
+		{"192.0.2.1:1234", "tok", "GET", 403},
+		{"127.0.0.1:5000", "tox", "GET", 403},
+		{"127.0.0.1:5000", "", "GET", 403},
+		{"127.0.0.1:5000", "tok", "POST", 405},
+	} {
+		r := httptest.NewRequest(tc.method, "/", nil)
+		r.RemoteAddr = tc.remote
+		if tc.token != "" {
+			r.Header.Set("Authorization", tc.token)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code != tc.code {
+			t.Errorf("%+v: status %d", tc, rec.Code)
+		}
+		if tc.code == 200 && rec.Body.String() != `{"AccessKeyId":"ASIAX","Expiration":"2030-01-02T03:04:05Z","SecretAccessKey":"s","Token":"t"}`+"\n" {
+			t.Errorf("body %s", rec.Body.String())
+		}
+		if tc.code != 200 && strings.Contains(rec.Body.String(), "ASIAX") {
+			t.Errorf("%+v leaked credentials", tc)
+		}
 	}
 }
