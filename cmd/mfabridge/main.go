@@ -105,7 +105,7 @@ AssumeRole / GetSessionToken, caching sessions so one touch serves many roles.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see `%s --help`)", err, cmd.CommandPath())}
 	})
-	root.AddCommand(a.simCmd(), a.accountsCmd(), a.devicesCmd(), a.planCmd(), a.credentialProcessCmd(), a.exportCmd(), a.codeCmd(), a.execCmd(), a.serveCmd(), a.demoCmd(), a.doctorCmd())
+	root.AddCommand(a.simCmd(), a.accountsCmd(), a.devicesCmd(), a.planCmd(), a.credentialProcessCmd(), a.exportCmd(), a.codeCmd(), a.execCmd(), a.serveCmd(), a.demoCmd(), a.doctorCmd(), a.enrollCmd(), a.rotateCmd())
 	return root
 }
 

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mfabridge/mfabridge/device"
+	"github.com/mfabridge/mfabridge/oath"
+	"github.com/mfabridge/mfabridge/sts"
+)
+
+// oathStore implements sts.OATHStore with a device that stores
+// credentials (a YubiKey or the simulator).
+type oathStore struct {
+	d device.Device
+	m device.Manager
+}
+
+func (s *oathStore) Accounts(ctx context.Context) ([]string, error) {
+	creds, err := s.d.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(creds))
+	for i, c := range creds {
+		names[i] = c.Name
+	}
+	return names, nil
+}
+
+func (s *oathStore) Put(ctx context.Context, account string, secret []byte, touch bool) error {
+	return s.m.Put(ctx, device.Credential{Name: account, Type: oath.TOTP, Algorithm: oath.SHA1, Digits: 6,
+		Period: 30 * time.Second, Touch: touch}, secret, device.PutOptions{})
+}
+
+func (s *oathStore) Delete(ctx context.Context, account string) error {
+	err := s.m.Delete(ctx, account)
+	if errors.Is(err, device.ErrNotFound) || errors.Is(err, oath.ErrNoSuchCredential) {
+		return fmt.Errorf("%w: %w", sts.ErrNoOATHAccount, err)
+	}
+	return err
+}
+
+func (s *oathStore) Code(ctx context.Context, account string, at time.Time) (string, error) {
+	c, err := s.d.Calculate(ctx, account, at)
+	if err != nil {
+		return "", err
+	}
+	return c.Value, nil
+}
+
+// enrollSetup is what enroll and rotate share: the profile, the IAM and
+// STS clients, and the device.
+type enrollSetup struct {
+	cfg     *sts.Config
+	p       *sts.Profile
+	spec    string
+	dev     device.Device
+	store   *oathStore
+	enroler *sts.Enroller
+}
+
+func (a *app) enrollSetup(ctx context.Context, profile, devFlag string) (*enrollSetup, error) {
+	if profile == "" {
+		return nil, usageError{errors.New("--profile is required")}
+	}
+	cfg, err := sts.LoadProfiles(a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	p, err := cfg.ResolveSource(profile)
+	if err != nil {
+		return nil, err
+	}
+	ic, err := sts.NewIAMClient(p, nil)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := sts.NewIdentityClient(p, nil)
+	if err != nil {
+		return nil, err
+	}
+	spec := devFlag
+	if spec == "" {
+		spec = p.Device
+	}
+	spec = a.deviceSpec(spec)
+	d, m, err := a.openManager(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	st := &oathStore{d: d, m: m}
+	return &enrollSetup{cfg: cfg, p: p, spec: spec, dev: d, store: st,
+		enroler: sts.NewEnroller(ic, sc, st, sts.WithEnrollLogger(a.log))}, nil
+}
+
+// printLeftovers spells out, one per line, what a failed enrollment left.
+func (a *app) printLeftovers(err error) {
+	var ee *sts.EnrollError
+	if !errors.As(err, &ee) {
+		return
+	}
+	for _, r := range ee.RolledBack {
+		fmt.Fprintf(a.stderr, "mfabridge: rolled back: %s\n", r)
+	}
+	for _, l := range ee.Left {
+		fmt.Fprintf(a.stderr, "mfabridge: LEFT: %s\n  finish with: %s\n", l.What, l.Fix)
+	}
+}
+
+func (a *app) enrollCmd() *cobra.Command {
+	var (
+		profile, user, dev, account, name string
+		touch, writeConfig               bool
+	)
+	cmd := &cobra.Command{
+		Use:   "enroll --profile PROFILE",
+		Short: "Create an AWS virtual MFA device and put it on the YubiKey in one step",
+		Long: `enroll creates a virtual MFA device in IAM (with the profile's long-term
+access keys), stores its seed in the device's OATH applet, and enables it with
+two consecutive codes computed at once. The seed exists only in memory and on
+the device. It prints the new mfa_serial; --write-config adds mfa_serial,
+mfabridge_device and mfabridge_account to the profile. A failure rolls back
+(IAM device deleted, OATH account removed) or says what is left and how to
+finish.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			s, err := a.enrollSetup(ctx, profile, dev)
+			if err != nil {
+				return err
+			}
+			defer s.dev.Close()
+			if touch {
+				a.term.notice("the account requires touch: touch the key for each of the two enabling codes")
+			}
+			res, err := s.enroler.Enroll(ctx, sts.EnrollRequest{User: user, DeviceName: name, Account: account, Touch: touch, DeviceSpec: s.spec})
+			if err != nil {
+				a.printLeftovers(err)
+				return err
+			}
+			fmt.Fprintln(a.stdout, res.Serial)
+			fmt.Fprintf(a.stderr, "mfabridge: enrolled %s for IAM user %s as OATH account %q on %s\n", res.Serial, res.User, res.Account, s.dev.Info())
+			settings := []sts.Setting{{Key: "mfa_serial", Value: res.Serial}, {Key: "mfabridge_device", Value: s.spec}, {Key: "mfabridge_account", Value: res.Account}}
+			if !writeConfig {
+				fmt.Fprintf(a.stderr, "mfabridge: add to profile %q in %s (or rerun with --write-config next time):\n", profile, s.cfg.ConfigFile)
+				for _, st := range settings {
+					fmt.Fprintf(a.stderr, "  %s = %s\n", st.Key, st.Value)
+				}
+				return nil
+			}
+			if err := writeProfile(s.cfg.ConfigFile, profile, settings); err != nil {
+				fmt.Fprintf(a.stderr, "mfabridge: the device is enrolled and enabled, but the config was not changed; add to profile %q by hand:\n", profile)
+				for _, st := range settings {
+					fmt.Fprintf(a.stderr, "  %s = %s\n", st.Key, st.Value)
+				}
+				return err
+			}
+			fmt.Fprintf(a.stderr, "mfabridge: profile %q in %s now uses it\n", profile, s.cfg.ConfigFile)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&profile, "profile", "", "AWS profile whose access keys manage the IAM user (required)")
+	f.StringVar(&user, "user", "", "IAM user to enroll (default: the owner of the profile's access keys)")
+	f.StringVar(&dev, "device", "", "device: yubikey, yubikey:SERIAL or sim:PATH (default: the profile's mfabridge_device, $MFABRIDGE_DEVICE, else the only YubiKey)")
+	f.StringVar(&account, "account", "", "OATH account name (default AWS:NAME@ACCOUNT_ID)")
+	f.StringVar(&name, "name", "", "name of the IAM virtual MFA device (default: the user name)")
+	f.BoolVar(&touch, "touch", false, "require a touch for every code")
+	f.BoolVar(&writeConfig, "write-config", false, "add mfa_serial, mfabridge_device and mfabridge_account to the profile in the AWS config file")
+	return cmd
+}
+
+// writeProfile sets keys in a profile of the AWS config file, keeping the
+// rest of the file byte for byte.
+func writeProfile(path, profile string, settings []sts.Setting) error {
+	if path == "" {
+		return errors.New("write config: no AWS config file (set HOME or AWS_CONFIG_FILE)")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("write config: %w", err)
+	}
+	out, err := sts.SetProfileKeys(data, profile, settings)
+	if err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	return sts.WriteConfigFile(path, out)
+}
+
+func (a *app) rotateCmd() *cobra.Command {
+	var (
+		profile, user, dev, account, name string
+		touch                             bool
+	)
+	cmd := &cobra.Command{
+		Use:   "rotate --profile PROFILE",
+		Short: "Replace the profile's MFA device with a new one on the YubiKey, never leaving it without a working device",
+		Long: `rotate enrolls a new virtual MFA device on the key (as enroll does), switches
+every profile of the AWS config file that used the old serial, checks the new
+device with a GetSessionToken, then deactivates and deletes the old device and
+removes its OATH account. Progress is journaled in the cache directory (never
+the seed): if rotate is interrupted, run it again to finish.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			s, err := a.enrollSetup(ctx, profile, dev)
+			if err != nil {
+				return err
+			}
+			defer s.dev.Close()
+			dir, err := sts.DefaultCacheDir(a.getenv)
+			if err != nil {
+				return err
+			}
+			oldAccount := s.p.Account
+			if oldAccount == "" && s.p.MFASerial != "" {
+				names, err := s.store.Accounts(ctx)
+				if err != nil {
+					return err
+				}
+				if acct, _, err := sts.MatchAccount(s.p.MFASerial, names); err == nil {
+					oldAccount = acct
+				}
+			}
+			if _, err := os.Stat(sts.JournalPath(dir, profile)); err == nil {
+				a.term.notice("resuming an interrupted rotation of profile " + profile)
+			}
+			res, err := s.enroler.Rotate(ctx, dir, sts.RotateRequest{Profile: profile, ConfigFile: s.cfg.ConfigFile, User: user,
+				OldSerial: s.p.MFASerial, OldAccount: oldAccount, DeviceSpec: s.spec, Touch: touch, DeviceName: name, Account: account})
+			if err != nil {
+				a.printLeftovers(err)
+				return err
+			}
+			fmt.Fprintln(a.stdout, res.Serial)
+			fmt.Fprintf(a.stderr, "mfabridge: %s is now the MFA device of %s (OATH account %q); profiles switched: %s\n",
+				res.Serial, res.User, res.Account, strings.Join(res.Profiles, ", "))
+			fmt.Fprintf(a.stderr, "mfabridge: old device %s deactivated and removed\n", res.OldSerial)
+			for _, n := range res.Notes {
+				fmt.Fprintf(a.stderr, "mfabridge: note: %s\n", n)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&profile, "profile", "", "AWS profile whose MFA device to replace (required)")
+	f.StringVar(&user, "user", "", "IAM user (default: the owner of the profile's access keys)")
+	f.StringVar(&dev, "device", "", "device: yubikey, yubikey:SERIAL or sim:PATH (default: the profile's mfabridge_device, $MFABRIDGE_DEVICE, else the only YubiKey)")
+	f.StringVar(&account, "account", "", "OATH account name for the new device (default AWS:NAME@ACCOUNT_ID)")
+	f.StringVar(&name, "name", "", "name of the new IAM virtual MFA device (default USER-YYYYMMDD-HHMMSS)")
+	f.BoolVar(&touch, "touch", false, "require a touch for every code of the new device")
+	return cmd
+}
