@@ -117,7 +117,7 @@ func (a *app) printLeftovers(err error) {
 func (a *app) enrollCmd() *cobra.Command {
 	var (
 		profile, user, dev, account, name string
-		touch, writeConfig               bool
+		touch, writeConfig                bool
 	)
 	cmd := &cobra.Command{
 		Use:   "enroll --profile PROFILE",
