@@ -69,6 +69,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// apduTrace, when set, sees every command APDU a card gets (with the slot
+// index), e.g. to count them by instruction.
+var apduTrace atomic.Pointer[func(slot int, apdu []byte)]
+
 // slot is one vpcd reader with a simulated card attached (or not).
 type slot struct {
 	index  int
@@ -356,7 +360,12 @@ func (s *testStack) attachErr(i int, card *simulator.Card) error {
 		defer close(done)
 		simulator.ServeVPCD(ctx, card, fmt.Sprintf("127.0.0.1:%d", sl.port),
 			simulator.WithVPCDBackoff(20*time.Millisecond, 200*time.Millisecond),
-			simulator.WithVPCDHook(func(apdu, resp []byte) { sl.apdus.Add(1) }))
+			simulator.WithVPCDHook(func(apdu, resp []byte) {
+				sl.apdus.Add(1)
+				if f := apduTrace.Load(); f != nil {
+					(*f)(sl.index, apdu)
+				}
+			}))
 	}()
 	return waitPresence(sl.reader, true)
 }
@@ -1057,7 +1066,7 @@ var (
 )
 
 // buildCLI builds cmd/mfabridge once per test run.
-func buildCLI(t *testing.T) string {
+func buildCLI(t testing.TB) string {
 	t.Helper()
 	cliOnce.Do(func() {
 		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")

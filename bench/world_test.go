@@ -1,0 +1,246 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mfabridge/mfabridge/simulator/stsemu"
+)
+
+// Test identities: nothing here is a real secret.
+const (
+	mfaSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	mfaSerial = "arn:aws:iam::111111111111:mfa/alice"
+	aliceKey  = "AKIAALICE00000000001"
+	aliceSec  = "alice-secret-access-key-0000000000000000"
+	account   = "AWS:alice@111111111111"
+)
+
+var (
+	binPath   string // the mfabridge binary built by TestMain
+	goCatPath string // a minimal Go program printing a file: the Go floor
+)
+
+const goCatSource = `package main
+
+import "os"
+
+func main() {
+	b, err := os.ReadFile(os.Args[1])
+	if err != nil {
+		os.Exit(1)
+	}
+	os.Stdout.Write(b)
+}
+`
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mfabridge-bench-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "mfabridge")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	out, err := exec.Command(goTool, "build", "-trimpath", "-o", binPath, "github.com/mfabridge/mfabridge/cmd/mfabridge").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build cmd/mfabridge: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	goCatPath = filepath.Join(dir, "gocat")
+	src := filepath.Join(dir, "gocat.go")
+	if err := os.WriteFile(src, []byte(goCatSource), 0o600); err == nil {
+		out, err = exec.Command(goTool, "build", "-trimpath", "-o", goCatPath, src).CombinedOutput()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build gocat: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// worldConfig is an stsemu world: alice with one virtual MFA device and
+// roles R0..R(n-1) in another account that trust her only with MFA.
+func worldConfig(roles int) string {
+	trust := `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "sts:AssumeRole", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}`
+	var rs []string
+	for i := range roles {
+		rs = append(rs, fmt.Sprintf(`{"name": "R%d", "trust_policy": %s}`, i, trust))
+	}
+	return `{"region": "us-east-1", "accounts": [
+ {"id": "111111111111", "users": [{"name": "alice",
+   "access_keys": [{"id": "` + aliceKey + `", "secret": "` + aliceSec + `"}],
+   "mfa_devices": [{"serial": "` + mfaSerial + `", "secret_base32": "` + mfaSecret + `"}],
+   "policies": [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::222222222222:role/*"}]}]}]},
+ {"id": "222222222222", "roles": [` + strings.Join(rs, ",\n") + `]}]}`
+}
+
+// profilesConfig is the AWS config: profiles r0..r(n-1), one per role, all
+// on alice's MFA device.
+func profilesConfig(roles int) string {
+	var b strings.Builder
+	b.WriteString("[profile alice]\nregion = us-east-1\n")
+	for i := range roles {
+		fmt.Fprintf(&b, "\n[profile r%d]\nrole_arn = arn:aws:iam::222222222222:role/R%d\nsource_profile = alice\nmfa_serial = %s\n", i, i, mfaSerial)
+	}
+	return b.String()
+}
+
+// syncBuf is a bytes.Buffer safe for the emulator's concurrent log writes.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}
+
+// entries parses the emulator's JSON log.
+func (s *syncBuf) entries() ([]stsemu.LogEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []stsemu.LogEntry
+	for _, line := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var le stsemu.LogEntry
+		if err := json.Unmarshal([]byte(line), &le); err != nil {
+			return nil, fmt.Errorf("parse emulator log line %q: %w", line, err)
+		}
+		out = append(out, le)
+	}
+	return out, nil
+}
+
+// world is the emulator, AWS config files, a simulated YubiKey holding
+// alice's account, and a cache folder, all in one temporary folder.
+type world struct {
+	dir    string
+	url    string
+	srv    *stsemu.Server
+	log    *syncBuf
+	env    []string
+	roles  int
+	closer func()
+}
+
+func newWorld(tb testing.TB, roles int, opts ...stsemu.Option) *world {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfg, err := stsemu.ParseConfig([]byte(worldConfig(roles)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := &world{dir: dir, log: &syncBuf{}, roles: roles}
+	w.srv, err = stsemu.New(cfg, append([]stsemu.Option{stsemu.WithLog(w.log)}, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := httptest.NewServer(w.srv)
+	tb.Cleanup(hs.Close)
+	w.url = hs.URL
+	key := filepath.Join(dir, "key.json")
+	w.env = []string{
+		"PATH=/usr/bin:/bin",
+		"HOME=" + dir,
+		"AWS_CONFIG_FILE=" + filepath.Join(dir, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
+		"AWS_ENDPOINT_URL_STS=" + hs.URL,
+		"MFABRIDGE_CACHE_DIR=" + w.cacheDir(),
+		"MFABRIDGE_DEVICE=sim:" + key,
+		"MFABRIDGE_TTY=none",
+	}
+	for name, s := range map[string]string{
+		"config":      profilesConfig(roles),
+		"credentials": "[alice]\naws_access_key_id = " + aliceKey + "\naws_secret_access_key = " + aliceSec + "\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if _, stderr, err := w.run(context.Background(), "", "sim", "init", key, "--serial", "12121212"); err != nil {
+		tb.Fatalf("sim init: %v\n%s", err, stderr)
+	}
+	if _, stderr, err := w.run(context.Background(), mfaSecret, "accounts", "add", "--issuer", "AWS", "alice@111111111111"); err != nil {
+		tb.Fatalf("accounts add: %v\n%s", err, stderr)
+	}
+	return w
+}
+
+func (w *world) cacheDir() string { return filepath.Join(w.dir, "cache") }
+
+// command builds an mfabridge process in the world's environment.
+func (w *world) command(ctx context.Context, stdin string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd.Env = w.env
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// run runs mfabridge to completion.
+func (w *world) run(ctx context.Context, stdin string, args ...string) (stdout, stderr string, err error) {
+	cmd := w.command(ctx, stdin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// resetCache empties the cache folder (a cold start).
+func (w *world) resetCache() error {
+	if err := os.RemoveAll(w.cacheDir()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// tally counts the emulator's log: "GetSessionToken ok", "AssumeRole ok",
+// "codes" (requests carrying a code), "failed" (not ok).
+func tally(entries []stsemu.LogEntry) map[string]int {
+	m := map[string]int{}
+	for _, le := range entries {
+		m[le.Action+" "+le.Outcome]++
+		if le.CodeValid != nil {
+			m["codes"]++
+		}
+		if le.Outcome != "ok" {
+			m["failed"]++
+		}
+	}
+	return m
+}
+
+// httptestServer serves h on loopback for the test's life and returns its URL.
+func httptestServer(tb testing.TB, h http.Handler) string {
+	hs := httptest.NewServer(h)
+	tb.Cleanup(hs.Close)
+	return hs.URL
+}
