@@ -36,6 +36,15 @@
 // InvalidClientTokenId, as IAM does. Server.Authorize is the same check
 // for Go callers.
 //
+// IAM: requests signed for service "iam" at the same URL are IAM Query API
+// calls (version 2010-05-08): CreateVirtualMFADevice, EnableMFADevice (two
+// consecutive codes), DeactivateMFADevice, DeleteVirtualMFADevice and
+// ListMFADevices, with IAM's parameter checks, error codes and statuses.
+// Devices enabled this way serve GetSessionToken and AssumeRole at once;
+// deactivated or deleted ones stop working. See iam.go, and
+// testdata/iam_self_mfa.json for a policy that lets users manage their own
+// MFA devices.
+//
 // Clocks: WithClock moves the logical clock (expiry, TOTP, MFA age); the
 // SigV4 skew window and the Date header follow the real clock, shifted by
 // Faults.DateShift.

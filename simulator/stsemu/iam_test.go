@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -275,4 +276,57 @@ func TestIAMDeviceLimit(t *testing.T) {
 		}
 		wantAPIError(t, err, "LimitExceeded", 409, "Cannot exceed quota for MFADevicesPerUser: 8")
 	}
+}
+
+// FuzzIAMParams drives the IAM actions with arbitrary parameters as an
+// authenticated alice: never a panic, only IAM's statuses and codes, and
+// the seed of a created device never in an error message.
+func FuzzIAMParams(f *testing.F) {
+	f.Add("Action=CreateVirtualMFADevice&Version=2010-05-08&VirtualMFADeviceName=alice-f&Path=%2Fx%2F")
+	f.Add("Action=EnableMFADevice&Version=2010-05-08&UserName=alice&SerialNumber=arn%3Aaws%3Aiam%3A%3A111111111111%3Amfa%2Falice&AuthenticationCode1=123456&AuthenticationCode2=654321")
+	f.Add("Action=DeactivateMFADevice&Version=2010-05-08&SerialNumber=arn%3Aaws%3Aiam%3A%3A111111111111%3Amfa%2Falice")
+	f.Add("Action=DeleteVirtualMFADevice&Version=2010-05-08&SerialNumber=x")
+	f.Add("Action=ListMFADevices&Version=2010-05-08&MaxItems=0&Marker=%FF")
+	f.Add("Action=ListMFADevices&Version=2011-06-15")
+	cfg, err := LoadConfig("testdata/iam_self_mfa.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	allowed := map[string]int{"EntityAlreadyExists": 409, "NoSuchEntity": 404, "InvalidAuthenticationCode": 403,
+		"LimitExceeded": 409, "DeleteConflict": 409, "ValidationError": 400, "AccessDenied": 403, "InvalidAction": 400}
+	f.Fuzz(func(t *testing.T, query string) {
+		params, err := url.ParseQuery(query)
+		if err != nil {
+			return
+		}
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _, aerr := s.lookupKey(aliceKey, "", false)
+		if aerr != nil {
+			t.Fatal(aerr)
+		}
+		st := &reqState{}
+		q := &apiRequest{Params: params, Auth: &sigV4Auth{Service: "iam"}}
+		resp, aerr := s.dispatch(q, c, st)
+		if aerr != nil {
+			if want, ok := allowed[aerr.Code]; !ok || want != aerr.Status {
+				t.Fatalf("unexpected error %d %s: %s", aerr.Status, aerr.Code, aerr.Message)
+			}
+			if st.ns != iamNamespace {
+				t.Fatal("IAM error without the IAM namespace")
+			}
+			return
+		}
+		if cr, ok := resp.(*createVirtualMFADeviceResponse); ok {
+			seed, err := base64.StdEncoding.DecodeString(cr.Result.Device.Base32StringSeed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := base32.StdEncoding.DecodeString(string(seed)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }
