@@ -236,8 +236,13 @@ func iniValue(raw string) string {
 
 // WriteConfigFile replaces a config file atomically (temporary file in the
 // same directory, fsync, rename), keeping the old file's mode (0600 for a
-// new file).
+// new file). A symlink is followed: its target is replaced.
 func WriteConfigFile(path string, data []byte) error {
+	// Write through a symlink (dotfile managers link ~/.aws/config) rather
+	// than replacing the link with a file.
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
 	mode := os.FileMode(0o600)
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()

@@ -622,3 +622,30 @@ func TestRotateRefusesUnknownSerial(t *testing.T) {
 		t.Errorf("IAM calls: %v", w.iam.calls)
 	}
 }
+
+// Ctrl-C during enrollment (the context is cancelled after the PUT): the
+// enabling call fails, and the rollback still runs to completion.
+func TestEnrollCancelledRollsBack(t *testing.T) {
+	w := newIAMWorld(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := w.enroller(func(s EnrollStep) error {
+		if s == StepPut {
+			cancel()
+		}
+		return nil
+	}).Enroll(ctx, EnrollRequest{DeviceName: "alice-2"})
+	var ee *EnrollError
+	if !errors.As(err, &ee) || ee.Step != StepEnable || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(ee.Left) != 0 || len(ee.RolledBack) != 2 {
+		t.Fatalf("rollback: %+v", ee)
+	}
+	if w.exists("arn:aws:iam::111111111111:mfa/alice-2") {
+		t.Error("IAM device left")
+	}
+	if _, ok := w.store.keys["AWS:alice-2@111111111111"]; ok {
+		t.Error("OATH account left")
+	}
+}

@@ -163,6 +163,9 @@ finish.`,
 				return err
 			}
 			fmt.Fprintf(a.stderr, "mfabridge: profile %q in %s now uses it\n", profile, s.cfg.ConfigFile)
+			if old := s.p.MFASerial; old != "" && old != res.Serial {
+				fmt.Fprintf(a.stderr, "mfabridge: the previous device %s stays enabled in IAM (`mfabridge rotate` replaces a device and removes the old one)\n", old)
+			}
 			return nil
 		},
 	}
