@@ -278,7 +278,7 @@ func simulateDay(tb testing.TB, roles int, day, every time.Duration) dayResult {
 	tb.Helper()
 	clock := &fakeClock{}
 	clock.ns.Store(time.Now().Truncate(time.Hour).Add(9 * time.Hour).UnixNano())
-	cfgw, err := stsemu.ParseConfig([]byte(worldConfig(roles)))
+	cfgw, err := stsemu.ParseConfig([]byte(worldConfig(1, roles)))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -288,8 +288,7 @@ func simulateDay(tb testing.TB, roles int, day, every time.Duration) dayResult {
 		tb.Fatal(err)
 	}
 	hs := httptestServer(tb, srv)
-	creds := "[alice]\naws_access_key_id = " + aliceKey + "\naws_secret_access_key = " + aliceSec + "\n"
-	cfg, err := sts.ParseProfiles([]byte(profilesConfig(roles)), []byte(creds), func(k string) string {
+	cfg, err := sts.ParseProfiles([]byte(profilesConfig(1, roles)), []byte(credentialsFile(1)), func(k string) string {
 		if k == "AWS_ENDPOINT_URL_STS" {
 			return hs
 		}

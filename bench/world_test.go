@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,29 +77,83 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// worldConfig is an stsemu world: alice with one virtual MFA device and
-// roles R0..R(n-1) in another account that trust her only with MFA.
-func worldConfig(roles int) string {
+// user is an IAM user of the test world with one virtual MFA device whose
+// seed is also on the simulated YubiKey.
+type user struct {
+	name, keyID, secretKey, mfaSecret string
+}
+
+// userNames are the world's IAM users; users[0] is alice.
+var userNames = []string{"alice", "bob", "carol", "dave", "erin", "frank"}
+
+func newUser(i int) user {
+	if i == 0 {
+		return user{"alice", aliceKey, aliceSec, mfaSecret}
+	}
+	n := userNames[i]
+	up := strings.ToUpper(n)
+	seed := (n + "-mfa-seed-xxxxxxxxxxxxxxxxxxxx")[:20]
+	return user{
+		name:      n,
+		keyID:     "AKIA" + up + strings.Repeat("0", 15-len(up)) + "1",
+		secretKey: (n + "-secret-access-key-0000000000000000000000000")[:40],
+		mfaSecret: base32.StdEncoding.EncodeToString([]byte(seed)),
+	}
+}
+
+func (u user) serial() string  { return "arn:aws:iam::111111111111:mfa/" + u.name }
+func (u user) account() string { return "AWS:" + u.name + "@111111111111" }
+
+// profile names user u's profile for role r: r0, r1 … for alice,
+// bob-r0 … for the others.
+func (u user) profile(r int) string {
+	if u.name == "alice" {
+		return fmt.Sprintf("r%d", r)
+	}
+	return fmt.Sprintf("%s-r%d", u.name, r)
+}
+
+// worldConfig is an stsemu world: the users, each with one virtual MFA
+// device, and roles R0..R(n-1) in another account that trust them only
+// with MFA.
+func worldConfig(users, roles int) string {
 	trust := `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "sts:AssumeRole", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}`
-	var rs []string
+	var rs, us []string
 	for i := range roles {
 		rs = append(rs, fmt.Sprintf(`{"name": "R%d", "trust_policy": %s}`, i, trust))
 	}
+	for i := range users {
+		u := newUser(i)
+		us = append(us, `{"name": "`+u.name+`",
+   "access_keys": [{"id": "`+u.keyID+`", "secret": "`+u.secretKey+`"}],
+   "mfa_devices": [{"serial": "`+u.serial()+`", "secret_base32": "`+u.mfaSecret+`"}],
+   "policies": [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::222222222222:role/*"}]}]}`)
+	}
 	return `{"region": "us-east-1", "accounts": [
- {"id": "111111111111", "users": [{"name": "alice",
-   "access_keys": [{"id": "` + aliceKey + `", "secret": "` + aliceSec + `"}],
-   "mfa_devices": [{"serial": "` + mfaSerial + `", "secret_base32": "` + mfaSecret + `"}],
-   "policies": [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::222222222222:role/*"}]}]}]},
+ {"id": "111111111111", "users": [` + strings.Join(us, ",\n") + `]},
  {"id": "222222222222", "roles": [` + strings.Join(rs, ",\n") + `]}]}`
 }
 
-// profilesConfig is the AWS config: profiles r0..r(n-1), one per role, all
-// on alice's MFA device.
-func profilesConfig(roles int) string {
+// profilesConfig is the AWS config: for each user a source profile and one
+// role profile per role, all on that user's MFA device.
+func profilesConfig(users, roles int) string {
 	var b strings.Builder
-	b.WriteString("[profile alice]\nregion = us-east-1\n")
-	for i := range roles {
-		fmt.Fprintf(&b, "\n[profile r%d]\nrole_arn = arn:aws:iam::222222222222:role/R%d\nsource_profile = alice\nmfa_serial = %s\n", i, i, mfaSerial)
+	for i := range users {
+		u := newUser(i)
+		fmt.Fprintf(&b, "[profile %s]\nregion = us-east-1\n", u.name)
+		for r := range roles {
+			fmt.Fprintf(&b, "\n[profile %s]\nrole_arn = arn:aws:iam::222222222222:role/R%d\nsource_profile = %s\nmfa_serial = %s\n\n",
+				u.profile(r), r, u.name, u.serial())
+		}
+	}
+	return b.String()
+}
+
+func credentialsFile(users int) string {
+	var b strings.Builder
+	for i := range users {
+		u := newUser(i)
+		fmt.Fprintf(&b, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n", u.name, u.keyID, u.secretKey)
 	}
 	return b.String()
 }
@@ -142,28 +197,42 @@ func (s *syncBuf) entries() ([]stsemu.LogEntry, error) {
 // world is the emulator, AWS config files, a simulated YubiKey holding
 // alice's account, and a cache folder, all in one temporary folder.
 type world struct {
-	dir    string
-	url    string
-	srv    *stsemu.Server
-	log    *syncBuf
-	env    []string
-	roles  int
-	closer func()
+	dir   string
+	url   string
+	srv   *stsemu.Server
+	log   *syncBuf
+	env   []string
+	users int
+	roles int
+	// wrap, when set, wraps the emulator's handler (request inspection).
+	wrap func(http.Handler) http.Handler
 }
 
+// newWorld is a world with alice alone and roles role profiles.
 func newWorld(tb testing.TB, roles int, opts ...stsemu.Option) *world {
 	tb.Helper()
+	return newWorldUsers(tb, 1, roles, nil, opts...)
+}
+
+// newWorldUsers is a world with users users, each with roles role
+// profiles; wrap (may be nil) wraps the emulator's handler.
+func newWorldUsers(tb testing.TB, users, roles int, wrap func(http.Handler) http.Handler, opts ...stsemu.Option) *world {
+	tb.Helper()
 	dir := tb.TempDir()
-	cfg, err := stsemu.ParseConfig([]byte(worldConfig(roles)))
+	cfg, err := stsemu.ParseConfig([]byte(worldConfig(users, roles)))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w := &world{dir: dir, log: &syncBuf{}, roles: roles}
+	w := &world{dir: dir, log: &syncBuf{}, users: users, roles: roles}
 	w.srv, err = stsemu.New(cfg, append([]stsemu.Option{stsemu.WithLog(w.log)}, opts...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	hs := httptest.NewServer(w.srv)
+	var h http.Handler = w.srv
+	if wrap != nil {
+		h = wrap(h)
+	}
+	hs := httptest.NewServer(h)
 	tb.Cleanup(hs.Close)
 	w.url = hs.URL
 	key := filepath.Join(dir, "key.json")
@@ -178,8 +247,8 @@ func newWorld(tb testing.TB, roles int, opts ...stsemu.Option) *world {
 		"MFABRIDGE_TTY=none",
 	}
 	for name, s := range map[string]string{
-		"config":      profilesConfig(roles),
-		"credentials": "[alice]\naws_access_key_id = " + aliceKey + "\naws_secret_access_key = " + aliceSec + "\n",
+		"config":      profilesConfig(users, roles),
+		"credentials": credentialsFile(users),
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o600); err != nil {
 			tb.Fatal(err)
@@ -188,8 +257,11 @@ func newWorld(tb testing.TB, roles int, opts ...stsemu.Option) *world {
 	if _, stderr, err := w.run(context.Background(), "", "sim", "init", key, "--serial", "12121212"); err != nil {
 		tb.Fatalf("sim init: %v\n%s", err, stderr)
 	}
-	if _, stderr, err := w.run(context.Background(), mfaSecret, "accounts", "add", "--issuer", "AWS", "alice@111111111111"); err != nil {
-		tb.Fatalf("accounts add: %v\n%s", err, stderr)
+	for i := range users {
+		u := newUser(i)
+		if _, stderr, err := w.run(context.Background(), u.mfaSecret, "accounts", "add", "--issuer", "AWS", u.name+"@111111111111"); err != nil {
+			tb.Fatalf("accounts add: %v\n%s", err, stderr)
+		}
 	}
 	return w
 }
@@ -243,4 +315,10 @@ func httptestServer(tb testing.TB, h http.Handler) string {
 	hs := httptest.NewServer(h)
 	tb.Cleanup(hs.Close)
 	return hs.URL
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
