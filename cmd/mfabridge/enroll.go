@@ -140,9 +140,16 @@ finish.`,
 			if touch {
 				a.term.notice("the account requires touch: touch the key for each of the two enabling codes")
 			}
+			before, err := s.store.Accounts(ctx)
+			if err != nil {
+				return err
+			}
 			res, err := s.enroler.Enroll(ctx, sts.EnrollRequest{User: user, DeviceName: name, Account: account, Touch: touch, DeviceSpec: s.spec})
 			if err != nil {
 				a.printLeftovers(err)
+				return err
+			}
+			if err := a.pinAccounts(s, before, res, writeConfig); err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stdout, res.Serial)
@@ -178,6 +185,37 @@ finish.`,
 	f.BoolVar(&touch, "touch", false, "require a touch for every code")
 	f.BoolVar(&writeConfig, "write-config", false, "add mfa_serial, mfabridge_device and mfabridge_account to the profile in the AWS config file")
 	return cmd
+}
+
+// pinAccounts deals with profiles that found their OATH account by
+// matching names (no mfabridge_account) and that the new account makes
+// ambiguous: "AWS:alice-2@1111…" also holds the words "alice" and the
+// account ID of arn:…:mfa/alice. With --write-config it pins their
+// current account in mfabridge_account; otherwise it says what to add.
+func (a *app) pinAccounts(s *enrollSetup, before []string, res *sts.Enrolled, write bool) error {
+	after := append(append([]string{}, before...), res.Account)
+	for _, name := range s.cfg.Names() {
+		p, err := s.cfg.Resolve(name)
+		if err != nil || p.Account != "" || p.MFASerial == res.Serial || (p.Device != "" && p.Device != s.spec) {
+			continue
+		}
+		old, _, err := sts.MatchAccount(p.MFASerial, before)
+		if err != nil {
+			continue
+		}
+		if _, _, err := sts.MatchAccount(p.MFASerial, after); !errors.Is(err, sts.ErrAmbiguousAccount) {
+			continue
+		}
+		if !write {
+			fmt.Fprintf(a.stderr, "mfabridge: profile %q now matches two OATH accounts; add to it: mfabridge_account = %s\n", name, old)
+			continue
+		}
+		if err := writeProfile(s.cfg.ConfigFile, name, []sts.Setting{{Key: "mfabridge_account", Value: old}}); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stderr, "mfabridge: profile %q: pinned mfabridge_account = %s (the new account's name would have matched its mfa_serial too)\n", name, old)
+	}
+	return nil
 }
 
 // writeProfile sets keys in a profile of the AWS config file, keeping the
