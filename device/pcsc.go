@@ -43,7 +43,7 @@ func OpenYubiKey(ctx context.Context, serial uint32, hooks Hooks, log *slog.Logg
 		if err := card.Begin(); err != nil {
 			card.Close()
 			pctx.Close()
-			return nil, nil, fmt.Errorf("begin transaction on %q: %w", ki.Reader, err)
+			return nil, nil, err // says which reader already
 		}
 		release := func() error {
 			return errors.Join(card.End(), card.Close(), pctx.Close())

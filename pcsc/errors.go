@@ -139,6 +139,11 @@ func (e *PCSCError) Error() string {
 		reason = "the card was reset by another program: try again"
 	case codeCommError, codeCommDataLost:
 		reason = "lost the connection to pcscd: check that it is still running and try again"
+	case codeNotTransacted:
+		// What a driver reports when the card stopped answering, e.g. a
+		// key pulled out and put back faster than pcscd's presence poll
+		// (about 0.4 s), which then never reports it as removed.
+		reason = "the reader could not reach the YubiKey (loose connection, or pulled out and put back?): reinsert it and try again"
 	}
 	if s := sentinelFor(e.Code); s != nil {
 		reason = s.Error()

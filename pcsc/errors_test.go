@@ -25,6 +25,7 @@ func TestPCSCErrorMapping(t *testing.T) {
 		{codeUnresponsiveCard, ErrTimeout, "SCARD_W_UNRESPONSIVE_CARD"},
 		{codeResetCard, nil, "reset by another program"},
 		{codeCommError, nil, "lost the connection to pcscd"},
+		{codeNotTransacted, nil, "pulled out and put back?): reinsert it"},
 		{0x80100099, nil, "0x80100099"},
 	}
 	sentinels := []error{ErrNoStatusWord, ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved, ErrReaderBusy, ErrTimeout, ErrNotCompiled}

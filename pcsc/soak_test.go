@@ -143,6 +143,13 @@ func TestStackSoak(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"card pulled and put back within 0.3 s (faster than pcscd's presence poll)", func() {
+			sl.detachNoWait()
+			time.Sleep(300 * time.Millisecond)
+			if err := s.attachErr(0, sl.card); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"pcscd restarted", func() {
 			if err := s.stopPCSCD(); err != nil {
 				t.Fatal(err)
@@ -216,6 +223,7 @@ func classifyCardError(msg string) string {
 		{"removed", "card removed"},
 		{"no yubikey", "YubiKey not found"},
 		{"reset", "card reset"},
+		{"could not reach the yubikey", "YubiKey not answering"},
 		{"not connected", "card not connected"},
 	} {
 		if strings.Contains(l, c.word) {
