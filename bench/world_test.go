@@ -31,7 +31,10 @@ const (
 )
 
 var (
-	binPath   string // the mfabridge binary built by TestMain
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+	binPath   string // the mfabridge binary, built on first use
 	goCatPath string // a minimal Go program printing a file: the Go floor
 )
 
@@ -49,32 +52,42 @@ func main() {
 `
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mfabridge-bench-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binPath = filepath.Join(dir, "mfabridge")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(goTool, "build", "-trimpath", "-o", binPath, "github.com/mfabridge/mfabridge/cmd/mfabridge").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build cmd/mfabridge: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	goCatPath = filepath.Join(dir, "gocat")
-	src := filepath.Join(dir, "gocat.go")
-	if err := os.WriteFile(src, []byte(goCatSource), 0o600); err == nil {
-		out, err = exec.Command(goTool, "build", "-trimpath", "-o", goCatPath, src).CombinedOutput()
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build gocat: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
 	os.Exit(code)
+}
+
+// needBinaries builds cmd/mfabridge and gocat once per test run (not in
+// TestMain: `go test -list` and fuzzing need neither).
+func needBinaries(tb testing.TB) {
+	tb.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "mfabridge-bench-")
+		if buildErr != nil {
+			return
+		}
+		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+		binPath = filepath.Join(buildDir, "mfabridge")
+		out, err := exec.Command(goTool, "build", "-trimpath", "-o", binPath, "github.com/mfabridge/mfabridge/cmd/mfabridge").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build cmd/mfabridge: %w\n%s", err, out)
+			return
+		}
+		goCatPath = filepath.Join(buildDir, "gocat")
+		src := filepath.Join(buildDir, "gocat.go")
+		if err := os.WriteFile(src, []byte(goCatSource), 0o600); err != nil {
+			buildErr = err
+			return
+		}
+		if out, err := exec.Command(goTool, "build", "-trimpath", "-o", goCatPath, src).CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build gocat: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
 }
 
 // user is an IAM user of the test world with one virtual MFA device whose
@@ -218,6 +231,7 @@ func newWorld(tb testing.TB, roles int, opts ...stsemu.Option) *world {
 // profiles; wrap (may be nil) wraps the emulator's handler.
 func newWorldUsers(tb testing.TB, users, roles int, wrap func(http.Handler) http.Handler, opts ...stsemu.Option) *world {
 	tb.Helper()
+	needBinaries(tb)
 	dir := tb.TempDir()
 	cfg, err := stsemu.ParseConfig([]byte(worldConfig(users, roles)))
 	if err != nil {
