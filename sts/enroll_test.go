@@ -649,3 +649,45 @@ func TestEnrollCancelledRollsBack(t *testing.T) {
 		t.Error("OATH account left")
 	}
 }
+
+// Profiles that match their OATH account by name keep working while a
+// rotation is half done: the old account is pinned before the new one,
+// whose name holds the same words, reaches the key.
+func TestRotatePinsOldAccount(t *testing.T) {
+	w := newIAMWorld(t)
+	b, _ := os.ReadFile(w.configFile)
+	noPin := strings.Replace(string(b), "mfabridge_account = AWS:alice@111111111111\n", "", 1)
+	if err := os.WriteFile(w.configFile, []byte(noPin), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	req := RotateRequest{Profile: "prod", ConfigFile: w.configFile, OldSerial: "arn:aws:iam::111111111111:mfa/alice",
+		OldAccount: "AWS:alice@111111111111", DeviceName: "alice-2"}
+	_, err := w.enroller(func(s EnrollStep) error {
+		if s == StepEnable {
+			return ErrInterrupted
+		}
+		return nil
+	}).Rotate(context.Background(), w.dir, req)
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatal(err)
+	}
+	names, _ := w.store.Accounts(context.Background())
+	if _, _, err := MatchAccount("arn:aws:iam::111111111111:mfa/alice", names); !errors.Is(err, ErrAmbiguousAccount) {
+		t.Fatalf("the test needs names that match ambiguously: %v %v", names, err)
+	}
+	if p := w.profile("prod"); p.Account != "AWS:alice@111111111111" {
+		t.Errorf("old account not pinned: %q", p.Account)
+	}
+	w.clock.Advance(30 * time.Second)
+	if err := w.assume("prod"); err != nil {
+		t.Errorf("prod broken in mid-rotation: %v", err)
+	}
+	w.clock.Advance(30 * time.Second)
+	res, err := w.enroller(nil).Rotate(context.Background(), w.dir, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := w.profile("prod"); p.Account != res.Account || p.MFASerial != res.Serial {
+		t.Errorf("after rotation: %s %s", p.MFASerial, p.Account)
+	}
+}

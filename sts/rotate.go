@@ -171,6 +171,20 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 		if _, changed, _ := ReplaceMFASerial(data, req.OldSerial, req.OldSerial, ""); len(changed) == 0 {
 			return nil, fmt.Errorf("rotate profile %q: no profile in %s has mfa_serial = %s; rotate edits that file, so move mfa_serial there first", req.Profile, req.ConfigFile, req.OldSerial)
 		}
+		// Pin the old account first: the new account's name also holds the
+		// user and account words that profiles without mfabridge_account
+		// match on, and they must keep working until they are switched.
+		if req.OldAccount != "" {
+			out, _, err := ReplaceMFASerial(data, req.OldSerial, req.OldSerial, req.OldAccount)
+			if err != nil {
+				return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
+			}
+			if string(out) != string(data) {
+				if err := WriteConfigFile(req.ConfigFile, out); err != nil {
+					return nil, fmt.Errorf("rotate profile %q: pin mfabridge_account: %w", req.Profile, err)
+				}
+			}
+		}
 		user, acctID, err := e.caller(ctx, req.User)
 		if err != nil {
 			return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
