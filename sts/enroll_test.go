@@ -194,7 +194,12 @@ type iamWorld struct {
 
 func newIAMWorld(t *testing.T) *iamWorld {
 	t.Helper()
-	cfg, err := stsemu.LoadConfig("../simulator/stsemu/testdata/iam_self_mfa.json")
+	return newIAMWorldConfig(t, "iam_self_mfa.json")
+}
+
+func newIAMWorldConfig(t *testing.T, name string) *iamWorld {
+	t.Helper()
+	cfg, err := stsemu.LoadConfig("../simulator/stsemu/testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,6 +271,15 @@ func (w *iamWorld) enabled() []string {
 func (w *iamWorld) exists(serial string) bool {
 	w.t.Helper()
 	_, err := w.iam.IAMAPI.DeleteVirtualMFADevice(context.Background(), &iam.DeleteVirtualMFADeviceInput{SerialNumber: aws.String(serial)})
+	if isCode(err, "AccessDenied") {
+		// A policy that needs MFA to delete: creating the same name tells.
+		name := serial[strings.LastIndexByte(serial, '/')+1:]
+		_, err := w.iam.IAMAPI.CreateVirtualMFADevice(context.Background(), &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String(name)})
+		if err != nil && !isCode(err, "EntityAlreadyExists") {
+			w.t.Fatal(err)
+		}
+		return err != nil
+	}
 	return !isCode(err, "NoSuchEntity")
 }
 
@@ -689,5 +703,40 @@ func TestRotatePinsOldAccount(t *testing.T) {
 	}
 	if p := w.profile("prod"); p.Account != res.Account || p.MFASerial != res.Serial {
 		t.Errorf("after rotation: %s %s", p.MFASerial, p.Account)
+	}
+}
+
+// AWS's "manage your own MFA device" policy denies DeactivateMFADevice and
+// DeleteVirtualMFADevice without MFA: rotation removes the old device with
+// the new device's MFA session, also when resumed after the verification.
+func TestRotateUnderMFAGuardedPolicy(t *testing.T) {
+	for _, stop := range []EnrollStep{"", StepVerify, StepDeactivateOld} {
+		t.Run("stop after "+string(stop), func(t *testing.T) {
+			w := newIAMWorldConfig(t, "iam_mfa_guarded.json")
+			req := RotateRequest{Profile: "prod", ConfigFile: w.configFile, OldSerial: "arn:aws:iam::111111111111:mfa/alice",
+				OldAccount: "AWS:alice@111111111111", DeviceName: "alice-2"}
+			// Long-term keys alone may not deactivate.
+			_, err := w.iam.IAMAPI.DeactivateMFADevice(context.Background(), &iam.DeactivateMFADeviceInput{UserName: aws.String("alice"), SerialNumber: aws.String(req.OldSerial)})
+			if !isCode(err, "AccessDenied") {
+				t.Fatalf("the policy should deny deactivation without MFA: %v", err)
+			}
+			res, err := w.enroller(func(s EnrollStep) error {
+				if s == stop {
+					return ErrInterrupted
+				}
+				return nil
+			}).Rotate(context.Background(), w.dir, req)
+			if stop != "" {
+				if !errors.Is(err, ErrInterrupted) {
+					t.Fatal(err)
+				}
+				w.clock.Advance(30 * time.Second)
+				res, err = w.enroller(nil).Rotate(context.Background(), w.dir, req)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkRotated(t, w, res.Serial, res.Account)
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -220,6 +221,32 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 	stop := func(s EnrollStep, err error) (*Rotated, error) {
 		return nil, &RotateError{Profile: j.Profile, Step: s, NewSerial: j.NewSerial, OldSerial: j.OldSerial, Err: err}
 	}
+	// Removing the old device uses the MFA session from the verification:
+	// the usual "manage your own MFA" policies (AWS's example among them)
+	// deny DeactivateMFADevice to callers without MFA. A resumed rotation
+	// without that session tries the long-term keys first and, if IAM
+	// refuses, gets a new MFA session with the new device and tries again.
+	var mfa *aws.Credentials
+	withMFA := func(call func(o ...func(*iam.Options)) error) error {
+		opts := func() []func(*iam.Options) {
+			if mfa == nil {
+				return nil
+			}
+			c := *mfa
+			return []func(*iam.Options){func(o *iam.Options) {
+				o.Credentials = credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)
+			}}
+		}
+		err := call(opts()...)
+		if mfa == nil && isCode(err, "AccessDenied") {
+			var verr error
+			if mfa, verr = e.verify(ctx, cache, j); verr != nil {
+				return errors.Join(err, verr)
+			}
+			err = call(opts()...)
+		}
+		return err
+	}
 	for _, st := range []EnrollStep{StepConfig, StepVerify, StepDeactivateOld, StepDeleteOld, StepRemoveOldOATH} {
 		if j.has(st) {
 			continue
@@ -233,9 +260,12 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 		case StepConfig:
 			err = e.switchConfig(j)
 		case StepVerify:
-			err = e.verify(ctx, cache, j)
+			mfa, err = e.verify(ctx, cache, j)
 		case StepDeactivateOld:
-			_, err = e.iam.DeactivateMFADevice(ctx, &iam.DeactivateMFADeviceInput{UserName: aws.String(j.User), SerialNumber: aws.String(j.OldSerial)})
+			err = withMFA(func(o ...func(*iam.Options)) error {
+				_, err := e.iam.DeactivateMFADevice(ctx, &iam.DeactivateMFADeviceInput{UserName: aws.String(j.User), SerialNumber: aws.String(j.OldSerial)}, o...)
+				return err
+			})
 			if isCode(err, "NoSuchEntity") {
 				err = nil // already deactivated (an earlier run, or by hand)
 			}
@@ -247,7 +277,10 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 				res.Notes = append(res.Notes, "the old device "+j.OldSerial+" is a hardware device: deactivated, not deleted")
 				break
 			}
-			_, err = e.iam.DeleteVirtualMFADevice(ctx, &iam.DeleteVirtualMFADeviceInput{SerialNumber: aws.String(j.OldSerial)})
+			err = withMFA(func(o ...func(*iam.Options)) error {
+				_, err := e.iam.DeleteVirtualMFADevice(ctx, &iam.DeleteVirtualMFADeviceInput{SerialNumber: aws.String(j.OldSerial)}, o...)
+				return err
+			})
 			if isCode(err, "NoSuchEntity") {
 				err = nil
 			}
@@ -384,17 +417,18 @@ func (e *Enroller) switchConfig(j *rotateJournal) error {
 	return nil
 }
 
-// verify proves the new device works with a GetSessionToken (900 s, the
-// credentials are dropped). The step used enters the replay ledger; if the
-// code is refused (AWS may count the enabling codes as spent) it waits for
-// the next step once.
-func (e *Enroller) verify(ctx context.Context, cache *fileCache, j *rotateJournal) error {
+// verify proves the new device works with a GetSessionToken (900 s) and
+// returns the MFA session's credentials, kept in memory only. The step used
+// enters the replay ledger; if the code is refused (AWS may count the
+// enabling codes as spent, and IAM changes take a moment to reach STS) it
+// waits for the next step once.
+func (e *Enroller) verify(ctx context.Context, cache *fileCache, j *rotateJournal) (*aws.Credentials, error) {
 	if e.ident == nil {
-		return errors.New("verify the new device: no STS client")
+		return nil, errors.New("verify the new device: no STS client")
 	}
 	unlock, err := cache.lockSerial(ctx, j.NewSerial, nil)
 	if err != nil {
-		return fmt.Errorf("verify the new device: %w", err)
+		return nil, fmt.Errorf("verify the new device: %w", err)
 	}
 	defer unlock()
 	for attempt := 0; ; attempt++ {
@@ -402,25 +436,30 @@ func (e *Enroller) verify(ctx context.Context, cache *fileCache, j *rotateJourna
 		step := now.Unix() / 30
 		if last := cache.lastStep(j.NewSerial); step <= last {
 			if err := e.sleep(ctx, time.Unix((last+1)*30, 0).Sub(now)); err != nil {
-				return fmt.Errorf("verify the new device: %w", err)
+				return nil, fmt.Errorf("verify the new device: %w", err)
 			}
 			continue
 		}
 		code, err := e.store.Code(ctx, j.NewAccount, now)
 		if err != nil {
-			return fmt.Errorf("verify the new device: %w", err)
+			return nil, fmt.Errorf("verify the new device: %w", err)
 		}
-		_, err = e.ident.GetSessionToken(ctx, &awssts.GetSessionTokenInput{DurationSeconds: aws.Int32(900),
+		out, err := e.ident.GetSessionToken(ctx, &awssts.GetSessionTokenInput{DurationSeconds: aws.Int32(900),
 			SerialNumber: aws.String(j.NewSerial), TokenCode: aws.String(code)})
 		if rerr := cache.recordStep(j.NewSerial, step, now); rerr != nil {
 			e.log.Debug("record verification step", "err", rerr)
 		}
 		if err == nil {
-			return nil
+			if out.Credentials == nil {
+				return nil, fmt.Errorf("verify the new device %s: GetSessionToken answered without credentials", j.NewSerial)
+			}
+			c := out.Credentials
+			return &aws.Credentials{AccessKeyID: aws.ToString(c.AccessKeyId), SecretAccessKey: aws.ToString(c.SecretAccessKey),
+				SessionToken: aws.ToString(c.SessionToken)}, nil
 		}
 		if attempt == 0 && isCode(err, "AccessDenied") {
 			continue // next step, once
 		}
-		return fmt.Errorf("verify the new device %s with GetSessionToken: %w", j.NewSerial, iamErr(err))
+		return nil, fmt.Errorf("verify the new device %s with GetSessionToken: %w", j.NewSerial, iamErr(err))
 	}
 }

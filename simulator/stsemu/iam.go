@@ -52,7 +52,9 @@ import (
 // caller's account; otherwise 403 AccessDenied. GetSessionToken
 // credentials obtained without MFA get 403 InvalidClientTokenId, as from
 // IAM. testdata/iam_self_mfa.json is a config that lets a user manage
-// its own MFA devices.
+// its own MFA devices; testdata/iam_mfa_guarded.json follows AWS's example
+// policy that also denies everything else, DeactivateMFADevice and
+// DeleteVirtualMFADevice included, to callers without MFA.
 
 const (
 	iamNamespace       = "https://iam.amazonaws.com/doc/2010-05-08/"
