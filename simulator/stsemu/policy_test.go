@@ -23,6 +23,13 @@ func TestWildcardMatch(t *testing.T) {
 		{"abc*", "abc", true},
 		{"", "", true},
 		{"", "x", false},
+		// A '*' in the string is matched by the pattern's star, not
+		// consumed as a literal (fuzz seed FuzzPolicy/ab7bc5818ba5ba5b).
+		{"*", "*0", true},
+		{"a*", "a*b", true},
+		{"*b", "**b", true},
+		{"*", "*", true},
+		{"a*c", "a*", false},
 	}
 	for _, tt := range tests {
 		if got := wildcardMatch(tt.p, tt.s); got != tt.want {
