@@ -8,7 +8,7 @@ FUZZTIME  ?= 30s
 DEBS      := pcscd libpcsclite-dev vsmartcard-vpcd yubikey-manager awscli
 export CGO_ENABLED ?= 1
 
-.PHONY: all build test test-nocgo deps demo bench fuzz fuzz-short lint clean
+.PHONY: all build test test-nocgo deps bench-deps demo bench soak fuzz fuzz-short lint clean
 
 all: build
 
@@ -44,20 +44,51 @@ test-nocgo:
 demo: build
 	./$(BIN) demo
 
-bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+# bench-deps: the measuring tools of make bench (GNU time for peak memory,
+# hyperfine for process wall times).
+bench-deps:
+	@missing=""; \
+	[ -x /usr/bin/time ] || missing="$$missing time"; \
+	[ -x /usr/bin/hyperfine ] || missing="$$missing hyperfine"; \
+	if [ -n "$$missing" ]; then \
+		echo "bench-deps: installing$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "bench-deps: need root to apt-get install$$missing" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "bench-deps: all present"; fi
 
-# fuzz runs every fuzz target for FUZZTIME (default 30s each).
+# bench runs the comparisons (cached credential-process vs cat, a code vs
+# ykman, a 64-process cold start, touches over a day vs the AWS CLI)
+# BENCHCOUNT times and prints one table, also written to bench/latest.md.
+BENCHCOUNT ?= 5
+bench: deps bench-deps build
+	$(GO) run ./bench/report -count $(BENCHCOUNT) -o bench/latest.md
+
+# soak: the fault and load suite for SOAKTIME (a short version of it runs in
+# make test). The pcscd part (card pulled, pcscd restarted) runs after it.
+SOAKTIME ?= 3m
+soak: deps build
+	$(GO) test -count=1 -timeout 30m -run '^TestSoak' -v ./bench -soak $(SOAKTIME)
+	$(GO) test -count=1 -timeout 30m -run '^TestStackSoak' -v ./pcsc -soak $(SOAKTIME)
+
+# fuzz runs every fuzz target (each package's `go test -list '^Fuzz'`) for
+# FUZZTIME each (default 30s), seed corpora first; it stops at the first
+# failure, which leaves the crashing input in the package's testdata/fuzz.
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
+	@start=$$(date +%s); n=0; \
+	for pkg in $$($(GO) list ./...); do \
 		for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
 			echo "fuzz: $$pkg $$t ($(FUZZTIME))"; \
 			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+			n=$$((n+1)); \
 		done; \
-	done
+	done; \
+	echo "fuzz: $$n targets, $$(( $$(date +%s) - start ))s"
 
+# fuzz-short is the CI run (.ci/run): every target briefly.
 fuzz-short:
-	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
+
+FUZZTIME_SHORT ?= 4s
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
