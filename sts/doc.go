@@ -5,6 +5,12 @@
 // with a lock per MFA serial and a ledger of TOTP steps already sent, so a
 // code is never sent twice and concurrent processes share one device access.
 //
+// Enroller puts AWS virtual MFA devices on an OATH device (Enroll: IAM
+// CreateVirtualMFADevice, PUT of the seed, EnableMFADevice with two codes
+// computed at once) and replaces them (Rotate, resumable through a journal
+// in the cache directory); SetProfileKeys and ReplaceMFASerial edit the
+// config file in place. The seed lives only in memory and on the device.
+//
 // The package reads no environment variables (the caller passes an Env),
 // prints nothing (notices go through UI.Notify) and never exits.
 package sts
