@@ -19,7 +19,7 @@ import (
 // virtual MFA device (STS/IAM emulator, in this process) on a simulated
 // key attached to pcscd through vpcd, enables it with two codes read over
 // PC/SC, writes the profile, and `credential-process` then assumes the
-// MFA-protected role with it.
+// MFA-protected role with it; `rotate` then replaces it on the key.
 func TestStackEnrollAndAssumeRole(t *testing.T) {
 	s := needStack(t)
 	const serial = 66666666
@@ -71,8 +71,18 @@ func TestStackEnrollAndAssumeRole(t *testing.T) {
 	if err != nil || !strings.Contains(out, `"AccessKeyId":"ASIA`) {
 		t.Fatalf("assume the MFA role with the enrolled key: %v\n%s\n%s", err, out, stderr)
 	}
+	// Rotate over PC/SC too: the new device replaces the old on the key.
+	out, stderr, err = cli(t, home, "", "rotate", "--profile", "prod", "--name", "alice-pcsc2")
+	if err != nil || strings.TrimSpace(out) != "arn:aws:iam::111111111111:mfa/alice-pcsc2" {
+		t.Fatalf("rotate over PC/SC: %v\n%s\n%s", err, out, stderr)
+	}
+	out, stderr, err = cli(t, home, "", "accounts", "list", "--device", "yubikey:66666666")
+	if err != nil || strings.TrimSpace(out) != "AWS:alice-pcsc2@111111111111" {
+		t.Errorf("accounts after rotation: %v\n%s\n%s", err, out, stderr)
+	}
 	text := log.String()
-	for _, want := range []string{`"action":"EnableMFADevice","caller":"arn:aws:iam::111111111111:user/alice"`, `"action":"AssumeRole"`} {
+	for _, want := range []string{`"action":"EnableMFADevice","caller":"arn:aws:iam::111111111111:user/alice"`, `"action":"AssumeRole"`,
+		`"action":"DeactivateMFADevice"`, `"action":"DeleteVirtualMFADevice"`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("emulator log lacks %s:\n%s", want, text)
 		}
