@@ -74,7 +74,7 @@ func initMillis(tb testing.TB, env []string, argv ...string) float64 {
 	for _, line := range strings.Split(errb.String(), "\n") {
 		// init internal/bytealg @0.008 ms, 0 ms clock, 0 bytes, 0 allocs
 		f := strings.Fields(line)
-		if len(f) >= 6 && f[0] == "init" && f[5] == "clock," {
+		if len(f) >= 7 && f[0] == "init" && f[5] == "ms" && f[6] == "clock," {
 			var ms float64
 			if _, err := fmt.Sscan(f[4], &ms); err == nil {
 				total += ms

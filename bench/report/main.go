@@ -190,6 +190,14 @@ func (r *results) verdict(bench string, ok bool, detail string) string {
 	return "**not met**" + detail
 }
 
+// measured is the result of a figure without a target.
+func (r *results) measured(bench string) string {
+	if len(r.vals[bench]) == 0 {
+		return r.verdict(bench, true, "")
+	}
+	return "measured"
+}
+
 func render(r *results, count int, now time.Time) string {
 	const cp, pc, cold, day = "BenchmarkCredentialProcessCached", "BenchmarkStackCodeVsYkman", "BenchmarkColdStart64", "BenchmarkTouchDay"
 	var rows []row
@@ -221,14 +229,14 @@ func render(r *results, count int, now time.Time) string {
 	rows = append(rows, row{
 		"APDUs per code (counted at the simulator, all readers)",
 		r.stat(pc, "mfabridge-apdus").fmt("%.0f"), "ykman: " + r.stat(pc, "ykman-apdus").fmt("%.0f"),
-		"counted", r.verdict(pc, true, ""),
+		"—", r.measured(pc),
 	})
 
 	gst, ar, fail := r.stat(cold, "GetSessionToken"), r.stat(cold, "AssumeRole"), r.stat(cold, "failures")
 	dc, sc := r.stat(cold, "device-codes"), r.stat(cold, "sts-codes")
 	rows = append(rows, row{
 		"cold start, 8 role profiles, 64 concurrent `credential-process` processes: wall time",
-		r.stat(cold, "wall-ms").fmt("%.0f ms"), "—", "—", r.verdict(cold, true, ""),
+		r.stat(cold, "wall-ms").fmt("%.0f ms"), "—", "—", r.measured(cold),
 	})
 	rows = append(rows, row{
 		"… codes computed (device CALCULATE / codes sent to STS)",
