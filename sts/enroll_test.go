@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -737,6 +738,52 @@ func TestRotateUnderMFAGuardedPolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkRotated(t, w, res.Serial, res.Account)
+		})
+	}
+}
+
+// A crash in the middle of a step: the journal says the step started
+// (pending) but not that it finished, although it did. Resuming must cope
+// with the step's effect being there already.
+func TestRotateCrashMidStep(t *testing.T) {
+	for _, mid := range []EnrollStep{StepCreate, StepPut, StepEnable, StepConfig, StepVerify, StepDeactivateOld, StepDeleteOld, StepRemoveOldOATH} {
+		t.Run(string(mid), func(t *testing.T) {
+			w := newIAMWorld(t)
+			req := RotateRequest{Profile: "prod", ConfigFile: w.configFile, OldSerial: "arn:aws:iam::111111111111:mfa/alice",
+				OldAccount: "AWS:alice@111111111111", DeviceName: "alice-2"}
+			_, err := w.enroller(func(s EnrollStep) error {
+				if s == mid {
+					return ErrInterrupted
+				}
+				return nil
+			}).Rotate(context.Background(), w.dir, req)
+			if !errors.Is(err, ErrInterrupted) {
+				t.Fatal(err)
+			}
+			path := JournalPath(w.dir, "prod")
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := parseJournal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(j.Done) == 0 || j.Done[len(j.Done)-1] != mid {
+				t.Fatalf("journal done = %v", j.Done)
+			}
+			j.Done, j.Pending = j.Done[:len(j.Done)-1], mid
+			b, _ = json.Marshal(j)
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w.clock.Advance(30 * time.Second)
+			res, err := w.enroller(nil).Rotate(context.Background(), w.dir, req)
+			if err != nil {
+				t.Fatalf("resume: %v", err)
+			}
+			checkRotated(t, w, res.Serial, res.Account)
+			w.noSeedLeak()
 		})
 	}
 }
