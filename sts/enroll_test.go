@@ -787,3 +787,24 @@ func TestRotateCrashMidStep(t *testing.T) {
 		})
 	}
 }
+
+func TestRotateOnePerProfile(t *testing.T) {
+	w := newIAMWorld(t)
+	cache, err := openCache(w.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := cache.lockSerial(context.Background(), "rotate:prod", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	_, err = w.enroller(nil).Rotate(context.Background(), w.dir, RotateRequest{Profile: "prod", ConfigFile: w.configFile,
+		OldSerial: "arn:aws:iam::111111111111:mfa/alice", OldAccount: "AWS:alice@111111111111"})
+	if !errors.Is(err, ErrRotationRunning) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(w.iam.calls) != 0 {
+		t.Errorf("IAM calls: %v", w.iam.calls)
+	}
+}

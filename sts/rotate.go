@@ -40,6 +40,9 @@ type Rotated struct {
 	Notes     []string // things done differently than planned, for the user
 }
 
+// ErrRotationRunning: another process is rotating the same profile.
+var ErrRotationRunning = errors.New("another rotation of this profile is running")
+
 // RotateError is a rotation stopped after the new device was enabled: the
 // user has a working device and the journal lets `mfabridge rotate` resume.
 type RotateError struct {
@@ -142,6 +145,19 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 	if err != nil {
 		return nil, fmt.Errorf("rotate: %w", err)
 	}
+	// One rotation per profile at a time: a second one fails at once
+	// instead of starting over when the first removes the journal.
+	lctx, cancel := context.WithCancel(ctx)
+	busy := false
+	unlock, err := cache.lockSerial(lctx, "rotate:"+req.Profile, func() { busy = true; cancel() })
+	cancel()
+	if busy {
+		return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, ErrRotationRunning)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
+	}
+	defer unlock()
 	jname := journalName(req.Profile)
 	res := &Rotated{}
 	var j *rotateJournal
