@@ -472,7 +472,7 @@ func (e *Enroller) rollback(ctx context.Context, ee *EnrollError, res *Enrolled,
 		case isCode(err, "NoSuchEntity"): // never enabled
 		default:
 			e.log.Debug("rollback: deactivate", "err", err)
-			ee.Left = append(ee.Left, Leftover{What: "IAM MFA device " + res.Serial + " (enabled for " + res.User + ")",
+			ee.Left = append(ee.Left, Leftover{What: "IAM MFA device " + res.Serial + " (enabled for " + res.User + ")" + deniedNote(err),
 				Fix: deactivateCmd(res.User, res.Serial) + " && " + deleteDeviceCmd(res.Serial)})
 			return
 		}
@@ -484,8 +484,18 @@ func (e *Enroller) rollback(ctx context.Context, ee *EnrollError, res *Enrolled,
 	case isCode(err, "NoSuchEntity"):
 	default:
 		e.log.Debug("rollback: delete device", "err", err)
-		ee.Left = append(ee.Left, Leftover{What: "IAM virtual MFA device " + res.Serial, Fix: deleteDeviceCmd(res.Serial)})
+		ee.Left = append(ee.Left, Leftover{What: "IAM virtual MFA device " + res.Serial + deniedNote(err), Fix: deleteDeviceCmd(res.Serial)})
 	}
+}
+
+// deniedNote explains an AccessDenied cleanup: policies modelled on AWS's
+// "manage your own MFA device" example allow DeactivateMFADevice and
+// DeleteVirtualMFADevice only to callers signed in with MFA.
+func deniedNote(err error) string {
+	if isCode(err, "AccessDenied") {
+		return " (IAM refused the cleanup, likely because the policy requires MFA: run the command with MFA session credentials, e.g. through `mfabridge exec PROFILE --`)"
+	}
+	return ""
 }
 
 func shellQuote(s string) string {

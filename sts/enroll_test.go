@@ -808,3 +808,20 @@ func TestRotateOnePerProfile(t *testing.T) {
 		t.Errorf("IAM calls: %v", w.iam.calls)
 	}
 }
+
+// Under AWS's MFA-guarded self-service policy the long-term keys may create
+// but not delete a device: a failed enrollment reports the device left
+// and why.
+func TestEnrollRollbackDeniedWithoutMFA(t *testing.T) {
+	w := newIAMWorldConfig(t, "iam_mfa_guarded.json")
+	w.store.failPut = errors.New("the key is full")
+	_, err := w.enroller(nil).Enroll(context.Background(), EnrollRequest{DeviceName: "alice-2"})
+	var ee *EnrollError
+	if !errors.As(err, &ee) || len(ee.Left) != 1 {
+		t.Fatalf("err = %v", err)
+	}
+	l := ee.Left[0]
+	if l.Fix != "aws iam delete-virtual-mfa-device --serial-number arn:aws:iam::111111111111:mfa/alice-2" || !strings.Contains(l.What, "policy requires MFA") {
+		t.Errorf("leftover %+v", l)
+	}
+}
