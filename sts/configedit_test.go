@@ -1,6 +1,7 @@
 package sts
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,5 +177,34 @@ func TestWriteConfigFileFollowsSymlink(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(target); string(b) != "new" {
 		t.Errorf("target holds %q", b)
+	}
+}
+
+func TestIAMEndpointAndResolveSource(t *testing.T) {
+	config := "[profile a]\nendpoint_url = http://profile\n[profile b]\nservices = local\n[services local]\niam =\n  endpoint_url = http://services-iam\nsts =\n  endpoint_url = http://services-sts\n"
+	creds := "[a]\naws_access_key_id = AKIAAAAAAAAAAAAAAAAA\naws_secret_access_key = s\n[b]\naws_access_key_id = AKIAAAAAAAAAAAAAAAAA\naws_secret_access_key = s\n"
+	cases := []struct {
+		profile string
+		env     map[string]string
+		iam     string
+		sts     string
+	}{
+		{"a", nil, "http://profile", "http://profile"},
+		{"a", map[string]string{"AWS_ENDPOINT_URL": "http://global"}, "http://global", "http://global"},
+		{"a", map[string]string{"AWS_ENDPOINT_URL": "http://global", "AWS_ENDPOINT_URL_IAM": "http://iam"}, "http://iam", "http://global"},
+		{"b", nil, "http://services-iam", "http://services-sts"},
+	}
+	for _, tc := range cases {
+		c := mustConfig(t, config, creds, tc.env)
+		p, err := c.ResolveSource(tc.profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.IAMEndpoint != tc.iam || p.Endpoint != tc.sts || p.MFASerial != "" {
+			t.Errorf("%s %v: iam %q sts %q serial %q", tc.profile, tc.env, p.IAMEndpoint, p.Endpoint, p.MFASerial)
+		}
+		if _, err := c.Resolve(tc.profile); !errors.Is(err, ErrNoMFASerial) {
+			t.Errorf("Resolve without mfa_serial: %v", err)
+		}
 	}
 }
