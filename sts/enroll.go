@@ -251,20 +251,23 @@ func (e *Enroller) caller(ctx context.Context, user string) (string, string, err
 }
 
 // iamErr wraps a refused IAM/STS call so errors.Is(err, ErrIAM) holds,
-// keeping the SDK error (code and message) in the chain.
+// keeping the SDK error (code and message) in the chain. The text is
+// "CODE: message" as AWS sent it.
 func iamErr(err error) error {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
-		return fmt.Errorf("%w: %s: %s: %w", ErrIAM, ae.ErrorCode(), ae.ErrorMessage(), errOnly{err})
+		return &awsCallError{code: ae.ErrorCode(), msg: ae.ErrorMessage(), err: err}
 	}
 	return err
 }
 
-// errOnly keeps an error in the chain without repeating its text.
-type errOnly struct{ err error }
+type awsCallError struct {
+	code, msg string
+	err       error
+}
 
-func (e errOnly) Error() string { return "" }
-func (e errOnly) Unwrap() error { return e.err }
+func (e *awsCallError) Error() string   { return e.code + ": " + strings.TrimSpace(e.msg) }
+func (e *awsCallError) Unwrap() []error { return []error{ErrIAM, e.err} }
 
 // isCode reports whether err is a refused call with that error code.
 func isCode(err error, code string) bool {

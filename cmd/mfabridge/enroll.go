@@ -100,11 +100,13 @@ func (a *app) enrollSetup(ctx context.Context, profile, devFlag string) (*enroll
 		enroler: sts.NewEnroller(ic, sc, st, sts.WithEnrollLogger(a.log))}, nil
 }
 
-// printLeftovers spells out, one per line, what a failed enrollment left.
-func (a *app) printLeftovers(err error) {
+// printLeftovers spells out, one per line, what a failed enrollment rolled
+// back and what it left, and returns the error to end with: the failed
+// step and its cause (the lines above carry the rest).
+func (a *app) printLeftovers(err error) error {
 	var ee *sts.EnrollError
 	if !errors.As(err, &ee) {
-		return
+		return err
 	}
 	for _, r := range ee.RolledBack {
 		fmt.Fprintf(a.stderr, "mfabridge: rolled back: %s\n", r)
@@ -112,6 +114,10 @@ func (a *app) printLeftovers(err error) {
 	for _, l := range ee.Left {
 		fmt.Fprintf(a.stderr, "mfabridge: LEFT: %s\n  finish with: %s\n", l.What, l.Fix)
 	}
+	if len(ee.Left) == 0 && len(ee.RolledBack) > 0 {
+		fmt.Fprintln(a.stderr, "mfabridge: nothing is left of the failed enrollment")
+	}
+	return fmt.Errorf("enrollment failed at step %s: %w", ee.Step, ee.Err)
 }
 
 func (a *app) enrollCmd() *cobra.Command {
@@ -146,8 +152,7 @@ finish.`,
 			}
 			res, err := s.enroler.Enroll(ctx, sts.EnrollRequest{User: user, DeviceName: name, Account: account, Touch: touch, DeviceSpec: s.spec})
 			if err != nil {
-				a.printLeftovers(err)
-				return err
+				return a.printLeftovers(err)
 			}
 			if err := a.pinAccounts(s, before, res, writeConfig); err != nil {
 				return err
@@ -276,8 +281,7 @@ the seed): if rotate is interrupted, run it again to finish.`,
 			res, err := s.enroler.Rotate(ctx, dir, sts.RotateRequest{Profile: profile, ConfigFile: s.cfg.ConfigFile, User: user,
 				OldSerial: s.p.MFASerial, OldAccount: oldAccount, DeviceSpec: s.spec, Touch: touch, DeviceName: name, Account: account})
 			if err != nil {
-				a.printLeftovers(err)
-				return err
+				return a.printLeftovers(err)
 			}
 			fmt.Fprintln(a.stdout, res.Serial)
 			fmt.Fprintf(a.stderr, "mfabridge: %s is now the MFA device of %s (OATH account %q); profiles switched: %s\n",
