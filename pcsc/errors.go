@@ -75,6 +75,7 @@ const (
 	codeUnpoweredCard      uint32 = 0x80100067 // SCARD_W_UNPOWERED_CARD
 	codeResetCard          uint32 = 0x80100068 // SCARD_W_RESET_CARD
 	codeRemovedCard        uint32 = 0x80100069 // SCARD_W_REMOVED_CARD
+	codeSecurityViolation  uint32 = 0x8010006A // SCARD_W_SECURITY_VIOLATION
 )
 
 var codeNames = map[uint32]string{
@@ -97,6 +98,7 @@ var codeNames = map[uint32]string{
 	codeUnpoweredCard:      "SCARD_W_UNPOWERED_CARD",
 	codeResetCard:          "SCARD_W_RESET_CARD",
 	codeRemovedCard:        "SCARD_W_REMOVED_CARD",
+	codeSecurityViolation:  "SCARD_W_SECURITY_VIOLATION",
 }
 
 // sentinelFor maps a PC/SC result code to the sentinel a caller can act on,
@@ -144,6 +146,11 @@ func (e *PCSCError) Error() string {
 		// key pulled out and put back faster than pcscd's presence poll
 		// (about 0.4 s), which then never reports it as removed.
 		reason = "the reader could not reach the YubiKey (loose connection, or pulled out and put back?): reinsert it and try again"
+	case codeSecurityViolation:
+		// pcsc-lite answers this for a handle it does not (or no longer)
+		// associate with the caller, seen when pcscd restarts mid-operation,
+		// and when its polkit policy denies access.
+		reason = "pcscd refused the connection (restarted meanwhile, or its polkit policy denies access): try again"
 	}
 	if s := sentinelFor(e.Code); s != nil {
 		reason = s.Error()

@@ -26,6 +26,7 @@ func TestPCSCErrorMapping(t *testing.T) {
 		{codeResetCard, nil, "reset by another program"},
 		{codeCommError, nil, "lost the connection to pcscd"},
 		{codeNotTransacted, nil, "pulled out and put back?): reinsert it"},
+		{codeSecurityViolation, nil, "restarted meanwhile"},
 		{0x80100099, nil, "0x80100099"},
 	}
 	sentinels := []error{ErrNoStatusWord, ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved, ErrReaderBusy, ErrTimeout, ErrNotCompiled}

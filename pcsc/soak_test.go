@@ -218,12 +218,14 @@ func TestStackSoak(t *testing.T) {
 func classifyCardError(msg string) string {
 	l := strings.ToLower(msg)
 	for _, c := range []struct{ word, cause string }{
+		{"refused the connection", "pcscd restarted meanwhile"},
 		{"pcscd", "pcscd not running"},
 		{"service", "pcscd not running"},
 		{"removed", "card removed"},
 		{"no yubikey", "YubiKey not found"},
 		{"reset", "card reset"},
 		{"could not reach the yubikey", "YubiKey not answering"},
+		{"without a status word", "card answer cut off"},
 		{"not connected", "card not connected"},
 	} {
 		if strings.Contains(l, c.word) {
