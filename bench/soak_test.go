@@ -336,15 +336,16 @@ func (s *soak) result(sc scenario, kind, profile string, stdout, stderr string, 
 	}
 }
 
-// errorLine is the first "mfabridge: " line of stderr, the one a user reads.
+// errorLine is the last "mfabridge: " line of stderr: the error, printed
+// after any notices.
 func errorLine(stderr string) string {
+	msg := ""
 	for _, line := range strings.Split(stderr, "\n") {
-		if m, ok := strings.CutPrefix(line, "mfabridge: "); ok && !strings.HasPrefix(m, "using OATH account") &&
-			!strings.HasPrefix(m, "waiting ") {
-			return strings.TrimSpace(m)
+		if m, ok := strings.CutPrefix(line, "mfabridge: "); ok {
+			msg = strings.TrimSpace(m)
 		}
 	}
-	return ""
+	return msg
 }
 
 // classify reduces an error text to its cause (for counting).
