@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -471,8 +470,8 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 }
 
 var (
-	serialRE      = regexp.MustCompile(`^[\w+=/:,.@-]{9,256}$`)
-	sessionNameRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	serialRE      = lazyRE(`^[\w+=/:,.@-]{9,256}$`)
+	sessionNameRE = lazyRE(`^[\w+=,.@-]{2,64}$`)
 )
 
 func seconds(profile string, kv map[string]string, key string, lo, hi int) (time.Duration, error) {

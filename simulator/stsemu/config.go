@@ -88,12 +88,12 @@ type Role struct {
 }
 
 var (
-	accountIDRe  = regexp.MustCompile(`^[0-9]{12}$`)
-	iamNameRe    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	accessKeyRe  = regexp.MustCompile(`^AKIA[A-Z0-9]{12,124}$`)
-	serialRe     = regexp.MustCompile(`^[\w+=/:,.@-]{9,256}$`)
-	roleNameRe   = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	regionNameRe = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	accountIDRe  = lazyRE(`^[0-9]{12}$`)
+	iamNameRe    = lazyRE(`^[\w+=,.@-]{1,64}$`)
+	accessKeyRe  = lazyRE(`^AKIA[A-Z0-9]{12,124}$`)
+	serialRe     = lazyRE(`^[\w+=/:,.@-]{9,256}$`)
+	roleNameRe   = lazyRE(`^[\w+=,.@-]{1,64}$`)
+	regionNameRe = lazyRE(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 )
 
 // LoadConfig reads and parses a config file.

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -71,14 +70,14 @@ func iamError(status int, code, msg string) *apiError {
 func noSuchEntity(msg string) *apiError { return iamError(404, "NoSuchEntity", msg) }
 
 var (
-	iamPathRe   = regexp.MustCompile(`^(/|/[\x21-\x7E]+/)$`)
-	iamEntityRe = regexp.MustCompile(`^[\w+=,.@-]+$`)
-	digitsRe    = regexp.MustCompile(`^[0-9]+$`)
+	iamPathRe   = lazyRE(`^(/|/[\x21-\x7E]+/)$`)
+	iamEntityRe = lazyRE(`^[\w+=,.@-]+$`)
+	digitsRe    = lazyRE(`^[0-9]+$`)
 )
 
 // iamStr checks a string parameter against IAM's constraints; it reuses the
 // STS validator's phrasing, which IAM shares.
-func iamStr(v *validator, q *apiRequest, param string, required bool, minLen, maxLen int, re *regexp.Regexp, pattern string) string {
+func iamStr(v *validator, q *apiRequest, param string, required bool, minLen, maxLen int, re *lazyRegexp, pattern string) string {
 	field := strings.ToLower(param[:1]) + param[1:]
 	val, ok := q.param(param)
 	if !ok {

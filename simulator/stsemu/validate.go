@@ -2,7 +2,6 @@ package stsemu
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -34,12 +33,12 @@ func (v *validator) err() *apiError {
 	}
 }
 
-var patternCache = map[string]*regexp.Regexp{
-	`[\w+=,.@-]*`:                        regexp.MustCompile(`^[\w+=,.@-]*$`),
-	`[\w+=/:,.@-]*`:                      regexp.MustCompile(`^[\w+=/:,.@-]*$`),
-	`[\w+=,.@:\/-]*`:                     regexp.MustCompile(`^[\w+=,.@:/-]*$`),
-	`[\d]*`:                              regexp.MustCompile(`^[0-9]*$`),
-	`[\u0009\u000A\u000D\u0020-\u00FF]+`: regexp.MustCompile(`^[\x{0009}\x{000A}\x{000D}\x{0020}-\x{00FF}]+$`),
+var patternCache = map[string]*lazyRegexp{
+	`[\w+=,.@-]*`:                        lazyRE(`^[\w+=,.@-]*$`),
+	`[\w+=/:,.@-]*`:                      lazyRE(`^[\w+=/:,.@-]*$`),
+	`[\w+=,.@:\/-]*`:                     lazyRE(`^[\w+=,.@:/-]*$`),
+	`[\d]*`:                              lazyRE(`^[0-9]*$`),
+	`[\u0009\u000A\u000D\u0020-\u00FF]+`: lazyRE(`^[\x{0009}\x{000A}\x{000D}\x{0020}-\x{00FF}]+$`),
 }
 
 // str checks a string parameter's presence, length (in characters) and
