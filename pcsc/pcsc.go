@@ -395,14 +395,16 @@ func (r *probeResult) orError(notFound error) error {
 // the keys found stay connected and the caller must close them. A reader
 // that fails is skipped (and remembered) so that one odd card does not hide
 // the others; only a lost pcscd or ctx ends the search.
-func (c *Context) probeAll(ctx context.Context, keep bool) (*probeResult, error) {
+// probeAll probes every reader. With want != 0 it stops at the key with that
+// serial and asks only for serials (fewer APDUs); firmware is then empty.
+func (c *Context) probeAll(ctx context.Context, keep bool, want uint32) (*probeResult, error) {
 	readers, err := c.Readers()
 	if err != nil {
 		return nil, err
 	}
 	res := &probeResult{}
 	for _, r := range readers {
-		info, card, err := c.probeReader(ctx, r)
+		info, card, err := c.probeReader(ctx, r, want != 0)
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrServiceNotRunning), ctx.Err() != nil:
@@ -427,11 +429,14 @@ func (c *Context) probeAll(ctx context.Context, keep bool) (*probeResult, error)
 			card = nil
 		}
 		res.found = append(res.found, probed{info, card})
+		if want != 0 && info.Serial == want {
+			break
+		}
 	}
 	return res, nil
 }
 
-func (c *Context) probeReader(ctx context.Context, reader string) (KeyInfo, *Card, error) {
+func (c *Context) probeReader(ctx context.Context, reader string, serialOnly bool) (KeyInfo, *Card, error) {
 	card, err := c.Connect(ctx, reader)
 	if err != nil {
 		return KeyInfo{}, nil, err
@@ -440,7 +445,11 @@ func (c *Context) probeReader(ctx context.Context, reader string) (KeyInfo, *Car
 		card.Close()
 		return KeyInfo{}, nil, err
 	}
-	serial, fw, perr := probeKey(ctx, card)
+	prober := probeKey
+	if serialOnly {
+		prober = probeSerial
+	}
+	serial, fw, perr := prober(ctx, card)
 	if err := card.End(); err != nil && perr == nil {
 		perr = err
 	}
@@ -457,7 +466,7 @@ func (c *Context) probeReader(ctx context.Context, reader string) (KeyInfo, *Car
 // there is no reader at all, and, when no key was found, with ErrReaderBusy
 // if some reader stayed exclusively held by another program.
 func (c *Context) Keys(ctx context.Context) ([]KeyInfo, error) {
-	res, err := c.probeAll(ctx, false)
+	res, err := c.probeAll(ctx, false, 0)
 	if err != nil {
 		return nil, fmt.Errorf("list YubiKeys: %w", err)
 	}
@@ -479,7 +488,7 @@ func (c *Context) Keys(ctx context.Context) ([]KeyInfo, error) {
 // may be in a reader another program holds), and the errors of Readers.
 // The card is returned outside a transaction.
 func (c *Context) OpenKey(ctx context.Context, serial uint32) (*Card, KeyInfo, error) {
-	res, err := c.probeAll(ctx, true)
+	res, err := c.probeAll(ctx, true, serial)
 	if err != nil {
 		return nil, KeyInfo{}, fmt.Errorf("open YubiKey: %w", err)
 	}

@@ -91,6 +91,31 @@ func (v version) String() string {
 // It returns errNotYubiKey for other cards, and transport errors as they are.
 // On a YubiKey 5 it costs three APDUs.
 func probeKey(ctx context.Context, t transmitter) (serial uint32, fw string, err error) {
+	return probe(ctx, t, true)
+}
+
+// probeSerial is probeKey for discovery by serial: on a YubiKey 5 it asks
+// PIV GET SERIAL straight away (SELECT + GET SERIAL, two APDUs, as many as
+// ykman spends) and leaves the firmware empty — the OATH SELECT that follows
+// names it. Older keys take probeKey's path.
+func probeSerial(ctx context.Context, t transmitter) (serial uint32, fw string, err error) {
+	return probe(ctx, t, false)
+}
+
+func probe(ctx context.Context, t transmitter, wantFirmware bool) (serial uint32, fw string, err error) {
+	if !wantFirmware {
+		if _, sw, err := exchange(ctx, t, selectAPDU(aidPIV)); err != nil {
+			return 0, "", fmt.Errorf("select PIV applet: %w", err)
+		} else if sw == 0x9000 {
+			data, sw, err := exchange(ctx, t, apduPIVGetSerial)
+			if err != nil {
+				return 0, "", fmt.Errorf("get PIV serial: %w", err)
+			}
+			if s, err := parseSerial(data); sw == 0x9000 && err == nil {
+				return s, "", nil
+			}
+		}
+	}
 	var (
 		ver    version
 		hasVer bool

@@ -291,3 +291,35 @@ func FuzzProbeKey(f *testing.F) {
 		}
 	})
 }
+
+// Discovery by serial asks a YubiKey 5 for its serial in two APDUs (as many
+// as ykman spends); a key whose PIV refuses GET SERIAL falls back to the
+// full probe.
+func TestProbeSerial(t *testing.T) {
+	s := newScript(t, `
+		> 00A4040005 A000000308
+		< 9000
+		> 00F80000
+		< 00BC614E 9000`)
+	serial, fw, err := probeSerial(context.Background(), s)
+	if err != nil || serial != 12345678 || fw != "" || len(s.sent) != 2 {
+		t.Fatalf("probeSerial = %d %q %v after %d APDUs", serial, fw, err, len(s.sent))
+	}
+	s = newScript(t, `
+		> 00A4040005 A000000308
+		< 9000
+		> 00F80000
+		< 6D00
+		> 00A4040005 A000000308
+		< 9000
+		> 00FD0000
+		< 040305 9000
+		> 00A4040008 A000000527471117
+		< 6A82
+		> 00A4040007 A000000527200101
+		< 6A82`)
+	serial, fw, err = probeSerial(context.Background(), s)
+	if err != nil || serial != 0 || fw != "4.3.5" {
+		t.Fatalf("fallback: %d %q %v", serial, fw, err)
+	}
+}
