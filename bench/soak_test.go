@@ -81,7 +81,7 @@ type soak struct {
 	sent       map[string]int  // "serial step" -> requests carrying it
 	codes      map[string]bool // codes sent to STS
 	snapshots  map[string]fileSnap
-	active     []int // users whose profiles take load
+	active     []int // users whose profiles take the load (alice); the others are only victims
 	nextVictim int
 	victim     int // the user a code fault targets this round (-1: none)
 	checks     int
@@ -307,9 +307,6 @@ func (s *soak) runRound(sc scenario) {
 	s.fault.Store(nil)
 	s.checkCache()
 	s.checks++
-	if victim >= 0 && !s.long {
-		s.active = slices.DeleteFunc(s.active, func(u int) bool { return u == victim })
-	}
 }
 
 // result records one request's outcome.
@@ -644,8 +641,9 @@ func (s *soak) plantedCache() {
 	}
 }
 
-// killMidWrite drops the role results and SIGKILLs processes while they
-// call STS and write the cache.
+// killMidWrite drops the role results and SIGKILLs 16 processes at random
+// points 0–40 ms into their run: before, during and after their STS calls
+// and cache writes.
 func (s *soak) killMidWrite() {
 	s.dropRoleEntries()
 	var profiles []string
@@ -775,7 +773,7 @@ func (s *soak) checkSecrets() {
 	for k := range s.issued {
 		secrets[k] = "issued secret"
 	}
-	outputs := append(slices.Clone(s.diag), s.w.log.b.String())
+	outputs := append(slices.Clone(s.diag), s.w.log.String())
 	for _, out := range outputs {
 		for sec, what := range secrets {
 			if strings.Contains(out, sec) {
@@ -819,4 +817,72 @@ func (s *soak) report(d time.Duration) {
 	fmt.Fprintf(&b, "soak: invariants checked after each of %d rounds (cache files valid, 0600 and ours; no credential under 15 min; no TOTP step sent twice) and over all output (no secret): %d violations\n",
 		s.checks, len(s.violations))
 	s.t.Log("\n" + b.String())
+}
+
+// The suite's own checks catch what they claim to catch.
+func TestSoakChecks(t *testing.T) {
+	dir := t.TempDir()
+	s := &soak{t: t, w: &world{dir: dir, log: &syncBuf{}}, round: "test", snapshots: map[string]fileSnap{},
+		issued: map[string]bool{"issued-secret-0123456789": true}, codes: map[string]bool{"492039": true}}
+	cache := s.w.cacheDir()
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, data string, mode os.FileMode) string {
+		p := filepath.Join(cache, name)
+		if err := os.WriteFile(p, []byte(data), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("good.json", `{"version":1}`, 0o600)
+	write("ledger-x.json", `{"step":1}`, 0o600)
+	write("lock-x.lock", ``, 0o600)
+	write(".good.json.tmp-123", `{"vers`, 0o600)
+	s.damaged(write("damaged.json", `{"vers`, 0o600)) // left as the fault made it
+	s.checkCache()
+	if len(s.violations) != 0 {
+		t.Fatalf("violations on a sound cache: %v", s.violations)
+	}
+	write("torn.json", `{"version":1,"acti`, 0o600)
+	write("open.json", `{"version":1}`, 0o644)
+	write("damaged.json", `{"vers`, 0o600) // rewritten since: no longer excused
+	s.checkCache()
+	if len(s.violations) != 3 {
+		t.Fatalf("violations = %q, want torn.json, open.json, damaged.json", s.violations)
+	}
+
+	s.violations = nil
+	s.diag = []string{
+		"mfabridge: all fine\n",
+		"mfabridge: error near " + newUser(1).secretKey + "\n",
+		"mfabridge: token issued-secret-0123456789\n",
+		"mfabridge: code 492039 rejected\n",
+		"mfabridge: request 1492039 and 4920391 are not codes\n",
+	}
+	s.checkSecrets()
+	if len(s.violations) != 3 {
+		t.Fatalf("secret violations = %q, want 3", s.violations)
+	}
+}
+
+func TestErrorLineAndClassify(t *testing.T) {
+	for _, tc := range []struct{ stderr, line, cause string }{
+		{"mfabridge: using OATH account \"x\"\nmfabridge: get credentials: InternalFailure: oops (injected fault)\n",
+			"get credentials: InternalFailure: oops (injected fault)", "STS internal error (500)"},
+		{"mfabridge: waiting 3s for the next code\nmfabridge: … Throttling: Rate exceeded\n", "… Throttling: Rate exceeded", "STS throttling"},
+		{"", "", "other: "},
+		{"mfabridge: something new\n", "something new", "other: something new"},
+	} {
+		line := errorLine(tc.stderr)
+		if line != tc.line {
+			t.Errorf("errorLine(%q) = %q, want %q", tc.stderr, line, tc.line)
+		}
+		if got := classify(line); got != tc.cause {
+			t.Errorf("classify(%q) = %q, want %q", line, got, tc.cause)
+		}
+	}
 }
