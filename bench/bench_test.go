@@ -101,7 +101,8 @@ type hyperfineResult struct {
 // metrics are its medians. Peak RSS comes from /usr/bin/time. Targets: at
 // most 2.5x the floor; peak RSS under 20 MiB. A third command, a minimal
 // Go program that prints the same file (gocat), shows how much of the
-// distance to cat any Go binary pays (runtime start-up).
+// distance to cat any Go binary pays (runtime start-up), and a fourth,
+// `mfabridge --version`, what starting this binary costs before any work.
 func BenchmarkCredentialProcessCached(b *testing.B) {
 	needTool(b, "/usr/bin/hyperfine", "hyperfine")
 	needTool(b, "/usr/bin/time", "time")
@@ -123,12 +124,13 @@ func BenchmarkCredentialProcessCached(b *testing.B) {
 	ours := binPath + " credential-process r0"
 	theirs := "/usr/bin/cat " + floor
 	goFloor := goCatPath + " " + floor
+	startup := binPath + " --version" // the same binary doing no work
 	report := filepath.Join(w.dir, "hyperfine.json")
-	var oursMs, theirsMs, goMs, ratio float64
+	var oursMs, theirsMs, goMs, startMs, ratio float64
 	b.ResetTimer()
 	for range b.N {
 		cmd := exec.Command("/usr/bin/hyperfine", "-N", "--style", "none", "--warmup", "3", "--runs", "30",
-			"--export-json", report, ours, theirs, goFloor)
+			"--export-json", report, ours, theirs, goFloor, startup)
 		cmd.Env = w.env
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("hyperfine: %v\n%s", err, out)
@@ -138,13 +140,14 @@ func BenchmarkCredentialProcessCached(b *testing.B) {
 			b.Fatal(err)
 		}
 		var hr hyperfineResult
-		if err := json.Unmarshal(raw, &hr); err != nil || len(hr.Results) != 3 {
+		if err := json.Unmarshal(raw, &hr); err != nil || len(hr.Results) != 4 {
 			b.Fatalf("hyperfine report %s: %v", raw, err)
 		}
 		o, t := hr.Results[0].Median*1000, hr.Results[1].Median*1000
 		oursMs += o
 		theirsMs += t
 		goMs += hr.Results[2].Median * 1000
+		startMs += hr.Results[3].Median * 1000
 		ratio += o / t
 	}
 	b.StopTimer()
@@ -169,6 +172,7 @@ func BenchmarkCredentialProcessCached(b *testing.B) {
 	b.ReportMetric(oursMs/n, "mfabridge-ms")
 	b.ReportMetric(theirsMs/n, "cat-ms")
 	b.ReportMetric(goMs/n, "gocat-ms")
+	b.ReportMetric(startMs/n, "mfabridge-version-ms")
 	b.ReportMetric(ratio/n, "x-floor")
 	b.ReportMetric(peak/(1<<20), "mfabridge-peak-MiB")
 	b.ReportMetric(catPeak/(1<<20), "cat-peak-MiB")
