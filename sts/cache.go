@@ -83,12 +83,11 @@ func openCache(dir string) (*fileCache, error) {
 			return nil, fmt.Errorf("open cache: %w", err)
 		}
 	}
-	c := &fileCache{dir: dir, uid: uid}
-	c.removeStaleTemps()
-	return c, nil
+	return &fileCache{dir: dir, uid: uid}, nil
 }
 
-// removeStaleTemps deletes temporary files a killed writer left behind.
+// removeStaleTemps deletes temporary files a killed writer left behind. It
+// runs after a write, not on open: a cached read lists no directory.
 func (c *fileCache) removeStaleTemps() {
 	tmps, _ := filepath.Glob(filepath.Join(c.dir, ".*.tmp-*"))
 	for _, t := range tmps {
@@ -208,6 +207,7 @@ func (c *fileCache) writeAtomic(name string, data []byte) error {
 		d.Sync()
 		d.Close()
 	}
+	c.removeStaleTemps()
 	return nil
 }
 

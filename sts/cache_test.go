@@ -202,14 +202,16 @@ func TestCacheKilledWriter(t *testing.T) {
 			t.Fatalf("round %d: mixed entry %q (token %d bytes)", round, e.Credentials.AccessKeyID, len(e.Credentials.SessionToken))
 		}
 	}
-	// Stale temp files of killed writers are swept on open.
+	// Stale temp files of killed writers are swept by the next write.
 	tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
 	t.Logf("%d of 6 writers were killed mid-write (left a temp file)", len(tmps))
 	old := time.Now().Add(-2 * time.Hour)
 	for _, p := range tmps {
 		os.Chtimes(p, old, old)
 	}
-	openCache(dir)
+	if err := c.put("k", writerEntry(99)); err != nil {
+		t.Fatal(err)
+	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) != 0 {
 		t.Errorf("temp files left: %v", left)
 	}
