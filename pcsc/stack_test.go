@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -1152,6 +1153,11 @@ func TestStackCLISimServe(t *testing.T) {
 	}
 	secret := base32.StdEncoding.EncodeToString(rfcSecret)
 	ykman(t, secret+"\n", "--device", "33333333", "oath", "accounts", "add", "-d", "8", "-i", "RFC", "sha1")
+	out, stderr, err = cli(t, home, "", "devices", "--json")
+	if err != nil || !strings.Contains(out, `"serial": 33333333,
+    "firmware": "5.4.3",`) || !regexp.MustCompile(`"serial": 33333333,[^}]*"accounts": 1,\s*"password_protected": false`).MatchString(out) {
+		t.Errorf("devices --json after ykman added one account to 33333333: %v\n%s\n%s", err, out, stderr)
+	}
 	out, stderr, err = cli(t, home, "", "accounts", "code", "--device", "yubikey:33333333", "--at", "59", "RFC:sha1")
 	if err != nil || strings.TrimSpace(out) != "94287082" {
 		t.Errorf("accounts code of ykman's account at T=59: %q, %v\n%s", out, err, stderr)

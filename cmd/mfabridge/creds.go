@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -236,7 +237,7 @@ func credentialEnv(c *sts.Credentials, region string) []string {
 
 // shellQuote quotes NAME=VALUE for POSIX shells.
 func shellQuote(kv string) string {
-	name, v, _ := cutEq(kv)
+	name, v, _ := strings.Cut(kv, "=")
 	q := "'"
 	for _, r := range v {
 		if r == '\'' {
@@ -246,15 +247,6 @@ func shellQuote(kv string) string {
 		}
 	}
 	return name + "=" + q + "'"
-}
-
-func cutEq(kv string) (string, string, bool) {
-	for i := 0; i < len(kv); i++ {
-		if kv[i] == '=' {
-			return kv[:i], kv[i+1:], true
-		}
-	}
-	return kv, "", false
 }
 
 func (a *app) codeCmd() *cobra.Command {
@@ -268,9 +260,6 @@ func (a *app) codeCmd() *cobra.Command {
 			p, err := a.profile(profileArg(argv))
 			if err != nil {
 				return err
-			}
-			if p.MFASerial == "" {
-				return fmt.Errorf("profile %q has no mfa_serial: add `mfa_serial = arn:aws:iam::ACCOUNT:mfa/NAME` to it", p.Name)
 			}
 			spec := p.Device
 			if spec == "" {

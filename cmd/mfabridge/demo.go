@@ -209,7 +209,7 @@ mfabridge_device = %s
 	if err != nil {
 		return err
 	}
-	say("   credentials: %s… (secret and session token withheld), expire %s", c.AccessKeyID[:8], c.Expiration.UTC().Format(time.RFC3339))
+	say("   credentials: %.8s… (secret and session token withheld), expire %s", c.AccessKeyID, c.Expiration.UTC().Format(time.RFC3339))
 	say("   get-caller-identity: %s", arn)
 	say("   codes read from the device: %d", tokens.codes.Load())
 

@@ -146,10 +146,6 @@ func (d *doctor) profile(cfg *sts.Config, name string) *sts.Profile {
 }
 
 func (d *doctor) account(ctx context.Context, p *sts.Profile) {
-	if p.MFASerial == "" {
-		d.report("warn", fmt.Sprintf("profile %q has no mfa_serial: mfabridge adds no MFA to its calls", p.Name), "add mfa_serial = arn:aws:iam::ACCOUNT:mfa/NAME")
-		return
-	}
 	spec := d.deviceSpec(p)
 	dev, err := d.a.openDevice(ctx, spec)
 	if err != nil {

@@ -243,10 +243,10 @@ func (a *app) startCredentialServer(ctx context.Context, p *sts.Profile) (*crede
 // requests are answered from the cache.
 func (a *app) refreshLoop(ctx context.Context, pr *sts.Provider, exp time.Time) {
 	for {
-		wait := time.Until(exp) - 16*time.Minute
 		if exp.IsZero() {
-			return
+			return // long-term credentials: nothing to refresh
 		}
+		wait := time.Until(exp) - 16*time.Minute
 		if wait < time.Minute {
 			wait = time.Minute
 		}
