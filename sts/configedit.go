@@ -17,7 +17,7 @@ type Setting struct {
 // configLine is one line of a config file, with its line ending.
 type configLine struct {
 	raw     string // the line without its ending
-	eol     string // "\n", "\r\n" or "" (last line without one)
+	eol     string // "\n", "\r\n", or at the end of the file "" (none) or "\r" (a CRLF cut short)
 	section string // normalised section name of a header line, else ""
 	header  bool
 	key     string // lower-cased key of a top-level key line, else ""
@@ -31,6 +31,9 @@ func splitConfigLines(data []byte) []configLine {
 		i := strings.IndexByte(s, '\n')
 		if i < 0 {
 			l.raw, s = s, ""
+			if strings.HasSuffix(l.raw, "\r") { // a CRLF cut short at the end of the file
+				l.raw, l.eol = l.raw[:len(l.raw)-1], "\r"
+			}
 		} else {
 			l.raw, l.eol, s = s[:i], "\n", s[i+1:]
 			if strings.HasSuffix(l.raw, "\r") {
@@ -112,7 +115,7 @@ func SetProfileKeys(data []byte, profile string, settings []Setting) ([]byte, er
 	lines := splitConfigLines(data)
 	eol := "\n"
 	for _, l := range lines {
-		if l.eol != "" {
+		if l.eol == "\n" || l.eol == "\r\n" {
 			eol = l.eol
 			break
 		}
@@ -127,8 +130,8 @@ func SetProfileKeys(data []byte, profile string, settings []Setting) ([]byte, er
 		}
 	}
 	if start < 0 {
-		if n := len(lines); n > 0 && lines[n-1].eol == "" {
-			lines[n-1].eol = eol
+		if n := len(lines); n > 0 {
+			terminate(&lines[n-1], eol)
 		}
 		if len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1].raw) != "" {
 			lines = append(lines, configLine{eol: eol})
@@ -168,9 +171,7 @@ func SetProfileKeys(data []byte, profile string, settings []Setting) ([]byte, er
 			last = i
 		}
 	}
-	if lines[last].eol == "" {
-		lines[last].eol = eol
-	}
+	terminate(&lines[last], eol)
 	add := make([]configLine, 0, len(missing))
 	for _, s := range missing {
 		add = append(add, configLine{raw: s.Key + " = " + s.Value, eol: eol, key: strings.ToLower(s.Key)})
@@ -280,4 +281,15 @@ func WriteConfigFile(path string, data []byte) error {
 	}
 	ok = true
 	return nil
+}
+
+// terminate gives the file's last line an end of line when a line is
+// added after it: eol, or "\r\n" to complete a lone "\r".
+func terminate(l *configLine, eol string) {
+	switch l.eol {
+	case "":
+		l.eol = eol
+	case "\r":
+		l.eol = "\r\n"
+	}
 }
