@@ -40,7 +40,7 @@ func OpenYubiKey(ctx context.Context, serial uint32, hooks Hooks, log *slog.Logg
 			pctx.Close()
 			return nil, nil, err // says which reader already
 		}
-		if err := card.Begin(); err != nil {
+		if err := card.Begin(ctx); err != nil {
 			card.Close()
 			pctx.Close()
 			return nil, nil, err // says which reader already
@@ -92,7 +92,7 @@ func probeOATH(ctx context.Context, pctx *pcsc.Context, reader string, log *slog
 		return err
 	}
 	defer card.Close()
-	if err := card.Begin(); err != nil {
+	if err := card.Begin(ctx); err != nil {
 		return err
 	}
 	defer card.End()

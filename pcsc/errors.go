@@ -8,7 +8,7 @@
 // Error contract: every PC/SC failure is a *PCSCError carrying the raw
 // SCARD_* code; errors.Is matches it against the sentinels below
 // (ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved,
-// ErrReaderBusy, ErrTimeout) whose texts say what to do about it. Two cases
+// ErrReaderBusy, ErrCardInUse, ErrTimeout) whose texts say what to do about it. Two cases
 // are not PC/SC codes: several keys and no serial chosen (*MultipleKeysError),
 // and an answer without a status word from a card still present
 // (ErrNoStatusWord). A cancelled ctx yields ctx's error, wrapped.
@@ -46,6 +46,10 @@ var (
 	// scdaemon, a PIV tool, ...). Connect has already retried for a few seconds.
 	ErrReaderBusy = errors.New("the reader is held exclusively by another program " +
 		"(for example gpg's scdaemon: `gpgconf --kill scdaemon`): close it and try again")
+	// ErrCardInUse: another program kept a transaction open on the card
+	// (it is talking to the key) for longer than txWait.
+	ErrCardInUse = errors.New("another program has kept the YubiKey busy (an open PC/SC transaction: " +
+		"ykman, gpg's scdaemon, a browser or another smart card tool): let it finish or close it, and try again")
 	// ErrTimeout: the card or pcscd did not answer in time.
 	ErrTimeout = errors.New("timed out waiting for the YubiKey: reinsert it and try again")
 	// ErrNoStatusWord: the reader passed on an answer too short to hold a

@@ -93,8 +93,10 @@ func (c *Context) Readers() ([]string, error) {
 
 // Connect opens the card in reader in shared mode. While another program
 // holds the reader exclusively it retries with backoff for a few seconds,
-// then fails with an error wrapping ErrReaderBusy. An empty reader fails
-// with ErrNoYubiKey; ctx cancels the wait.
+// then fails with an error wrapping ErrReaderBusy. While another program
+// keeps a transaction open on the card, pcsc-lite holds the connect back:
+// after txWait Connect fails with an error wrapping ErrCardInUse. An empty
+// reader fails with ErrNoYubiKey; ctx cancels the waits.
 func (c *Context) Connect(ctx context.Context, reader string) (*Card, error) {
 	op := fmt.Sprintf("connect to reader %q", reader)
 	deadline := time.Now().Add(busyWait)
@@ -103,10 +105,13 @@ func (c *Context) Connect(ctx context.Context, reader string) (*Card, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
-		h, err := c.sc.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+		sc, h, err := c.connectOnce(ctx, reader)
 		if err == nil {
 			c.log.Debug("pcsc: connected", "reader", reader)
-			return &Card{c: c, h: h, reader: reader, sem: make(chan struct{}, 1)}, nil
+			return &Card{c: c, sc: sc, h: h, reader: reader, sem: make(chan struct{}, 1)}, nil
+		}
+		if errors.Is(err, ErrCardInUse) || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		left := time.Until(deadline)
 		if !isCode(err, codeSharingViolation) || left <= 0 {
@@ -121,6 +126,67 @@ func (c *Context) Connect(ctx context.Context, reader string) (*Card, error) {
 		case <-t.C:
 		}
 		delay = min(2*delay, 400*time.Millisecond)
+	}
+}
+
+type connectResult struct {
+	sc  *scard.Context
+	h   *scard.Card
+	err error
+}
+
+// connectOnce is one SCardConnect in shared mode, on a PC/SC context of the
+// card's own: pcsc-lite serialises every call on a context, so a card call
+// that waits (for a touch, for another program's transaction) must not hold
+// up the Context's other cards and reader listing. pcsc-lite makes the
+// connect wait while another program holds a transaction on the card, with
+// no time limit: connectOnce gives up after txWait (ErrCardInUse) or when ctx
+// ends, and a connection granted after that is dropped in the background.
+func (c *Context) connectOnce(ctx context.Context, reader string) (*scard.Context, *scard.Card, error) {
+	res := make(chan connectResult, 1)
+	var mu sync.Mutex
+	abandoned := false
+	c.begin()
+	go func() {
+		defer c.done()
+		sc, err := scard.EstablishContext()
+		if err != nil {
+			res <- connectResult{err: err}
+			return
+		}
+		h, err := sc.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil || abandoned {
+			if err == nil {
+				_ = h.Disconnect(scard.LeaveCard)
+			}
+			_ = sc.Release()
+			if abandoned {
+				return
+			}
+		}
+		res <- connectResult{sc, h, err}
+	}()
+	t := time.NewTimer(txWait)
+	defer t.Stop()
+	var why error
+	select {
+	case r := <-res:
+		return r.sc, r.h, r.err
+	case <-t.C:
+		why = fmt.Errorf("waited %v: %w", txWait, ErrCardInUse)
+	case <-ctx.Done():
+		why = ctx.Err()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	select {
+	case r := <-res: // arrived meanwhile
+		return r.sc, r.h, r.err
+	default:
+		abandoned = true
+		return nil, nil, why
 	}
 }
 
@@ -150,6 +216,7 @@ func (c *Context) Close() error {
 // concurrent use but serialised.
 type Card struct {
 	c      *Context
+	sc     *scard.Context // the card's own, see connectOnce
 	h      *scard.Card
 	reader string
 	sem    chan struct{} // held while a call is in the PC/SC library
@@ -175,32 +242,57 @@ func (k *Card) release() { <-k.sem }
 // Reader returns the PC/SC reader name.
 func (k *Card) Reader() string { return k.reader }
 
+// txWait bounds how long Begin waits while another program holds a
+// transaction on the card (pcsc-lite itself would wait forever).
+var txWait = 10 * time.Second
+
 // Begin starts a transaction: other programs cannot interleave APDUs until
 // End. While another program holds a transaction on the same card,
-// pcsc-lite makes Begin wait for it. A card reset by another program since
-// Connect is reconnected once (pcsc-lite insists on that acknowledgement).
-func (k *Card) Begin() error {
-	if err := k.acquire(context.Background()); err != nil {
-		return err
-	}
-	defer k.release()
+// pcsc-lite makes Begin wait for it: Begin waits up to txWait, then fails
+// with an error wrapping ErrCardInUse; ctx ends the wait sooner. PC/SC cannot
+// interrupt that wait, so an abandoned Begin stays pending in the background
+// and Close ends its transaction once it arrives. A card reset by another
+// program since Connect is reconnected once (pcsc-lite insists on that
+// acknowledgement).
+func (k *Card) Begin(ctx context.Context) error {
 	op := fmt.Sprintf("begin transaction on %q", k.reader)
-	err := k.h.BeginTransaction()
-	if isCode(err, codeResetCard) {
-		// Another program reset the card since we connected: pcsc-lite
-		// wants us to acknowledge that with a reconnect first.
-		if rerr := k.h.Reconnect(scard.ShareShared, scard.ProtocolAny, scard.LeaveCard); rerr != nil {
-			return wrap(op, rerr)
+	if err := k.acquire(ctx); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	res := make(chan error, 1)
+	k.c.begin()
+	go func() {
+		err := k.h.BeginTransaction()
+		if isCode(err, codeResetCard) {
+			// Another program reset the card since we connected: pcsc-lite
+			// wants us to acknowledge that with a reconnect first.
+			if err = k.h.Reconnect(scard.ShareShared, scard.ProtocolAny, scard.LeaveCard); err == nil {
+				err = k.h.BeginTransaction()
+			}
 		}
-		err = k.h.BeginTransaction()
+		if err == nil {
+			// Recorded even when the caller gave up: Close then ends it.
+			k.mu.Lock()
+			k.inTx = true
+			k.mu.Unlock()
+		}
+		k.release()
+		k.c.done()
+		res <- err
+	}()
+	t := time.NewTimer(txWait)
+	defer t.Stop()
+	select {
+	case err := <-res:
+		if err != nil {
+			return wrap(op, err)
+		}
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%s: waited %v: %w", op, txWait, ErrCardInUse)
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %w", op, ctx.Err())
 	}
-	if err != nil {
-		return wrap(op, err)
-	}
-	k.mu.Lock()
-	k.inTx = true
-	k.mu.Unlock()
-	return nil
 }
 
 // End ends the transaction started by Begin, leaving the card powered.
@@ -356,6 +448,9 @@ func (k *Card) disconnect() error {
 	if err := k.h.Disconnect(scard.LeaveCard); err != nil {
 		errs = append(errs, wrap(fmt.Sprintf("disconnect from %q", k.reader), err))
 	}
+	if err := k.sc.Release(); err != nil {
+		errs = append(errs, wrap("release PC/SC context", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -367,7 +462,7 @@ type probed struct {
 // probeResult is what probing every reader found.
 type probeResult struct {
 	found    []probed
-	busy     []string // readers held exclusively by another program
+	busy     []error // readers held by another program (exclusively, or in a long transaction)
 	firstErr error    // the first other failure, reported when nothing was found
 }
 
@@ -384,7 +479,7 @@ func (r *probeResult) closeAll(except int) {
 func (r *probeResult) orError(notFound error) error {
 	switch {
 	case len(r.busy) > 0:
-		return fmt.Errorf("reader %q: %w", r.busy[0], ErrReaderBusy)
+		return r.busy[0]
 	case r.firstErr != nil:
 		return r.firstErr
 	}
@@ -410,8 +505,8 @@ func (c *Context) probeAll(ctx context.Context, keep bool, want uint32) (*probeR
 		case errors.Is(err, ErrServiceNotRunning), ctx.Err() != nil:
 			res.closeAll(-1)
 			return nil, err
-		case errors.Is(err, ErrReaderBusy):
-			res.busy = append(res.busy, r)
+		case errors.Is(err, ErrReaderBusy), errors.Is(err, ErrCardInUse):
+			res.busy = append(res.busy, err)
 			continue
 		case errors.Is(err, errNotYubiKey), errors.Is(err, ErrNoYubiKey), errors.Is(err, ErrCardRemoved):
 			c.log.Debug("pcsc: skipping reader", "reader", r, "reason", err)
@@ -441,7 +536,7 @@ func (c *Context) probeReader(ctx context.Context, reader string, serialOnly boo
 	if err != nil {
 		return KeyInfo{}, nil, err
 	}
-	if err := card.Begin(); err != nil {
+	if err := card.Begin(ctx); err != nil {
 		card.Close()
 		return KeyInfo{}, nil, err
 	}

@@ -42,7 +42,7 @@ func (c *Context) Close() error { return nil }
 type Card struct{}
 
 // Begin fails with ErrNotCompiled.
-func (k *Card) Begin() error { return ErrNotCompiled }
+func (k *Card) Begin(context.Context) error { return ErrNotCompiled }
 
 // End fails with ErrNotCompiled.
 func (k *Card) End() error { return ErrNotCompiled }

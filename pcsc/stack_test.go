@@ -435,7 +435,7 @@ func session(t testing.TB, serial uint32, f func(ctx context.Context, c *oath.Cl
 		t.Fatal(err)
 	}
 	defer k.Close()
-	if err := k.Begin(); err != nil {
+	if err := k.Begin(ctx); err != nil {
 		t.Fatal(err)
 	}
 	defer k.End()
@@ -690,6 +690,118 @@ func TestStackReaderBusy(t *testing.T) {
 	k.Close()
 }
 
+// A second program keeping a transaction open on the card: pcsc-lite would
+// make Connect and Begin wait for it forever. Begin and Connect give up
+// after txWait with ErrCardInUse (or sooner on ctx), discovery names the
+// busy reader, Close does not block on the abandoned calls, and once the
+// other program ends its transaction the key works again.
+func TestStackTransactionHeld(t *testing.T) {
+	s := needStack(t)
+	old := txWait
+	txWait = 500 * time.Millisecond
+	defer func() { txWait = old }()
+	reader := s.slots[0].reader
+
+	ctx := context.Background()
+	pc, err := Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	// Connected before the other program starts its transaction.
+	k, err := pc.Connect(ctx, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := pc.Connect(ctx, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	other, err := scard.EstablishContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Release()
+	h, err := other.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Disconnect(scard.LeaveCard)
+	if err := h.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	held := true
+	defer func() {
+		if held {
+			h.EndTransaction(scard.LeaveCard)
+		}
+	}()
+
+	wantInUse := func(what string, err error, start time.Time) {
+		t.Helper()
+		if !errors.Is(err, ErrCardInUse) {
+			t.Fatalf("%s while another program holds a transaction = %v, want ErrCardInUse", what, err)
+		}
+		if d := time.Since(start); d < 400*time.Millisecond || d > 5*time.Second {
+			t.Errorf("%s gave up after %v, want about %v", what, d, txWait)
+		}
+		for _, want := range []string{reader, "busy", "try again"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not mention %q", what, err, want)
+			}
+		}
+	}
+	start := time.Now()
+	wantInUse("Begin", k.Begin(ctx), start)
+	start = time.Now()
+	_, err = pc.Connect(ctx, reader)
+	wantInUse("Connect", err, start)
+	start = time.Now()
+	_, _, err = pc.OpenKey(ctx, serialA)
+	wantInUse("OpenKey", err, start)
+
+	// A ctx that ends first ends the wait.
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	err = k2.Begin(cctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Begin with an expiring ctx = %v, want context.DeadlineExceeded", err)
+	}
+	cctx, cancel = context.WithTimeout(ctx, 100*time.Millisecond)
+	_, err = pc.Connect(cctx, reader)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Connect with an expiring ctx = %v, want context.DeadlineExceeded", err)
+	}
+
+	// The abandoned calls are still pending in pcsc-lite: Close does not
+	// wait for them; they are ended in the background once granted.
+	closeStart := time.Now()
+	k.Close()
+	k2.Close()
+	if d := time.Since(closeStart); d > time.Second {
+		t.Errorf("Close with a pending Begin blocked for %v", d)
+	}
+	if err := h.EndTransaction(scard.LeaveCard); err != nil {
+		t.Fatal(err)
+	}
+	held = false
+	txWait = 5 * time.Second
+	k3, _, err := pc.OpenKey(ctx, serialA)
+	if err != nil {
+		t.Fatalf("OpenKey after the other program ended its transaction = %v", err)
+	}
+	defer k3.Close()
+	if err := k3.Begin(ctx); err != nil {
+		t.Fatalf("Begin after the abandoned ones were closed = %v", err)
+	}
+	if _, err := oath.NewClient(k3).Select(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k3.End()
+}
+
 // A wait for touch is cancellable: Transmit returns at once with the
 // context's error, Close does not block, and the key works afterwards.
 func TestStackCancelTouchWait(t *testing.T) {
@@ -718,7 +830,7 @@ func TestStackCancelTouchWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := k.Begin(); err != nil {
+	if err := k.Begin(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	c := oath.NewClient(k)
