@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -223,12 +224,21 @@ func FuzzParseName(f *testing.F) {
 			// (like ykman's) leaves out: no round trip, as in ykman.
 			return
 		}
+		if typ == TOTP && period == DefaultPeriod && leadingPeriod.MatchString(formatted) {
+			// "30/0/x" is account "0/x" at 30 s, which ykman's format (and
+			// ours) writes without its default period as "0/x": read back,
+			// that is account "x" at 0 s. No round trip, as in ykman.
+			return
+		}
 		i2, a2, p2 := ParseName(formatted, typ)
 		if i2 != issuer || a2 != account || p2 != period {
 			t.Fatalf("%q → (%q, %q, %v) → %q → (%q, %q, %v)", name, issuer, account, period, formatted, i2, a2, p2)
 		}
 	})
 }
+
+// leadingPeriod matches a name that ParseName reads with a period prefix.
+var leadingPeriod = regexp.MustCompile(`^[0-9]+/`)
 
 // FuzzClientAnswers plays arbitrary card answers (split at 0xFF 0xFE
 // markers) to every client call: nothing may panic or loop forever.
