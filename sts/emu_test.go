@@ -360,8 +360,12 @@ func TestEmuLostAnswer(t *testing.T) {
 		}
 		return stsemu.Fault{}
 	}}))
-	if _, err := e.provider("r1").Credentials(context.Background()); !errors.Is(err, ErrSTS) {
-		t.Fatalf("got %v, want ErrSTS", err)
+	_, err := e.provider("r1").Credentials(context.Background())
+	if !errors.Is(err, ErrServerError) {
+		t.Fatalf("got %v, want ErrServerError", err)
+	}
+	if !strings.Contains(err.Error(), "may have accepted the code") {
+		t.Errorf("error %q does not say the code may be used up", err)
 	}
 	e.get("r1")
 	got := e.tally()

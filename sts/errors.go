@@ -23,6 +23,7 @@ var (
 	ErrMaxSessionDuration  = errors.New("duration exceeds the role's MaxSessionDuration")
 	ErrThrottled           = errors.New("throttled")
 	ErrRegionDisabled      = errors.New("STS disabled in region")
+	ErrServerError         = errors.New("STS server error")
 	ErrValidation          = errors.New("request failed validation")
 	ErrSTS                 = errors.New("STS call failed")
 	ErrTransport           = errors.New("STS unreachable")
@@ -151,10 +152,28 @@ func classify(ci callInfo, err error) error {
 		ce.Kind = ErrRegionDisabled
 		ce.Cause = "STS is not activated in this region for the account"
 		ce.Fix = "set region to an enabled region or activate it in IAM account settings"
+	case serverError(ce.Code, err):
+		ce.Kind = ErrServerError
+		ce.Cause = "STS failed on its side"
+		ce.Fix = "try again in a moment"
+		if ci.withMFA {
+			ce.Fix += "; STS may have accepted the code before failing, so it counts as used: the next attempt waits for a fresh one"
+		}
 	case ce.Code == "ValidationError":
 		ce.Kind = ErrValidation
 		ce.Cause = "STS refused a parameter"
 		ce.Fix = "check role_arn, role_session_name, external_id and duration_seconds"
 	}
 	return ce
+}
+
+// serverError: STS's own failures (HTTP 5xx: InternalFailure,
+// ServiceUnavailable, ...), after which a code sent may have been consumed.
+func serverError(code string, err error) bool {
+	switch code {
+	case "InternalFailure", "InternalError", "ServiceUnavailable", "ServiceUnavailableException":
+		return true
+	}
+	var st interface{ HTTPStatusCode() int }
+	return errors.As(err, &st) && st.HTTPStatusCode() >= 500
 }

@@ -30,7 +30,9 @@ func TestClassify(t *testing.T) {
 		{callInfo{}, "ValidationError", "1 validation error detected: Value 'x' at 'roleSessionName' failed to satisfy constraint", ErrValidation, "role_session_name"},
 		{callInfo{}, "Throttling", "Rate exceeded", ErrThrottled, "retry"},
 		{callInfo{}, "RegionDisabledException", "STS is not activated in this region for account:1.", ErrRegionDisabled, "region"},
-		{callInfo{}, "InternalFailure", "boom", ErrSTS, "InternalFailure: boom"},
+		{callInfo{}, "InternalFailure", "boom", ErrServerError, "InternalFailure: boom — STS failed on its side: try again in a moment"},
+		{callInfo{withMFA: true}, "ServiceUnavailable", "busy", ErrServerError, "may have accepted the code before failing, so it counts as used: the next attempt waits for a fresh one"},
+		{callInfo{}, "SomethingNew", "odd", ErrSTS, "SomethingNew: odd"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want.Error()+"/"+tt.code, func(t *testing.T) {

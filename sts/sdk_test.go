@@ -127,7 +127,8 @@ func TestSDKErrorsAndNoRetry(t *testing.T) {
 		{403, "ExpiredToken", "The security token included in the request is expired", ErrExpiredCredentials, 1},
 		{403, "InvalidClientTokenId", "The security token included in the request is invalid.", ErrInvalidCredentials, 1},
 		{400, "Throttling", "Rate exceeded", ErrThrottled, 1}, // not retried: it carries a code
-		{500, "InternalFailure", "oops", ErrSTS, 1},
+		{500, "InternalFailure", "oops", ErrServerError, 1},
+		{503, "SlowDown", "later", ErrServerError, 1}, // a 5xx with a code classify does not know
 		{403, "RegionDisabledException", "STS is not activated in this region for account:123456789012.", ErrRegionDisabled, 1},
 	}
 	for _, tt := range tests {
