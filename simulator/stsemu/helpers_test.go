@@ -168,3 +168,10 @@ func newTestServer(t *testing.T, s *Server) string {
 	t.Cleanup(ts.Close)
 	return ts.URL
 }
+
+// sessionCount is how many issued sessions the server still keeps.
+func (h *harness) sessionCount() int {
+	h.srv.mu.Lock()
+	defer h.srv.mu.Unlock()
+	return len(h.srv.sessions)
+}

@@ -108,6 +108,7 @@ type Server struct {
 	seq      int64
 	sessions map[string]*session // ASIA id → session
 	lastStep map[string]int64    // serial → last accepted TOTP step
+	swept    time.Time           // when store last pruned sessions
 	logMu    sync.Mutex
 }
 
@@ -592,10 +593,27 @@ func (s *Server) newSession(kind sessionKind, now time.Time, dur int) *session {
 	}
 }
 
+// sessionGrace is how long an expired session is kept so that its keys
+// still get ExpiredToken, as from STS, before InvalidClientTokenId.
+const sessionGrace = 24 * time.Hour
+
+// store records a session and, at most once a minute (emulator clock),
+// forgets sessions expired for longer than sessionGrace: a long-running
+// emulator does not grow without bound.
 func (s *Server) store(sess *session) {
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sessions[sess.AccessKeyID] = sess
+	if now.Sub(s.swept) < time.Minute {
+		return
+	}
+	s.swept = now
+	for id, old := range s.sessions {
+		if now.Sub(old.Expires) > sessionGrace {
+			delete(s.sessions, id)
+		}
+	}
 }
 
 // mfaContext computes the MFA condition keys for a request by c, given

@@ -291,6 +291,26 @@ func TestCredentialsExpire(t *testing.T) {
 			wantAPIError(t, err, "ExpiredToken", 403, msgExpiredToken)
 		}
 	}
+	// Still ExpiredToken a while later; once the grace period is over, the
+	// next issued session prunes both, and their keys are unknown.
+	h.clock.Advance(sessionGrace - time.Hour)
+	if _, err := h.alice().GetSessionToken(ctx, &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(900)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = fromSession(h, gst.Credentials).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	wantAPIError(t, err, "ExpiredToken", 403, msgExpiredToken)
+	if n := h.sessionCount(); n != 3 {
+		t.Errorf("%d sessions stored within the grace period, want 3", n)
+	}
+	h.clock.Advance(2 * time.Hour)
+	if _, err := h.alice().GetSessionToken(ctx, &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(900)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.sessionCount(); n != 2 {
+		t.Errorf("%d sessions stored after the grace period, want 2 (the two fresh ones)", n)
+	}
+	_, err = fromSession(h, gst.Credentials).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	wantAPIError(t, err, "InvalidClientTokenId", 403, "")
 }
 
 func TestSigV4Failures(t *testing.T) {
