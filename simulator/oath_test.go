@@ -7,6 +7,7 @@ import (
 	"crypto/pbkdf2"
 	"crypto/sha1"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -683,4 +684,58 @@ func TestConcurrentUse(t *testing.T) {
 	if got := c.Snapshot().Credentials[0].Counter; got != 400 {
 		t.Fatalf("counter %d after 400 concurrent CALCULATEs", got)
 	}
+}
+
+// An only-increasing TOTP credential (property 01) refuses a challenge
+// lower than the last it answered with 6982, equal or higher ones work;
+// CALCULATE ALL fails as a whole on a lower one. The last challenge
+// survives a save and reload, and a PUT over the credential clears it.
+func TestOnlyIncreasing(t *testing.T) {
+	c := newTestCard(t, fw543)
+	mustTx(t, c, selectOATH, oath.SWOK)
+	key := rfcKeys()[oath.SHA1]
+	send(t, c, putAPDU("inc", oath.TOTP, oath.SHA1, 8, key, 0x78, 0x01))
+	send(t, c, putAPDU("plain", oath.TOTP, oath.SHA1, 8, key))
+	step := func(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+	calc := func(name string, chal []byte, want uint16) {
+		t.Helper()
+		if _, sw := send(t, c, calcAPDU(name, chal, true)); sw != want {
+			t.Fatalf("CALCULATE %s at %x: SW %04X, want %04X", name, chal, sw, want)
+		}
+	}
+	calc("inc", step(10), oath.SWOK)
+	calc("inc", step(11), oath.SWOK)
+	calc("inc", step(11), oath.SWOK) // equal is allowed
+	calc("inc", step(10), oath.SWAuthRequired)
+	calc("inc", []byte{0, 11}, oath.SWOK)        // the same number, shorter
+	calc("inc", []byte{10}, oath.SWAuthRequired) // lower, shorter
+	calc("plain", step(1), oath.SWOK)            // other credentials do not care
+	all := func(chal []byte) uint16 {
+		_, sw := send(t, c, apdu(0, oath.InsCalculateAll, 0, 1, oath.AppendTLV(nil, oath.TagChallenge, chal)))
+		return sw
+	}
+	if sw := all(step(5)); sw != oath.SWAuthRequired {
+		t.Fatalf("CALCULATE ALL below the last challenge: SW %04X, want 6982", sw)
+	}
+	if sw := all(step(12)); sw != oath.SWOK {
+		t.Fatalf("CALCULATE ALL above the last challenge: SW %04X", sw)
+	}
+	calc("inc", step(11), oath.SWAuthRequired) // CALCULATE ALL raised it to 12
+
+	// Persisted: a reloaded card still refuses 11.
+	b, err := json.Marshal(c.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	c = New(&st, WithRand(&countingRand{}))
+	mustTx(t, c, selectOATH, oath.SWOK)
+	calc("inc", step(11), oath.SWAuthRequired)
+	calc("inc", step(12), oath.SWOK)
+	// A PUT replacing the credential starts over.
+	send(t, c, putAPDU("inc", oath.TOTP, oath.SHA1, 8, key, 0x78, 0x01))
+	calc("inc", step(1), oath.SWOK)
 }

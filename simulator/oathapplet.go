@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha1"
@@ -311,9 +312,20 @@ func (c *Card) oathCalculate(ctx context.Context, cmd command) ([]byte, uint16, 
 	if cred.Type == oath.TOTP && !hasChal {
 		return nil, oath.SWWrongSyntax, nil
 	}
+	if cred.Increasing() && challengeLess(chal, cred.LastChallenge) {
+		return nil, oath.SWAuthRequired, nil // as the applet: 6982
+	}
 	if cred.Touch() {
 		if sw, err := c.waitTouch(ctx); err != nil || sw != oath.SWOK {
 			return nil, sw, err
+		}
+	}
+	if cred.Increasing() && !bytes.Equal(chal, cred.LastChallenge) {
+		if sw := c.commit(func(st *State) uint16 {
+			st.Credentials[i].LastChallenge = bytes.Clone(chal)
+			return oath.SWOK
+		}); sw != oath.SWOK {
+			return nil, sw, nil
 		}
 	}
 	if cred.Type == oath.HOTP {
@@ -364,6 +376,29 @@ func (c *Card) oathCalculateAll(cmd command) ([]byte, uint16) {
 	if !ok {
 		return nil, oath.SWWrongSyntax
 	}
+	// An only-increasing credential refuses a lower challenge, and like the
+	// applet the whole command fails; the others answer.
+	var raise []int
+	for i, cr := range c.st.Credentials {
+		if cr.Increasing() && !cr.Touch() {
+			if challengeLess(chal, cr.LastChallenge) {
+				return nil, oath.SWAuthRequired
+			}
+			if !bytes.Equal(chal, cr.LastChallenge) {
+				raise = append(raise, i)
+			}
+		}
+	}
+	if len(raise) > 0 {
+		if sw := c.commit(func(st *State) uint16 {
+			for _, i := range raise {
+				st.Credentials[i].LastChallenge = bytes.Clone(chal)
+			}
+			return oath.SWOK
+		}); sw != oath.SWOK {
+			return nil, sw
+		}
+	}
 	var out []byte
 	for _, cr := range c.st.Credentials {
 		out = oath.AppendTLV(out, oath.TagName, []byte(cr.Name))
@@ -377,6 +412,16 @@ func (c *Card) oathCalculateAll(cmd command) ([]byte, uint16) {
 		}
 	}
 	return out, oath.SWOK
+}
+
+// challengeLess compares TOTP challenges as big-endian numbers of any
+// length (leading zero bytes do not count), as the applet does.
+func challengeLess(a, b []byte) bool {
+	a, b = bytes.TrimLeft(a, "\x00"), bytes.TrimLeft(b, "\x00")
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return bytes.Compare(a, b) < 0
 }
 
 // codeTLV computes 75 <digits> <hmac> or, truncated, 76 05 <digits> <raw

@@ -130,10 +130,19 @@ type Credential struct {
 	Key       HexBytes       // HMAC key as stored by PUT
 	Props     byte           // oath.PropTouch | oath.PropIncreasing
 	Counter   uint64         // HOTP moving factor (next value to use)
+	// LastChallenge is the highest TOTP challenge answered, kept for
+	// oath.PropIncreasing credentials (which refuse a lower one).
+	LastChallenge HexBytes
 }
 
 // Touch reports whether the credential requires touch.
 func (c Credential) Touch() bool { return c.Props&oath.PropTouch != 0 }
+
+// Increasing reports whether a TOTP credential refuses a challenge lower
+// than the last one it answered (oath.PropIncreasing; HOTP ignores it).
+func (c Credential) Increasing() bool {
+	return c.Props&oath.PropIncreasing != 0 && c.Type == oath.TOTP
+}
 
 type credJSON struct {
 	Name    string   `json:"name,omitempty"`
@@ -144,6 +153,7 @@ type credJSON struct {
 	Key     HexBytes `json:"key"`
 	Props   byte     `json:"props,omitempty"`
 	Counter uint64   `json:"counter,omitempty"`
+	LastChl HexBytes `json:"last_challenge,omitempty"`
 }
 
 var (
@@ -155,7 +165,7 @@ var (
 func (c Credential) MarshalJSON() ([]byte, error) {
 	j := credJSON{
 		Type: typeNames[c.Type], Alg: algNames[c.Algorithm], Digits: c.Digits,
-		Key: c.Key, Props: c.Props, Counter: c.Counter,
+		Key: c.Key, Props: c.Props, Counter: c.Counter, LastChl: c.LastChallenge,
 	}
 	if j.Type == "" || j.Alg == "" {
 		return nil, fmt.Errorf("encode credential: invalid type/algorithm %#02x", byte(c.Type)|byte(c.Algorithm))
@@ -201,6 +211,7 @@ func (c *Credential) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("credential %q: unknown algorithm %q (want sha1, sha256 or sha512)", out.Name, j.Alg)
 	}
 	out.Digits, out.Key, out.Props, out.Counter = j.Digits, j.Key, j.Props, j.Counter
+	out.LastChallenge = j.LastChl
 	*c = out
 	return nil
 }
@@ -245,6 +256,7 @@ func (s *State) clone() *State {
 	out.Credentials = make([]Credential, len(s.Credentials))
 	for i, c := range s.Credentials {
 		c.Key = bytes.Clone(c.Key)
+		c.LastChallenge = bytes.Clone(c.LastChallenge)
 		out.Credentials[i] = c
 	}
 	return &out
