@@ -463,7 +463,7 @@ type probed struct {
 type probeResult struct {
 	found    []probed
 	busy     []error // readers held by another program (exclusively, or in a long transaction)
-	firstErr error    // the first other failure, reported when nothing was found
+	firstErr error   // the first other failure, reported when nothing was found
 }
 
 func (r *probeResult) closeAll(except int) {
