@@ -36,17 +36,18 @@ func OpenYubiKey(ctx context.Context, serial uint32, hooks Hooks, log *slog.Logg
 			return nil, nil, err
 		}
 		card, err := pctx.Connect(ctx, ki.Reader)
+		// The card has a PC/SC context of its own: pcscd's slot for this
+		// one is not needed during the operation.
+		pctx.Close()
 		if err != nil {
-			pctx.Close()
 			return nil, nil, err // says which reader already
 		}
 		if err := card.Begin(ctx); err != nil {
 			card.Close()
-			pctx.Close()
 			return nil, nil, err // says which reader already
 		}
 		release := func() error {
-			return errors.Join(card.End(), card.Close(), pctx.Close())
+			return errors.Join(card.End(), card.Close())
 		}
 		return card, release, nil
 	}

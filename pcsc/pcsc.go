@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ebfe/scard"
@@ -36,10 +35,8 @@ type Context struct {
 	sc  *scard.Context
 	log *slog.Logger
 
-	mu       sync.Mutex
-	pending  sync.WaitGroup // PC/SC calls running in the background
-	inflight atomic.Int64   // how many: Close waits only if there are any
-	closed   bool
+	mu     sync.Mutex
+	closed bool
 }
 
 // Open connects to the PC/SC daemon. It fails with an error wrapping
@@ -70,8 +67,6 @@ func wrap(op string, err error) error {
 
 // begin and done count PC/SC calls running in the background (abandoned
 // transmits, deferred disconnects), so that Close waits for them.
-func (c *Context) begin() { c.pending.Add(1); c.inflight.Add(1) }
-func (c *Context) done()  { c.inflight.Add(-1); c.pending.Done() }
 
 func isCode(err error, code uint32) bool {
 	var se scard.Error
@@ -108,7 +103,7 @@ func (c *Context) Connect(ctx context.Context, reader string) (*Card, error) {
 		sc, h, err := c.connectOnce(ctx, reader)
 		if err == nil {
 			c.log.Debug("pcsc: connected", "reader", reader)
-			return &Card{c: c, sc: sc, h: h, reader: reader, sem: make(chan struct{}, 1)}, nil
+			return &Card{sc: sc, h: h, reader: reader, sem: make(chan struct{}, 1)}, nil
 		}
 		if errors.Is(err, ErrCardInUse) || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return nil, fmt.Errorf("%s: %w", op, err)
@@ -146,9 +141,7 @@ func (c *Context) connectOnce(ctx context.Context, reader string) (*scard.Contex
 	res := make(chan connectResult, 1)
 	var mu sync.Mutex
 	abandoned := false
-	c.begin()
 	go func() {
-		defer c.done()
 		sc, err := scard.EstablishContext()
 		if err != nil {
 			res <- connectResult{err: err}
@@ -190,9 +183,8 @@ func (c *Context) connectOnce(ctx context.Context, reader string) (*scard.Contex
 	}
 }
 
-// Close releases the PC/SC context. If a transmit abandoned on context
-// cancellation is still waiting for the card, the release happens in the
-// background once it returns.
+// Close releases the PC/SC context. Cards it connected have their own
+// contexts (see connectOnce) and stay usable.
 func (c *Context) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -201,10 +193,6 @@ func (c *Context) Close() error {
 	}
 	c.closed = true
 	c.mu.Unlock()
-	if c.inflight.Load() > 0 {
-		go func() { c.pending.Wait(); _ = c.sc.Release() }()
-		return nil
-	}
 	if err := c.sc.Release(); err != nil {
 		return wrap("release PC/SC context", err)
 	}
@@ -212,10 +200,10 @@ func (c *Context) Close() error {
 }
 
 // Card is a shared-mode connection to the card in one reader. It satisfies
-// oath.Transport. Wrap each operation in Begin/End. Methods are safe for
-// concurrent use but serialised.
+// oath.Transport. It has a PC/SC context of its own and stays usable after
+// the Context that connected it is closed. Wrap each operation in
+// Begin/End. Methods are safe for concurrent use but serialised.
 type Card struct {
-	c      *Context
 	sc     *scard.Context // the card's own, see connectOnce
 	h      *scard.Card
 	reader string
@@ -260,7 +248,6 @@ func (k *Card) Begin(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	res := make(chan error, 1)
-	k.c.begin()
 	go func() {
 		err := k.h.BeginTransaction()
 		if isCode(err, codeResetCard) {
@@ -277,7 +264,6 @@ func (k *Card) Begin(ctx context.Context) error {
 			k.mu.Unlock()
 		}
 		k.release()
-		k.c.done()
 		res <- err
 	}()
 	t := time.NewTimer(txWait)
@@ -328,13 +314,11 @@ func (k *Card) Transmit(ctx context.Context, apdu []byte) ([]byte, error) {
 	}
 	cmd := append([]byte(nil), apdu...)
 	res := make(chan transmitResult, 1)
-	k.c.begin()
 	go func() {
 		resp, err := k.h.Transmit(cmd)
-		// Free the handle and the count before answering, so that a Close
-		// right after Transmit finds all idle and completes synchronously.
+		// Free the handle before answering, so that a Close right after
+		// Transmit finds it idle and completes synchronously.
 		k.release()
-		k.c.done()
 		res <- transmitResult{append([]byte(nil), resp...), err}
 	}()
 	select {
@@ -423,9 +407,7 @@ func (k *Card) Close() error {
 		defer k.release()
 		return k.disconnect()
 	default:
-		k.c.begin()
 		go func() {
-			defer k.c.done()
 			k.sem <- struct{}{}
 			defer k.release()
 			_ = k.disconnect()
