@@ -111,7 +111,8 @@ type Provider struct {
 	sleep         func(ctx context.Context, d time.Duration) error
 	httpClient    HTTPClient
 	ui            UI
-	api           API
+	api           API // see client
+	apiOnce       sync.Once
 	defaultDevice string
 	runProcess    func(ctx context.Context, command string) ([]byte, error)
 
@@ -138,18 +139,27 @@ func NewProvider(p *Profile, tokens TokenSource, cacheDir string, opts ...Option
 	for _, o := range opts {
 		o(pr)
 	}
-	if pr.api == nil {
+	return pr, nil
+}
+
+// client is the STS API, built on first use: a credential served from the
+// cache never pays for setting up the SDK client.
+func (pr *Provider) client() API {
+	pr.apiOnce.Do(func() {
+		if pr.api != nil {
+			return // WithAPI
+		}
 		var hc HTTPClient = pr.httpClient
 		if hc == nil {
 			hc = awshttp.NewBuildableClient()
 		}
-		o := awssts.Options{Region: p.Region, HTTPClient: &skewClient{inner: hc, now: pr.now, ui: pr.ui}}
-		if p.Endpoint != "" {
-			o.BaseEndpoint = aws.String(p.Endpoint)
+		o := awssts.Options{Region: pr.profile.Region, HTTPClient: &skewClient{inner: hc, now: pr.now, ui: pr.ui}}
+		if pr.profile.Endpoint != "" {
+			o.BaseEndpoint = aws.String(pr.profile.Endpoint)
 		}
 		pr.api = awssts.New(o)
-	}
-	return pr, nil
+	})
+	return pr.api
 }
 
 // Plan returns the provider's plan.
@@ -372,7 +382,7 @@ func (pr *Provider) call(ctx context.Context, s Step, idx int, caller Credential
 		ci.target = p.MFASerial
 		in := &awssts.GetSessionTokenInput{DurationSeconds: aws.Int32(ci.duration),
 			SerialNumber: aws.String(p.MFASerial), TokenCode: aws.String(code)}
-		out, err := pr.api.GetSessionToken(ctx, in, credOpt)
+		out, err := pr.client().GetSessionToken(ctx, in, credOpt)
 		if err != nil {
 			return nil, classify(ci, err)
 		}
@@ -392,7 +402,7 @@ func (pr *Provider) call(ctx context.Context, s Step, idx int, caller Credential
 		if s.MFA {
 			in.SerialNumber, in.TokenCode = aws.String(p.MFASerial), aws.String(code)
 		}
-		out, err := pr.api.AssumeRole(ctx, in, credOpt)
+		out, err := pr.client().AssumeRole(ctx, in, credOpt)
 		if err != nil {
 			return nil, classify(ci, err)
 		}
