@@ -65,9 +65,6 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// begin and done count PC/SC calls running in the background (abandoned
-// transmits, deferred disconnects), so that Close waits for them.
-
 func isCode(err error, code uint32) bool {
 	var se scard.Error
 	return errors.As(err, &se) && uint32(se) == code
