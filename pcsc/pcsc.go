@@ -591,7 +591,11 @@ func (c *Context) OpenKey(ctx context.Context, serial uint32) (*Card, KeyInfo, e
 		if len(serials) == 0 {
 			return nil, KeyInfo{}, fmt.Errorf("open YubiKey with serial %d: %w", serial, err)
 		}
-		return nil, KeyInfo{}, fmt.Errorf("open YubiKey with serial %d (present: %s): %w", serial, joinSerials(serials), err)
+		what := "present"
+		if len(res.busy) > 0 {
+			what = "also present" // the one asked for may be in the busy reader
+		}
+		return nil, KeyInfo{}, fmt.Errorf("open YubiKey with serial %d (%s: %s): %w", serial, what, joinSerials(serials), err)
 	}
 	res.closeAll(pick)
 	return res.found[pick].card, res.found[pick].info, nil

@@ -775,6 +775,18 @@ func TestStackTransactionHeld(t *testing.T) {
 		t.Errorf("Connect with an expiring ctx = %v, want context.DeadlineExceeded", err)
 	}
 
+	// What a user sees: the CLI (default wait) gives up with the reason.
+	start = time.Now()
+	_, stderr, err := cli(t, t.TempDir(), "", "accounts", "list", "--device", fmt.Sprintf("yubikey:%d", serialA))
+	if err == nil || !strings.Contains(stderr, "another program has kept the YubiKey busy") || !strings.Contains(stderr, reader) ||
+		!strings.Contains(stderr, "(also present: 22222222)") {
+		t.Errorf("accounts list while another program holds a transaction: %v\n%s", err, stderr)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the CLI gave up after %v", d)
+	}
+	t.Logf("the CLI said: %s", stderr)
+
 	// The abandoned calls are still pending in pcsc-lite: Close does not
 	// wait for them; they are ended in the background once granted.
 	closeStart := time.Now()
