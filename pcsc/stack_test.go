@@ -342,6 +342,28 @@ func (s *testStack) attach(t testing.TB, i int, card *simulator.Card) {
 	}
 }
 
+// attachTouchCard puts a key (serialB) with one touch account, "touch",
+// and the given touch policy in slot 1, its state in path; the usual key
+// returns when the test ends.
+func (s *testStack) attachTouchCard(t *testing.T, path string, policy simulator.TouchPolicy) {
+	t.Helper()
+	card, err := simulator.Create(path, serialB, firmware, simulator.WithTouch(policy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	local := oath.NewClient(card)
+	if _, err := local.Select(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = local.Put(ctx, oath.PutRequest{Name: "touch", Type: oath.TOTP, Algorithm: oath.SHA1, Digits: 6, Key: rfcSecret, Touch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.attach(t, 1, card)
+	t.Cleanup(func() { s.attach(t, 1, s.slots[1].card) })
+}
+
 func (s *testStack) attachErr(i int, card *simulator.Card) error {
 	sl := s.slots[i]
 	if sl.attached() {
@@ -818,21 +840,7 @@ func TestStackTransactionHeld(t *testing.T) {
 // context's error, Close does not block, and the key works afterwards.
 func TestStackCancelTouchWait(t *testing.T) {
 	s := needStack(t)
-	card, err := simulator.Create(filepath.Join(t.TempDir(), "k.json"), serialB, firmware,
-		simulator.WithTouch(simulator.TouchPolicy{Mode: simulator.TouchDelay, Delay: time.Second}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	local := oath.NewClient(card)
-	if _, err := local.Select(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	err = local.Put(context.Background(), oath.PutRequest{Name: "touch", Type: oath.TOTP, Algorithm: oath.SHA1, Digits: 6, Key: rfcSecret, Touch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.attach(t, 1, card)
-	defer s.attach(t, 1, s.slots[1].card)
+	s.attachTouchCard(t, filepath.Join(t.TempDir(), "k.json"), simulator.TouchPolicy{Mode: simulator.TouchDelay, Delay: time.Second})
 
 	pc, err := Open(context.Background())
 	if err != nil {
@@ -885,22 +893,8 @@ func TestStackCancelTouchWait(t *testing.T) {
 func TestStackCardRemovedMidCalculate(t *testing.T) {
 	s := needStack(t)
 	path := filepath.Join(t.TempDir(), "touchy.json")
-	card, err := simulator.Create(path, serialB, firmware,
-		simulator.WithTouch(simulator.TouchPolicy{Mode: simulator.TouchDelay, Delay: 10 * time.Second}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.attachTouchCard(t, path, simulator.TouchPolicy{Mode: simulator.TouchDelay, Delay: 10 * time.Second})
 	ctx := context.Background()
-	local := oath.NewClient(card)
-	if _, err := local.Select(ctx); err != nil {
-		t.Fatal(err)
-	}
-	err = local.Put(ctx, oath.PutRequest{Name: "touch", Type: oath.TOTP, Algorithm: oath.SHA1, Digits: 6, Key: rfcSecret, Touch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.attach(t, 1, card)
-	defer s.attach(t, 1, s.slots[1].card)
 
 	session(t, serialB, func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo) {
 		if _, err := c.Select(ctx); err != nil {
@@ -939,22 +933,7 @@ func TestStackCardRemovedMidCalculate(t *testing.T) {
 // A touch that never comes answers 6982: its own error, not "removed".
 func TestStackTouchTimeout(t *testing.T) {
 	s := needStack(t)
-	card, err := simulator.Create(filepath.Join(t.TempDir(), "k.json"), serialB, firmware,
-		simulator.WithTouch(simulator.TouchPolicy{Mode: simulator.TouchTimeout, Delay: 300 * time.Millisecond}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	local := oath.NewClient(card)
-	if _, err := local.Select(ctx); err != nil {
-		t.Fatal(err)
-	}
-	err = local.Put(ctx, oath.PutRequest{Name: "touch", Type: oath.TOTP, Algorithm: oath.SHA1, Digits: 6, Key: rfcSecret, Touch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.attach(t, 1, card)
-	defer s.attach(t, 1, s.slots[1].card)
+	s.attachTouchCard(t, filepath.Join(t.TempDir(), "k.json"), simulator.TouchPolicy{Mode: simulator.TouchTimeout, Delay: 300 * time.Millisecond})
 	session(t, serialB, func(ctx context.Context, c *oath.Client, k *Card, info KeyInfo) {
 		if _, err := c.Select(ctx); err != nil {
 			t.Fatal(err)
