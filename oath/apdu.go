@@ -91,25 +91,39 @@ func (c *Client) transmit(ctx context.Context, op string, ins byte, apdu []byte,
 	if op == "select" {
 		logIns = 0 // shares A4 with CALCULATE ALL, but carries no secret
 	}
-	c.trace(ctx, "> "+redactCommand(logIns, apdu, aligned))
+	// The redacted strings are built only when they will be logged:
+	// parsing and hex encoding every APDU is wasted work otherwise.
+	tracing := c.tracing(ctx)
+	if tracing {
+		c.trace(ctx, "> "+redactCommand(logIns, apdu, aligned))
+	}
 	resp, err := c.t.Transmit(ctx, apdu)
 	if err != nil {
 		return nil, 0, fmt.Errorf("oath: %s: transmit: %w", op, err)
 	}
 	if len(resp) < 2 {
-		c.trace(ctx, "< "+redactResponse(logIns, resp, false))
+		if tracing {
+			c.trace(ctx, "< "+redactResponse(logIns, resp, false))
+		}
 		return nil, 0, fmt.Errorf("oath: %s: %w (%d bytes)", op, ErrShortResponse, len(resp))
 	}
 	n := len(resp) - 2
 	sw := uint16(resp[n])<<8 | uint16(resp[n+1])
-	c.trace(ctx, "< "+redactResponse(logIns, resp[:n], aligned && sw&0xFF00 != SWMoreDataMask)+fmt.Sprintf("%04X", sw))
+	if tracing {
+		c.trace(ctx, "< "+redactResponse(logIns, resp[:n], aligned && sw&0xFF00 != SWMoreDataMask)+fmt.Sprintf("%04X", sw))
+	}
 	return resp[:n], sw, nil
 }
 
+// tracing reports whether the APDU trace is wanted: a logger is set and
+// it is enabled at debug level.
+func (c *Client) tracing(ctx context.Context) bool {
+	return c.log != nil && c.log.Enabled(ctx, slog.LevelDebug)
+}
+
+// trace logs one line of the APDU trace at debug level. Callers check
+// tracing first so that msg is not built for nothing.
 func (c *Client) trace(ctx context.Context, msg string) {
-	if c.log == nil || !c.log.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, msg)
 }
 
