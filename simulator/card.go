@@ -40,7 +40,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/mfabridge/mfabridge/oath"
 )
@@ -72,11 +71,6 @@ type Stats struct {
 
 // Option configures a Card.
 type Option func(*Card)
-
-// WithClock sets the card's clock. The card does not use it for TOTP (the
-// host sends the time step, as with a real key); it is kept for symmetry with
-// the other packages and future use.
-func WithClock(now func() time.Time) Option { return func(c *Card) { c.now = now } }
 
 // WithTouch overrides the touch policy stored in the state (not persisted).
 func WithTouch(p TouchPolicy) Option {
@@ -117,7 +111,6 @@ type Card struct {
 
 	st       *State
 	path     string
-	now      func() time.Time
 	rand     io.Reader
 	touch    TouchPolicy
 	touchSet bool
@@ -140,7 +133,6 @@ type Card struct {
 func New(st *State, opts ...Option) *Card {
 	c := &Card{
 		st:    st,
-		now:   time.Now,
 		rand:  rand.Reader,
 		chunk: defaultChunk,
 		write: writeAtomic,
