@@ -109,7 +109,7 @@ func onlyTags(m map[byte][][]byte, allowed ...byte) bool {
 	return true
 }
 
-func validName(name []byte) bool { return len(name) >= 1 && len(name) <= MaxNameLen }
+func validName(name []byte) bool { return len(name) >= 1 && len(name) <= oath.MaxNameLen }
 
 // oathPut: 71 name, 73 <type|alg> <digits> <key>, optional 78 prop, 7A imf.
 func (c *Card) oathPut(cmd command) uint16 {

@@ -15,10 +15,10 @@ import (
 	"github.com/mfabridge/mfabridge/oath"
 )
 
-// Limits of a YubiKey 5 OATH applet (ykoath.md, "Credential names").
+// Limits of a YubiKey 5 OATH applet (ykoath.md, "Credential names"). The
+// longest name is oath.MaxNameLen.
 const (
 	MaxCredentials = 32
-	MaxNameLen     = 64
 	saltLen        = 8
 )
 
@@ -305,8 +305,8 @@ func (s *State) Validate() error {
 }
 
 func checkCredential(c Credential, fw Version) error {
-	if len(c.Name) == 0 || len(c.Name) > MaxNameLen {
-		return fmt.Errorf("name is %d bytes, want 1–%d", len(c.Name), MaxNameLen)
+	if len(c.Name) == 0 || len(c.Name) > oath.MaxNameLen {
+		return fmt.Errorf("name is %d bytes, want 1–%d", len(c.Name), oath.MaxNameLen)
 	}
 	if c.Type != oath.TOTP && c.Type != oath.HOTP {
 		return fmt.Errorf("type %#02x is neither TOTP nor HOTP", byte(c.Type))
