@@ -69,7 +69,18 @@ func TestCachePermissions(t *testing.T) {
 }
 
 func TestCacheUntrustedEntries(t *testing.T) {
-	good, _ := json.Marshal(testEntry("AKIAGOOD", t0))
+	// good is a valid current-version entry, so each case below is refused
+	// only for the reason it tests.
+	ge := testEntry("AKIAGOOD", t0)
+	ge.Version = cacheVersion
+	good, _ := json.Marshal(ge)
+	cur := fmt.Sprintf(`"version":%d,`, cacheVersion)
+	if !strings.Contains(string(good), cur) {
+		t.Fatalf("good entry %s does not carry %s", good, cur)
+	}
+	if _, err := parseEntry(good); err != nil {
+		t.Fatalf("good entry refused: %v", err)
+	}
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, path string)
@@ -82,7 +93,7 @@ func TestCacheUntrustedEntries(t *testing.T) {
 			os.WriteFile(p, []byte(`{"version":1,"action":"AssumeRole","credentials":{"access_key_id":"A"}}`), 0o600)
 		}},
 		{"future version", func(t *testing.T, p string) {
-			os.WriteFile(p, []byte(strings.Replace(string(good), `"version":0`, `"version":9`, 1)), 0o600)
+			os.WriteFile(p, []byte(strings.Replace(string(good), cur, `"version":9,`, 1)), 0o600)
 		}},
 		{"group readable", func(t *testing.T, p string) { os.WriteFile(p, good, 0o600); os.Chmod(p, 0o640) }},
 		{"symlink", func(t *testing.T, p string) {
