@@ -21,33 +21,49 @@ import (
 // to stderr and prompts are impossible.
 type terminal struct {
 	mu       sync.Mutex
-	tty      *os.File // nil without a controlling terminal
+	path     string // "" for no terminal
+	opened   bool
+	tty      *os.File // nil without a terminal; see file
 	fallback io.Writer
 }
 
-// openTerminal opens the terminal named by $MFABRIDGE_TTY (default
-// /dev/tty; "none" for no terminal: never prompt). A regular file there
-// receives the notices, which is how tests read them.
+// openTerminal names the terminal from $MFABRIDGE_TTY (default /dev/tty;
+// "none" for no terminal: never prompt). A regular file there receives the
+// notices, which is how tests read them. The file is opened on first use,
+// so a run that says nothing (a cached credential-process) never opens it.
 func openTerminal(getenv func(string) string, fallback io.Writer) *terminal {
 	t := &terminal{fallback: fallback}
-	path := getenv("MFABRIDGE_TTY")
-	switch path {
+	switch path := getenv("MFABRIDGE_TTY"); path {
 	case "none":
-		return t
 	case "":
-		path = "/dev/tty"
-	}
-	flag := os.O_RDWR
-	if path != "/dev/tty" {
-		flag |= os.O_APPEND | os.O_CREATE
-	}
-	if f, err := os.OpenFile(path, flag, 0o600); err == nil {
-		t.tty = f
+		t.path = "/dev/tty"
+	default:
+		t.path = path
 	}
 	return t
 }
 
+// file opens the terminal on first use; nil when there is none. Callers
+// hold t.mu.
+func (t *terminal) file() *os.File {
+	if !t.opened {
+		t.opened = true
+		if t.path != "" {
+			flag := os.O_RDWR
+			if t.path != "/dev/tty" {
+				flag |= os.O_APPEND | os.O_CREATE
+			}
+			if f, err := os.OpenFile(t.path, flag, 0o600); err == nil {
+				t.tty = f
+			}
+		}
+	}
+	return t.tty
+}
+
 func (t *terminal) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.tty != nil {
 		t.tty.Close()
 	}
@@ -57,8 +73,8 @@ func (t *terminal) close() {
 func (t *terminal) notice(msg string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.tty != nil {
-		fmt.Fprintf(t.tty, "%s\n", msg)
+	if tty := t.file(); tty != nil {
+		fmt.Fprintf(tty, "%s\n", msg)
 		return
 	}
 	fmt.Fprintf(t.fallback, "mfabridge: %s\n", msg)
@@ -72,7 +88,7 @@ func (t *terminal) touch(info device.Info) func() {
 	if info.Serial != 0 {
 		msg = fmt.Sprintf("touch your YubiKey (serial %d)", info.Serial)
 	}
-	if t.tty == nil {
+	if t.file() == nil {
 		fmt.Fprintf(t.fallback, "mfabridge: %s\n", msg)
 		return func() {}
 	}
@@ -88,11 +104,11 @@ var errNoTerminal = errors.New("no terminal to ask on")
 
 // readSecret prompts on the terminal and reads a line without echo.
 func (t *terminal) readSecret(ctx context.Context, prompt string) (string, error) {
-	if t.tty == nil || !term.IsTerminal(int(t.tty.Fd())) {
-		return "", errNoTerminal
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.file() == nil || !term.IsTerminal(int(t.tty.Fd())) {
+		return "", errNoTerminal
+	}
 	fmt.Fprint(t.tty, prompt)
 	type result struct {
 		b   []byte
