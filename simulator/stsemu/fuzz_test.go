@@ -148,7 +148,7 @@ func FuzzPolicy(f *testing.F) {
 		if trust {
 			req.Principal = &principalInfo{Account: "111111111111", ARNs: []string{"arn:aws:iam::111111111111:user/alice"}}
 		}
-		d := evaluate([]*Policy{p}, trust, req)
+		d := evaluate([]*Policy{p}, req)
 		if d != allow && d != implicitDeny && d != explicitDeny {
 			t.Fatalf("decision %d", d)
 		}
@@ -158,7 +158,7 @@ func FuzzPolicy(f *testing.F) {
 			t.Fatal(err)
 		}
 		if !trust {
-			if got := evaluate([]*Policy{p, deny}, false, req); got != explicitDeny {
+			if got := evaluate([]*Policy{p, deny}, req); got != explicitDeny {
 				t.Fatalf("deny-all did not win: %v", got)
 			}
 		}

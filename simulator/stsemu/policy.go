@@ -484,15 +484,17 @@ func (d decision) String() string {
 }
 
 // evaluate applies AWS's rule to a set of policies: an explicit Deny wins,
-// then any Allow, else implicit deny. Unparsed policies are parsed first;
-// one that does not parse counts as an explicit deny.
-func evaluate(policies []*Policy, trust bool, req evalRequest) decision {
+// then any Allow, else implicit deny. Policies must have been checked
+// already (Config.validate, ParsePolicy): evaluate runs in concurrent
+// handlers and never writes to a policy. An unchecked one fails closed
+// as an explicit deny.
+func evaluate(policies []*Policy, req evalRequest) decision {
 	d := implicitDeny
 	for _, p := range policies {
 		if p == nil {
 			continue
 		}
-		if err := p.check(trust); err != nil {
+		if !p.parsed {
 			return explicitDeny
 		}
 		for i := range p.Statements {

@@ -75,7 +75,7 @@ func TestMFAConditionMatrix(t *testing.T) {
 					want = explicitDeny
 				}
 			}
-			got := evaluate([]*Policy{tt.p}, false, evalRequest{Action: "ec2:TerminateInstances", Resource: "*", Context: c.ctx})
+			got := evaluate([]*Policy{tt.p}, evalRequest{Action: "ec2:TerminateInstances", Resource: "*", Context: c.ctx})
 			if got != want {
 				t.Errorf("%s / %s: %v, want %v", tt.name, c.name, got, want)
 			}
@@ -114,45 +114,56 @@ func TestEvaluate(t *testing.T) {
 	tests := []struct {
 		name     string
 		policies []*Policy
-		trust    bool
 		req      evalRequest
 		want     decision
 	}{
-		{"no policies", nil, false, evalRequest{Action: "s3:GetObject", Resource: "*"}, implicitDeny},
-		{"allow all", []*Policy{allowAll}, false, evalRequest{Action: "s3:GetObject", Resource: "x"}, allow},
-		{"deny wins", []*Policy{allowAll, denyIAM}, false, evalRequest{Action: "iam:CreateUser", Resource: "*"}, explicitDeny},
-		{"deny other action", []*Policy{allowAll, denyIAM}, false, evalRequest{Action: "ec2:RunInstances", Resource: "*"}, allow},
-		{"NotAction excluded", []*Policy{notAction}, false, evalRequest{Action: "sts:AssumeRole", Resource: "*"}, implicitDeny},
-		{"NotAction other", []*Policy{notAction}, false, evalRequest{Action: "ec2:RunInstances", Resource: "*"}, allow},
-		{"NotResource excluded", []*Policy{notResource}, false, evalRequest{Action: "s3:GetObject", Resource: "arn:aws:s3:::secret/k"}, implicitDeny},
-		{"NotResource other", []*Policy{notResource}, false, evalRequest{Action: "s3:GetObject", Resource: "arn:aws:s3:::open/k"}, allow},
-		{"age 10 < 3600", []*Policy{ageLT}, false, evalRequest{Action: "a:b", Resource: "*", Context: age("10")}, allow},
-		{"age 3600 not < 3600", []*Policy{ageLT}, false, evalRequest{Action: "a:b", Resource: "*", Context: age("3600")}, implicitDeny},
-		{"age absent", []*Policy{ageLT}, false, evalRequest{Action: "a:b", Resource: "*"}, implicitDeny},
-		{"age absent IfExists", []*Policy{ageLTIf}, false, evalRequest{Action: "a:b", Resource: "*"}, allow},
-		{"age 7200 IfExists", []*Policy{ageLTIf}, false, evalRequest{Action: "a:b", Resource: "*", Context: age("7200")}, implicitDeny},
-		{"NotEquals both", []*Policy{ageNE}, false, evalRequest{Action: "a:b", Resource: "*", Context: age("2")}, implicitDeny},
-		{"NotEquals neither", []*Policy{ageNE}, false, evalRequest{Action: "a:b", Resource: "*", Context: age("3")}, allow},
-		{"two operators AND, both hold", []*Policy{ageGE}, false, evalRequest{Action: "a:b", Resource: "*", Context: age("60")}, allow},
-		{"two operators AND, one fails", []*Policy{ageGE}, false, evalRequest{Action: "a:b", Resource: "*", Context: age("59")}, implicitDeny},
-		{"Null true, key absent: deny applies", []*Policy{allowAll, nullAge}, false, evalRequest{Action: "a:b", Resource: "*"}, explicitDeny},
-		{"Null true, key present: deny skipped", []*Policy{allowAll, nullAge}, false, evalRequest{Action: "a:b", Resource: "*", Context: age("5")}, allow},
-		{"trust account", []*Policy{trustAcct}, true, evalRequest{Action: "sts:AssumeRole", Principal: bob}, allow},
-		{"trust account other", []*Policy{trustAcct}, true, evalRequest{Action: "sts:AssumeRole", Principal: other}, implicitDeny},
-		{"trust root", []*Policy{trustRoot}, true, evalRequest{Action: "sts:AssumeRole", Principal: alice}, allow},
-		{"trust user", []*Policy{trustUser}, true, evalRequest{Action: "sts:AssumeRole", Principal: alice}, allow},
-		{"trust user other", []*Policy{trustUser}, true, evalRequest{Action: "sts:AssumeRole", Principal: bob}, implicitDeny},
-		{"trust user other account", []*Policy{trustUser}, true, evalRequest{Action: "sts:AssumeRole", Principal: other}, implicitDeny},
-		{"trust star", []*Policy{trustStar}, true, evalRequest{Action: "sts:AssumeRole", Principal: other}, allow},
-		{"trust wrong action", []*Policy{trustStar}, true, evalRequest{Action: "sts:TagSession", Principal: other}, implicitDeny},
-		{"trust service never matches", []*Policy{trustService}, true, evalRequest{Action: "sts:AssumeRole", Principal: alice}, implicitDeny},
+		{"no policies", nil, evalRequest{Action: "s3:GetObject", Resource: "*"}, implicitDeny},
+		{"allow all", []*Policy{allowAll}, evalRequest{Action: "s3:GetObject", Resource: "x"}, allow},
+		{"deny wins", []*Policy{allowAll, denyIAM}, evalRequest{Action: "iam:CreateUser", Resource: "*"}, explicitDeny},
+		{"deny other action", []*Policy{allowAll, denyIAM}, evalRequest{Action: "ec2:RunInstances", Resource: "*"}, allow},
+		{"NotAction excluded", []*Policy{notAction}, evalRequest{Action: "sts:AssumeRole", Resource: "*"}, implicitDeny},
+		{"NotAction other", []*Policy{notAction}, evalRequest{Action: "ec2:RunInstances", Resource: "*"}, allow},
+		{"NotResource excluded", []*Policy{notResource}, evalRequest{Action: "s3:GetObject", Resource: "arn:aws:s3:::secret/k"}, implicitDeny},
+		{"NotResource other", []*Policy{notResource}, evalRequest{Action: "s3:GetObject", Resource: "arn:aws:s3:::open/k"}, allow},
+		{"age 10 < 3600", []*Policy{ageLT}, evalRequest{Action: "a:b", Resource: "*", Context: age("10")}, allow},
+		{"age 3600 not < 3600", []*Policy{ageLT}, evalRequest{Action: "a:b", Resource: "*", Context: age("3600")}, implicitDeny},
+		{"age absent", []*Policy{ageLT}, evalRequest{Action: "a:b", Resource: "*"}, implicitDeny},
+		{"age absent IfExists", []*Policy{ageLTIf}, evalRequest{Action: "a:b", Resource: "*"}, allow},
+		{"age 7200 IfExists", []*Policy{ageLTIf}, evalRequest{Action: "a:b", Resource: "*", Context: age("7200")}, implicitDeny},
+		{"NotEquals both", []*Policy{ageNE}, evalRequest{Action: "a:b", Resource: "*", Context: age("2")}, implicitDeny},
+		{"NotEquals neither", []*Policy{ageNE}, evalRequest{Action: "a:b", Resource: "*", Context: age("3")}, allow},
+		{"two operators AND, both hold", []*Policy{ageGE}, evalRequest{Action: "a:b", Resource: "*", Context: age("60")}, allow},
+		{"two operators AND, one fails", []*Policy{ageGE}, evalRequest{Action: "a:b", Resource: "*", Context: age("59")}, implicitDeny},
+		{"Null true, key absent: deny applies", []*Policy{allowAll, nullAge}, evalRequest{Action: "a:b", Resource: "*"}, explicitDeny},
+		{"Null true, key present: deny skipped", []*Policy{allowAll, nullAge}, evalRequest{Action: "a:b", Resource: "*", Context: age("5")}, allow},
+		{"trust account", []*Policy{trustAcct}, evalRequest{Action: "sts:AssumeRole", Principal: bob}, allow},
+		{"trust account other", []*Policy{trustAcct}, evalRequest{Action: "sts:AssumeRole", Principal: other}, implicitDeny},
+		{"trust root", []*Policy{trustRoot}, evalRequest{Action: "sts:AssumeRole", Principal: alice}, allow},
+		{"trust user", []*Policy{trustUser}, evalRequest{Action: "sts:AssumeRole", Principal: alice}, allow},
+		{"trust user other", []*Policy{trustUser}, evalRequest{Action: "sts:AssumeRole", Principal: bob}, implicitDeny},
+		{"trust user other account", []*Policy{trustUser}, evalRequest{Action: "sts:AssumeRole", Principal: other}, implicitDeny},
+		{"trust star", []*Policy{trustStar}, evalRequest{Action: "sts:AssumeRole", Principal: other}, allow},
+		{"trust wrong action", []*Policy{trustStar}, evalRequest{Action: "sts:TagSession", Principal: other}, implicitDeny},
+		{"trust service never matches", []*Policy{trustService}, evalRequest{Action: "sts:AssumeRole", Principal: alice}, implicitDeny},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := evaluate(tt.policies, tt.trust, tt.req); got != tt.want {
+			if got := evaluate(tt.policies, tt.req); got != tt.want {
 				t.Errorf("evaluate = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestEvaluateUncheckedFailsClosed: a policy that skipped Config.validate
+// and ParsePolicy is never trusted, even if it would allow.
+func TestEvaluateUncheckedFailsClosed(t *testing.T) {
+	p := &Policy{Statements: []Statement{{Effect: "Allow", Actions: []string{"*"}, HasResource: true, Resources: []string{"*"}}}}
+	if got := evaluate([]*Policy{p}, evalRequest{Action: "s3:GetObject", Resource: "*"}); got != explicitDeny {
+		t.Fatalf("unchecked policy: %v, want %v", got, explicitDeny)
+	}
+	if p.parsed {
+		t.Fatal("evaluate marked the policy checked")
 	}
 }
 

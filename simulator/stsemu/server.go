@@ -677,14 +677,14 @@ func (s *Server) assumeRole(q *apiRequest, c *caller, st *reqState) (any, *apiEr
 		return nil, denied
 	}
 	req := evalRequest{Action: "sts:AssumeRole", Resource: role.ARN, Context: s.mfaContext(c, mfaNow)}
-	if evaluate(c.identityPolicies(), false, req) != allow {
+	if evaluate(c.identityPolicies(), req) != allow {
 		return nil, denied
 	}
-	if c.Kind == kindRoleSession && c.Sess.SessionPolicy != nil && evaluate([]*Policy{c.Sess.SessionPolicy}, false, req) != allow {
+	if c.Kind == kindRoleSession && c.Sess.SessionPolicy != nil && evaluate([]*Policy{c.Sess.SessionPolicy}, req) != allow {
 		return nil, denied
 	}
 	req.Principal = c.principal()
-	if evaluate([]*Policy{role.Trust}, true, req) != allow {
+	if evaluate([]*Policy{role.Trust}, req) != allow {
 		return nil, denied
 	}
 	chained := c.Kind != kindLongTerm
@@ -764,10 +764,10 @@ func (s *Server) authorize(c *caller, action, resource string) (bool, *apiError)
 		return false, errInvalidToken()
 	}
 	req := evalRequest{Action: action, Resource: resource, Context: s.mfaContext(c, false)}
-	if evaluate(c.identityPolicies(), false, req) != allow {
+	if evaluate(c.identityPolicies(), req) != allow {
 		return false, nil
 	}
-	if c.Kind == kindRoleSession && c.Sess.SessionPolicy != nil && evaluate([]*Policy{c.Sess.SessionPolicy}, false, req) != allow {
+	if c.Kind == kindRoleSession && c.Sess.SessionPolicy != nil && evaluate([]*Policy{c.Sess.SessionPolicy}, req) != allow {
 		return false, nil
 	}
 	return true, nil
