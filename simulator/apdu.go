@@ -126,20 +126,17 @@ func (c *Card) handle(ctx context.Context, apdu []byte) ([]byte, error) {
 	if c.chaining && hdr != c.chainHdr {
 		c.chaining, c.chain = false, nil // a different command ends the chain
 	}
-	if cmd.cla&0x10 != 0 {
-		if len(c.chain)+len(cmd.data) > maxChain {
-			c.chaining, c.chain = false, nil
-			return withSW(nil, oath.SWWrongLength), nil
-		}
+	more := cmd.cla&0x10 != 0 // more parts follow
+	if (more || c.chaining) && len(c.chain)+len(cmd.data) > maxChain {
+		c.chaining, c.chain = false, nil
+		return withSW(nil, oath.SWWrongLength), nil
+	}
+	if more {
 		c.chaining, c.chainHdr = true, hdr
 		c.chain = append(c.chain, cmd.data...)
 		return withSW(nil, oath.SWOK), nil
 	}
 	if c.chaining {
-		if len(c.chain)+len(cmd.data) > maxChain {
-			c.chaining, c.chain = false, nil
-			return withSW(nil, oath.SWWrongLength), nil
-		}
 		cmd.data = append(c.chain, cmd.data...)
 		c.chaining, c.chain = false, nil
 	}

@@ -387,6 +387,16 @@ func TestChaining(t *testing.T) {
 	if sw != oath.SWWrongLength {
 		t.Fatalf("oversized chain: %04X, want 6700", sw)
 	}
+	// So is a chain whose last part takes it one byte over the limit.
+	for range maxChain / 255 {
+		if _, sw := send(t, c, apdu(0x10, oath.InsPut, 0, 0, big)); sw != oath.SWOK {
+			t.Fatalf("chained part within the limit: %04X, want 9000", sw)
+		}
+	}
+	last := big[:maxChain%255+1]
+	if _, sw := send(t, c, apdu(0, oath.InsPut, 0, 0, last)); sw != oath.SWWrongLength {
+		t.Fatalf("last part over the chain limit: %04X, want 6700", sw)
+	}
 }
 
 func passwordKey(t *testing.T, pw string, salt []byte) []byte {
