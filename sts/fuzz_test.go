@@ -2,6 +2,7 @@ package sts
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -71,16 +72,37 @@ func FuzzParseProcessOutput(f *testing.F) {
 func FuzzParseCacheEntry(f *testing.F) {
 	f.Add([]byte(`{"version":1,"action":"AssumeRole","target":"arn:aws:iam::1:role/r","credentials":{"access_key_id":"A","secret_access_key":"s","session_token":"t","expiration":"2026-11-22T08:00:00Z"}}`))
 	f.Add([]byte(`{"version":1,"action":"GetSessionToken","credentials":{"access_key_id":"A","secret_access_key":"s","expiration":"2026-11-22T08:00:00Z"},"mfa_time":"2026-11-22T07:00:00Z"}`))
+	f.Add([]byte(`{"version":1,"action":"AssumeRole","credentials":{"access_key_id":"A\u00e9","secret_access_key":"s\ud800","expiration":"2026-11-22T08:00:00.5+05:30"},"extra":1}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := parseEntry(b)
 		if err != nil {
 			return
 		}
-		if !e.valid() {
-			t.Fatal("invalid entry accepted")
+		// What was accepted can be written back (put marshals it) and
+		// reads back the same.
+		out, err := json.Marshal(e)
+		if err != nil {
+			t.Fatalf("marshal accepted entry %+v: %v", e, err)
+		}
+		e2, err := parseEntry(out)
+		if err != nil {
+			t.Fatalf("round trip of %s: %v", out, err)
+		}
+		if !sameEntry(e, e2) {
+			t.Fatalf("round trip: %+v != %+v", e2, e)
 		}
 	})
+}
+
+// sameEntry reports whether two cache entries hold the same values (times
+// compared as instants, not by location).
+func sameEntry(a, b *cacheEntry) bool {
+	ca, cb := a.Credentials, b.Credentials
+	return a.Version == b.Version && a.Action == b.Action && a.Target == b.Target &&
+		ca.AccessKeyID == cb.AccessKeyID && ca.SecretAccessKey == cb.SecretAccessKey &&
+		ca.SessionToken == cb.SessionToken && ca.Expiration.Equal(cb.Expiration) &&
+		a.MFATime.Equal(b.MFATime)
 }
 
 func FuzzMatchAccount(f *testing.F) {
