@@ -125,14 +125,16 @@ func (s *Server) dispatchIAM(q *apiRequest, c *caller, st *reqState) (any, *apiE
 	}
 }
 
-// iamAllow checks the caller's identity policies for action on resource.
+// iamAllow checks the caller's identity policies (and session policy) for
+// action on resource: nil when allowed, else the AccessDenied answer (or
+// authorize's error).
 func (s *Server) iamAllow(c *caller, action, resource string) *apiError {
 	ok, aerr := s.authorize(c, action, resource)
 	if aerr != nil {
 		return aerr
 	}
 	if !ok {
-		return accessDenied(fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", c.arn(), action, resource))
+		return notAuthorized(c, action, resource)
 	}
 	return nil
 }

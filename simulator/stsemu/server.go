@@ -289,6 +289,12 @@ func accessDenied(msg string) *apiError {
 	return &apiError{Status: 403, Code: "AccessDenied", Message: msg}
 }
 
+// notAuthorized is AWS's AccessDenied answer when c's policies do not allow
+// action on resource.
+func notAuthorized(c *caller, action, resource string) *apiError {
+	return accessDenied(fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", c.arn(), action, resource))
+}
+
 func validationError(msg string) *apiError {
 	return &apiError{Status: 400, Code: "ValidationError", Message: msg}
 }
@@ -672,15 +678,12 @@ func (s *Server) assumeRole(q *apiRequest, c *caller, st *reqState) (any, *apiEr
 		return nil, aerr
 	}
 	role := s.roles[roleArn]
-	denied := accessDenied(fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", c.arn(), roleArn))
+	denied := notAuthorized(c, "sts:AssumeRole", roleArn)
 	if role == nil {
 		return nil, denied
 	}
 	req := evalRequest{Action: "sts:AssumeRole", Resource: role.ARN, Context: s.mfaContext(c, mfaNow)}
-	if evaluate(c.identityPolicies(), req) != allow {
-		return nil, denied
-	}
-	if c.Kind == kindRoleSession && c.Sess.SessionPolicy != nil && evaluate([]*Policy{c.Sess.SessionPolicy}, req) != allow {
+	if !s.identityAllows(c, req) {
 		return nil, denied
 	}
 	req.Principal = c.principal()
@@ -741,12 +744,8 @@ func (s *Server) checkAccess(q *apiRequest, c *caller) (any, *apiError) {
 	if resource == "" {
 		resource = "*"
 	}
-	ok, aerr := s.authorize(c, target, resource)
-	if aerr != nil {
+	if aerr := s.iamAllow(c, target, resource); aerr != nil {
 		return nil, aerr
-	}
-	if !ok {
-		return nil, accessDenied(fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", c.arn(), target, resource))
 	}
 	var resp checkAccessResponse
 	resp.Xmlns = stsNamespace
@@ -764,13 +763,19 @@ func (s *Server) authorize(c *caller, action, resource string) (bool, *apiError)
 		return false, errInvalidToken()
 	}
 	req := evalRequest{Action: action, Resource: resource, Context: s.mfaContext(c, false)}
+	return s.identityAllows(c, req), nil
+}
+
+// identityAllows reports whether c's identity policies allow req and, for
+// a role session, the session policy it was issued with allows it too.
+func (s *Server) identityAllows(c *caller, req evalRequest) bool {
 	if evaluate(c.identityPolicies(), req) != allow {
-		return false, nil
+		return false
 	}
 	if c.Kind == kindRoleSession && c.Sess.SessionPolicy != nil && evaluate([]*Policy{c.Sess.SessionPolicy}, req) != allow {
-		return false, nil
+		return false
 	}
-	return true, nil
+	return true
 }
 
 // Authorize evaluates whether the holder of accessKeyID (long-term or an
