@@ -47,6 +47,19 @@ func (a *app) openDevice(ctx context.Context, flag string) (device.Device, error
 	return device.Open(ctx, a.deviceSpec(flag), device.Options{Getenv: a.getenv, Hooks: a.hooks(), Logger: a.log})
 }
 
+// accountNames lists the names of the OATH accounts on d.
+func accountNames(ctx context.Context, d device.Device) ([]string, error) {
+	creds, err := d.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(creds))
+	for i, c := range creds {
+		names[i] = c.Name
+	}
+	return names, nil
+}
+
 func (a *app) openManager(ctx context.Context, flag string) (device.Device, device.Manager, error) {
 	d, err := a.openDevice(ctx, flag)
 	if err != nil {

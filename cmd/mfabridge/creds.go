@@ -43,15 +43,7 @@ func (t *tokenSource) Accounts(ctx context.Context, spec string) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
-	creds, err := d.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, len(creds))
-	for i, c := range creds {
-		names[i] = c.Name
-	}
-	return names, nil
+	return accountNames(ctx, d)
 }
 
 func (t *tokenSource) Code(ctx context.Context, spec, account string, at time.Time) (string, error) {
@@ -165,14 +157,19 @@ stdout or stderr, which the AWS CLI captures.`,
 			if err != nil {
 				return err
 			}
-			out, err := c.ProcessOutput()
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(a.stdout, "%s\n", out)
-			return err
+			return a.writeProcessOutput(c)
 		},
 	}
+}
+
+// writeProcessOutput prints credentials as credential_process JSON.
+func (a *app) writeProcessOutput(c *sts.Credentials) error {
+	out, err := c.ProcessOutput()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(a.stdout, "%s\n", out)
+	return err
 }
 
 func (a *app) exportCmd() *cobra.Command {
@@ -204,11 +201,7 @@ func (a *app) exportCmd() *cobra.Command {
 					"Region": region,
 				})
 			default:
-				out, err := c.ProcessOutput()
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "%s\n", out)
+				return a.writeProcessOutput(c)
 			}
 			return nil
 		},
@@ -261,24 +254,16 @@ func (a *app) codeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			spec := p.Device
-			if spec == "" {
-				spec = a.deviceSpec("")
-			}
-			d, err := a.openDevice(ctx, spec)
+			d, err := a.openDevice(ctx, p.Device)
 			if err != nil {
 				return err
 			}
 			defer d.Close()
 			account := p.Account
 			if account == "" {
-				creds, err := d.List(ctx)
+				names, err := accountNames(ctx, d)
 				if err != nil {
 					return err
-				}
-				names := make([]string, len(creds))
-				for i, c := range creds {
-					names[i] = c.Name
 				}
 				var why string
 				if account, why, err = sts.MatchAccount(p.MFASerial, names); err != nil {

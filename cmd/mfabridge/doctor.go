@@ -57,7 +57,7 @@ func (a *app) doctorCmd() *cobra.Command {
 			if cfg != nil && name != "" {
 				p = d.profile(cfg, name)
 			}
-			usesYubiKey := p == nil || strings.HasPrefix(d.deviceSpec(p), "yubikey")
+			usesYubiKey := p == nil || strings.HasPrefix(d.a.deviceSpec(p.Device), "yubikey")
 			d.pcsc(ctx, usesYubiKey)
 			if p != nil {
 				d.account(ctx, p)
@@ -73,13 +73,6 @@ func (a *app) doctorCmd() *cobra.Command {
 			return nil
 		},
 	}
-}
-
-func (d *doctor) deviceSpec(p *sts.Profile) string {
-	if p.Device != "" {
-		return p.Device
-	}
-	return d.a.deviceSpec("")
 }
 
 func (d *doctor) pcsc(ctx context.Context, needed bool) {
@@ -146,21 +139,17 @@ func (d *doctor) profile(cfg *sts.Config, name string) *sts.Profile {
 }
 
 func (d *doctor) account(ctx context.Context, p *sts.Profile) {
-	spec := d.deviceSpec(p)
+	spec := d.a.deviceSpec(p.Device)
 	dev, err := d.a.openDevice(ctx, spec)
 	if err != nil {
 		d.report("fail", fmt.Sprintf("device %s: %v", spec, err), "set mfabridge_device in the profile, --device, or MFABRIDGE_DEVICE")
 		return
 	}
 	defer dev.Close()
-	creds, err := dev.List(ctx)
+	names, err := accountNames(ctx, dev)
 	if err != nil {
 		d.report("fail", fmt.Sprintf("%s: %v", dev.Info(), err), "")
 		return
-	}
-	names := make([]string, len(creds))
-	for i, c := range creds {
-		names[i] = c.Name
 	}
 	if p.Account != "" {
 		for _, n := range names {

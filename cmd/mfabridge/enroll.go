@@ -23,15 +23,7 @@ type oathStore struct {
 }
 
 func (s *oathStore) Accounts(ctx context.Context) ([]string, error) {
-	creds, err := s.d.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, len(creds))
-	for i, c := range creds {
-		names[i] = c.Name
-	}
-	return names, nil
+	return accountNames(ctx, s.d)
 }
 
 func (s *oathStore) Put(ctx context.Context, account string, secret []byte, touch bool) error {

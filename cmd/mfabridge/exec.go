@@ -289,9 +289,6 @@ Only loopback clients with the token are answered.`,
 			for _, kv := range cs.env() {
 				fmt.Fprintf(a.stdout, "export %s\n", kv)
 			}
-			if f, ok := a.stdout.(*os.File); ok {
-				_ = f.Sync()
-			}
 			fmt.Fprintf(a.stderr, "mfabridge: serving credentials of profile %q at %s; Ctrl-C to stop\n", p.Name, cs.url)
 			<-cmd.Context().Done()
 			return nil

@@ -53,9 +53,6 @@ AWS_ENDPOINT_URL_STS (SDKs, mfabridge).`,
 			}
 			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 			fmt.Fprintf(a.stdout, "http://%s\n", ln.Addr())
-			if f, ok := a.stdout.(interface{ Sync() error }); ok {
-				_ = f.Sync()
-			}
 			errc := make(chan error, 1)
 			go func() { errc <- hs.Serve(ln) }()
 			select {
