@@ -21,14 +21,17 @@ type OpenFunc func(ctx context.Context) (t oath.Transport, release func() error,
 // YubiKey is a YubiKey OATH applet reached through any oath.Transport: a real
 // key over PC/SC or the in-process simulator.
 type YubiKey struct {
-	info  Info
+	info  Info // as given; never written, so read without a lock
 	open  OpenFunc
 	hooks Hooks
 	log   *slog.Logger
 
-	mu    sync.Mutex
-	key   []byte // derived password key, remembered for this process only
-	keyID string // device id (from the salt) the key belongs to
+	// mu guards the fields below: sessions run concurrently (the
+	// credential server answers requests in parallel).
+	mu       sync.Mutex
+	key      []byte // derived password key, remembered for this process only
+	keyID    string // device id (from the salt) the key belongs to
+	firmware string // from the first SELECT, when info has no firmware
 }
 
 // TouchDelay is how long a calculation may run before the touch notice is
@@ -43,8 +46,17 @@ func NewYubiKey(info Info, open OpenFunc, hooks Hooks, log *slog.Logger) *YubiKe
 	return &YubiKey{info: info, open: open, hooks: hooks, log: log}
 }
 
-// Info describes the key.
-func (y *YubiKey) Info() Info { return y.info }
+// Info describes the key. When the key was opened without its firmware
+// version, the version comes from the first session's SELECT.
+func (y *YubiKey) Info() Info {
+	info := y.info
+	if info.Firmware == "" {
+		y.mu.Lock()
+		info.Firmware = y.firmware
+		y.mu.Unlock()
+	}
+	return info
+}
 
 // Close releases nothing: no card is held between operations.
 func (y *YubiKey) Close() error { return nil }
@@ -67,7 +79,11 @@ func (y *YubiKey) session(ctx context.Context, fn func(c *oath.Client, sel *oath
 		return fmt.Errorf("%s: select OATH applet: %w", y.info, err)
 	}
 	if y.info.Firmware == "" {
-		y.info.Firmware = sel.VersionString()
+		y.mu.Lock()
+		if y.firmware == "" {
+			y.firmware = sel.VersionString()
+		}
+		y.mu.Unlock()
 	}
 	if sel.Locked() {
 		if err := y.unlock(ctx, c, sel); err != nil {
@@ -101,7 +117,7 @@ func (y *YubiKey) unlock(ctx context.Context, c *oath.Client, sel *oath.SelectIn
 	if y.hooks.Password == nil {
 		return fmt.Errorf("%s: %w: set MFABRIDGE_OATH_PASSWORD or run from a terminal to be asked", y.info, ErrPasswordRequired)
 	}
-	pw, err := y.hooks.Password(ctx, y.info)
+	pw, err := y.hooks.Password(ctx, y.Info())
 	if err != nil {
 		return fmt.Errorf("%s: read OATH password: %w", y.info, err)
 	}
@@ -180,7 +196,7 @@ func (y *YubiKey) calculate(ctx context.Context, c *oath.Client, name string, ch
 		t := time.AfterFunc(TouchDelay, func() {
 			mu.Lock()
 			defer mu.Unlock()
-			done = y.hooks.Touch(y.info)
+			done = y.hooks.Touch(y.Info())
 		})
 		defer func() {
 			t.Stop()

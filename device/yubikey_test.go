@@ -265,3 +265,42 @@ func TestSimSharedState(t *testing.T) {
 		t.Errorf("missing state file: %v", err)
 	}
 }
+
+// TestYubiKeyConcurrentInfo runs sessions and Info side by side on a key
+// whose firmware is learnt from the first SELECT (go test -race finds an
+// unguarded write).
+func TestYubiKeyConcurrentInfo(t *testing.T) {
+	ctx := context.Background()
+	mem, _ := memKey(t, "5.4.3", Hooks{})
+	// One session at a time reaches the card, as a PC/SC transaction
+	// ensures; the YubiKey itself is shared.
+	var card sync.Mutex
+	open := func(ctx context.Context) (oath.Transport, func() error, error) {
+		card.Lock()
+		tr, release, err := mem.open(ctx)
+		if err != nil {
+			card.Unlock()
+			return nil, nil, err
+		}
+		return tr, func() error { defer card.Unlock(); return release() }, nil
+	}
+	y := NewYubiKey(mem.info, open, Hooks{}, nil)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if _, err := y.List(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			_ = y.Info().String()
+		}()
+	}
+	wg.Wait()
+	if fw := y.Info().Firmware; fw != "5.4.3" {
+		t.Errorf("Info().Firmware = %q after a session, want 5.4.3", fw)
+	}
+}
