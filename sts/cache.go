@@ -63,10 +63,15 @@ func openCache(dir string) (*fileCache, error) {
 	if dir == "" {
 		return nil, errors.New("open cache: empty directory name")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("open cache: %w", err)
-	}
+	// One lstat on the usual path (the directory exists): a cached
+	// credential_process pays for nothing more.
 	fi, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("open cache: %w", err)
+		}
+		fi, err = os.Lstat(dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open cache: %w", err)
 	}

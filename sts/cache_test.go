@@ -68,6 +68,31 @@ func TestCachePermissions(t *testing.T) {
 	}
 }
 
+func TestOpenCacheRefusesNonDirectory(t *testing.T) {
+	base := t.TempDir()
+	real := filepath.Join(base, "real")
+	if err := os.Mkdir(real, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(base, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{link, file} {
+		if _, err := openCache(dir); err == nil || !strings.Contains(err.Error(), "is not a directory") {
+			t.Errorf("openCache(%s): got %v, want not a directory", dir, err)
+		}
+	}
+	// A missing directory below a missing parent is created.
+	if _, err := openCache(filepath.Join(real, "x", "y")); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestCacheUntrustedEntries(t *testing.T) {
 	// good is a valid current-version entry, so each case below is refused
 	// only for the reason it tests.
