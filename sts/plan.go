@@ -180,8 +180,11 @@ func (pr *Provider) CachedUntil() []time.Time {
 
 // NextTouches is the number of codes the next Credentials call would
 // compute given the cache now.
-func (pr *Provider) NextTouches() int {
-	until := pr.CachedUntil()
+func (pr *Provider) NextTouches() int { return pr.touchesAfter(pr.CachedUntil()) }
+
+// touchesAfter counts the codes needed given until, CachedUntil's answer:
+// the MFA steps after the last usable cached result.
+func (pr *Provider) touchesAfter(until []time.Time) int {
 	n := 0
 	for i := len(until) - 1; i >= 0 && until[i].IsZero(); i-- {
 		if pr.plan.Steps[i].MFA {
@@ -195,11 +198,12 @@ func (pr *Provider) NextTouches() int {
 func (pr *Provider) Describe() string {
 	var b strings.Builder
 	b.WriteString(pr.plan.String())
-	for i, t := range pr.CachedUntil() {
+	until := pr.CachedUntil() // read each entry once
+	for i, t := range until {
 		if !t.IsZero() {
 			fmt.Fprintf(&b, "  cached: step %d usable until %s\n", i+1, t.UTC().Format(time.RFC3339))
 		}
 	}
-	fmt.Fprintf(&b, "  touches for the next request: %d\n", pr.NextTouches())
+	fmt.Fprintf(&b, "  touches for the next request: %d\n", pr.touchesAfter(until))
 	return b.String()
 }
