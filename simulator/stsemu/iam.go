@@ -180,7 +180,6 @@ func (s *Server) createVirtualMFADevice(q *apiRequest, c *caller) (any, *apiErro
 		return nil, iamError(409, "EntityAlreadyExists", "MFADevice entity at the same path and name already exists.")
 	}
 	s.devices[serial] = &mfaDevice{Serial: serial, key: key, digits: 6, period: 30, account: c.account()}
-	delete(s.lastStep, serial)
 	s.mu.Unlock()
 
 	var resp createVirtualMFADeviceResponse
@@ -290,7 +289,6 @@ func (s *Server) deleteVirtualMFADevice(q *apiRequest, c *caller) (any, *apiErro
 		return nil, iamError(409, "DeleteConflict", "MFA Device is still in use.")
 	}
 	delete(s.devices, serial)
-	delete(s.lastStep, serial)
 	return &iamEmptyResponse{XMLName: xmlName("DeleteVirtualMFADeviceResponse"), Xmlns: iamNamespace}, nil
 }
 

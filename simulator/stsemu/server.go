@@ -107,7 +107,6 @@ type Server struct {
 	mu       sync.Mutex
 	seq      int64
 	sessions map[string]*session // ASIA id → session
-	lastStep map[string]int64    // serial → last accepted TOTP step
 	swept    time.Time           // when store last pruned sessions
 	logMu    sync.Mutex
 }
@@ -203,7 +202,6 @@ func New(cfg *Config, opts ...Option) (*Server, error) {
 		roles:    map[string]*roleRec{},
 		devices:  map[string]*mfaDevice{},
 		sessions: map[string]*session{},
-		lastStep: map[string]int64{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -543,10 +541,9 @@ func (s *Server) checkMFA(q *apiRequest, c *caller, st *reqState) (present bool,
 		s.mu.Unlock()
 		return false, accessDenied(msgUnknownSerial)
 	}
-	last, hasLast := s.lastStep[serial]
-	step, ok := d.matchStep(code, now, last, hasLast)
+	step, ok := d.matchStep(code, now, d.lastStep, d.hasLastStep)
 	if ok {
-		s.lastStep[serial] = step
+		d.lastStep, d.hasLastStep = step, true
 	}
 	s.mu.Unlock()
 	st.entry.CodeValid = &ok

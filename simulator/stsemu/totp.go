@@ -37,6 +37,13 @@ type mfaDevice struct {
 	// enabled. Devices from the config are enabled when the server starts.
 	account string
 	enabled time.Time
+
+	// STS replay ledger (server.go checkMFA), guarded by Server.mu like
+	// owner: the last TOTP step this device accepted. It lives and dies
+	// with the record, so a deleted and recreated device starts afresh;
+	// deactivating keeps it.
+	lastStep    int64
+	hasLastStep bool
 }
 
 // matchStep finds a time step within ±1 of now whose code equals code and
