@@ -123,3 +123,25 @@ func TestMatch(t *testing.T) {
 		t.Errorf("empty: %v", err)
 	}
 }
+
+func TestStepBounds(t *testing.T) {
+	tests := []struct {
+		unix     int64
+		period   time.Duration
+		from, to int64
+	}{
+		{59, 30 * time.Second, 30, 60},
+		{60, 30 * time.Second, 60, 90},
+		{59, time.Minute, 0, 60},
+		{59, 0, 30, 60},                       // under a second: the default
+		{59, 1500 * time.Millisecond, 59, 60}, // whole seconds
+		{-1, 30 * time.Second, -30, 0},        // floor before 1970
+		{-31, 30 * time.Second, -60, -30},
+	}
+	for _, tc := range tests {
+		from, to := stepBounds(time.Unix(tc.unix, 0), tc.period)
+		if from.Unix() != tc.from || to.Unix() != tc.to {
+			t.Errorf("stepBounds(%d, %v) = %d–%d, want %d–%d", tc.unix, tc.period, from.Unix(), to.Unix(), tc.from, tc.to)
+		}
+	}
+}

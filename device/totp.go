@@ -47,7 +47,7 @@ func NewTOTP(envVar, value string) (Device, error) {
 		cred.Digits = 6
 	}
 	if cred.Period == 0 {
-		cred.Period = 30 * time.Second
+		cred.Period = oath.DefaultPeriod
 	}
 	if cred.Account == "" {
 		cred.Account = envVar
@@ -85,12 +85,13 @@ func (d *softTOTP) Calculate(ctx context.Context, name string, at time.Time) (Co
 
 func (d *softTOTP) Close() error { return nil }
 
-// stepBounds returns the start and end of the TOTP step holding t.
+// stepBounds returns the start and end of the TOTP step holding t, with
+// the period rules of oath.TOTPStep.
 func stepBounds(t time.Time, period time.Duration) (time.Time, time.Time) {
-	p := int64(period / time.Second)
+	p := period.Truncate(time.Second)
 	if p <= 0 {
-		p = 30
+		p = oath.DefaultPeriod
 	}
-	start := t.Unix() / p * p
-	return time.Unix(start, 0), time.Unix(start+p, 0)
+	start := time.Unix(oath.TOTPStep(t, period)*int64(p/time.Second), 0)
+	return start, start.Add(p)
 }

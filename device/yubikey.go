@@ -143,7 +143,7 @@ func (y *YubiKey) List(ctx context.Context) ([]Credential, error) {
 			return fmt.Errorf("list accounts: %w", err)
 		}
 		// CALCULATE ALL tells touch and digits, which LIST does not.
-		all, err := c.CalculateAll(ctx, oath.TOTPChallenge(time.Now(), 30*time.Second), true)
+		all, err := c.CalculateAll(ctx, oath.TOTPChallenge(time.Now(), oath.DefaultPeriod), true)
 		if err != nil {
 			return fmt.Errorf("calculate all: %w", err)
 		}
@@ -237,7 +237,7 @@ func (y *YubiKey) CalculateAll(ctx context.Context, at time.Time) ([]Entry, erro
 		if err != nil {
 			return fmt.Errorf("list accounts: %w", err)
 		}
-		all, err := c.CalculateAll(ctx, oath.TOTPChallenge(at, 30*time.Second), true)
+		all, err := c.CalculateAll(ctx, oath.TOTPChallenge(at, oath.DefaultPeriod), true)
 		if err != nil {
 			return fmt.Errorf("calculate all: %w", err)
 		}
@@ -250,7 +250,7 @@ func (y *YubiKey) CalculateAll(ctx context.Context, at time.Time) ([]Entry, erro
 			e := Entry{Credential: credentialOf(le, ce)}
 			if le.Type == oath.TOTP && !ce.Touch && !ce.HOTP {
 				var r oath.Response
-				if e.Period == 30*time.Second && ce.HasCode() {
+				if e.Period == oath.DefaultPeriod && ce.HasCode() {
 					r = ce.Response
 				} else if r, err = c.Calculate(ctx, le.Name, oath.TOTPChallenge(at, e.Period), true); err != nil {
 					return fmt.Errorf("calculate %q: %w", le.Name, err)

@@ -303,7 +303,7 @@ type CalcEntry struct {
 func (e CalcEntry) HasCode() bool { return !e.HOTP && !e.Touch }
 
 // CalculateAll computes every TOTP credential without touch for challenge
-// (usually TOTPChallenge(now, 30*time.Second); the card does not know the
+// (usually TOTPChallenge(now, DefaultPeriod); the card does not know the
 // periods) and lists HOTP and touch credentials without computing them.
 func (c *Client) CalculateAll(ctx context.Context, challenge []byte, truncate bool) ([]CalcEntry, error) {
 	if len(challenge) > 64 {
@@ -325,21 +325,26 @@ func (c *Client) CalculateAll(ctx context.Context, challenge []byte, truncate bo
 	return entries, nil
 }
 
-// TOTPChallenge is the TOTP moving factor for t: floor(unix / period) as
-// 8 bytes big-endian (RFC 6238 section 4.2). The period counts in whole
-// seconds; under one second (ParseName yields 0 for a "0/" prefix) means
-// the default 30 s.
+// TOTPChallenge is the TOTP moving factor for t: TOTPStep(t, period) as
+// 8 bytes big-endian (RFC 6238 section 4.2).
 func TOTPChallenge(t time.Time, period time.Duration) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(TOTPStep(t, period)))
+}
+
+// TOTPStep is the number of the TOTP time step holding t: floor(unix /
+// period), negative before 1970. The period counts in whole seconds; under
+// one second (ParseName yields 0 for a "0/" prefix) means DefaultPeriod.
+func TOTPStep(t time.Time, period time.Duration) int64 {
 	p := int64(period / time.Second)
 	if p <= 0 {
-		p = 30
+		p = int64(DefaultPeriod / time.Second)
 	}
 	u := t.Unix()
 	step := u / p
 	if u%p < 0 { // floor for times before 1970
 		step--
 	}
-	return binary.BigEndian.AppendUint64(nil, uint64(step))
+	return step
 }
 
 // PutRequest describes a credential to store.

@@ -616,6 +616,27 @@ func TestTOTPChallenge(t *testing.T) {
 	}
 }
 
+func TestTOTPStep(t *testing.T) {
+	tests := []struct {
+		unix   int64
+		period time.Duration
+		want   int64
+	}{
+		{59, 30 * time.Second, 1},
+		{60, 30 * time.Second, 2},
+		{59, 0, 1},
+		{59, 500 * time.Millisecond, 1},
+		{-1, 30 * time.Second, -1},
+		{-30, 30 * time.Second, -1},
+		{-31, 30 * time.Second, -2},
+	}
+	for _, tc := range tests {
+		if got := TOTPStep(time.Unix(tc.unix, 0), tc.period); got != tc.want {
+			t.Errorf("TOTPStep(%d, %v) = %d, want %d", tc.unix, tc.period, got, tc.want)
+		}
+	}
+}
+
 func TestResponseCode(t *testing.T) {
 	full := mustHex(t, "1f8698690e02ca16618550ef7f19da8e945b555a") // RFC 4226 section 5.4
 	tests := []struct {
