@@ -154,7 +154,7 @@ func BenchmarkCredentialProcessCached(b *testing.B) {
 	if again, _, err := w.run(ctx, "", "credential-process", "r0"); err != nil || again != warm {
 		b.Fatalf("cached answer changed during the benchmark (%v)", err)
 	}
-	if n := strings.Count(w.log.b.String(), "\n"); n != 0 {
+	if n := strings.Count(w.log.String(), "\n"); n != 0 {
 		b.Fatalf("%d STS requests while the cache was warm", n)
 	}
 	var peak, catPeak float64

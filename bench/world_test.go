@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base32"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -114,8 +113,7 @@ func newUser(i int) user {
 	}
 }
 
-func (u user) serial() string  { return "arn:aws:iam::111111111111:mfa/" + u.name }
-func (u user) account() string { return "AWS:" + u.name + "@111111111111" }
+func (u user) serial() string { return "arn:aws:iam::111111111111:mfa/" + u.name }
 
 // profile names user u's profile for role r: r0, r1 … for alice,
 // bob-r0 … for the others.
@@ -217,14 +215,12 @@ type world struct {
 	env   []string
 	users int
 	roles int
-	// wrap, when set, wraps the emulator's handler (request inspection).
-	wrap func(http.Handler) http.Handler
 }
 
 // newWorld is a world with alice alone and roles role profiles.
-func newWorld(tb testing.TB, roles int, opts ...stsemu.Option) *world {
+func newWorld(tb testing.TB, roles int) *world {
 	tb.Helper()
-	return newWorldUsers(tb, 1, roles, nil, opts...)
+	return newWorldUsers(tb, 1, roles, nil)
 }
 
 // newWorldUsers is a world with users users, each with roles role
@@ -246,16 +242,14 @@ func newWorldUsers(tb testing.TB, users, roles int, wrap func(http.Handler) http
 	if wrap != nil {
 		h = wrap(h)
 	}
-	hs := httptest.NewServer(h)
-	tb.Cleanup(hs.Close)
-	w.url = hs.URL
+	w.url = httptestServer(tb, h)
 	key := filepath.Join(dir, "key.json")
 	w.env = []string{
 		"PATH=/usr/bin:/bin",
 		"HOME=" + dir,
 		"AWS_CONFIG_FILE=" + filepath.Join(dir, "config"),
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
-		"AWS_ENDPOINT_URL_STS=" + hs.URL,
+		"AWS_ENDPOINT_URL_STS=" + w.url,
 		"MFABRIDGE_CACHE_DIR=" + w.cacheDir(),
 		"MFABRIDGE_DEVICE=sim:" + key,
 		"MFABRIDGE_TTY=none",
@@ -298,14 +292,6 @@ func (w *world) run(ctx context.Context, stdin string, args ...string) (stdout, 
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
 	return o.String(), e.String(), err
-}
-
-// resetCache empties the cache folder (a cold start).
-func (w *world) resetCache() error {
-	if err := os.RemoveAll(w.cacheDir()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
 }
 
 // tally counts the emulator's log: "GetSessionToken ok", "AssumeRole ok",
