@@ -27,6 +27,9 @@ type Step struct {
 	Profile  string        // profile declaring the role (or the source profile)
 	Duration time.Duration // requested DurationSeconds
 	MFA      bool          // the call carries SerialNumber + TokenCode
+	// ExternalID and SessionName are the role's external_id and
+	// role_session_name (AssumeRole only).
+	ExternalID, SessionName string
 	// Shared marks the per-serial MFA session: one GetSessionToken serves
 	// every profile using the serial until it ends.
 	Shared bool
@@ -87,7 +90,8 @@ func MakePlan(p *Profile) (*Plan, error) {
 	}
 	chained := false
 	for i, r := range p.Roles {
-		st := Step{Action: ActionAssumeRole, RoleARN: r.ARN, Profile: r.Profile, Duration: r.Duration}
+		st := Step{Action: ActionAssumeRole, RoleARN: r.ARN, Profile: r.Profile, Duration: r.Duration,
+			ExternalID: r.ExternalID, SessionName: r.SessionName}
 		if i == 0 {
 			// Source keys from credential_process may carry a session token,
 			// which GetSessionToken refuses; only static long-term keys are

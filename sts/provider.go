@@ -210,16 +210,13 @@ func (pr *Provider) keys() []string {
 		caller = "key:" + p.Source.AccessKeyID
 	}
 	keys := make([]string, len(pr.plan.Steps))
-	role := 0
 	for i, s := range pr.plan.Steps {
 		k := stepKey{Action: s.Action, MFA: s.MFA, Caller: caller}
 		if s.Shared {
 			k.Serial = p.MFASerial
 		} else {
-			r := p.Roles[role]
-			role++
-			k.RoleARN, k.ExternalID, k.SessionName = r.ARN, r.ExternalID, r.SessionName
-			k.Duration = int64(r.Duration / time.Second)
+			k.RoleARN, k.ExternalID, k.SessionName = s.RoleARN, s.ExternalID, s.SessionName
+			k.Duration = int64(s.Duration / time.Second)
 			if s.MFA {
 				k.Serial = p.MFASerial
 			}
@@ -393,11 +390,10 @@ func (pr *Provider) call(ctx context.Context, s Step, idx int, caller Credential
 		return &cacheEntry{Action: s.Action, Target: p.MFASerial, Credentials: *c,
 			MFATime: at.UTC()}, nil
 	default:
-		r := p.Roles[idx-boolInt(pr.plan.viaSession())]
-		in := &awssts.AssumeRoleInput{RoleArn: aws.String(r.ARN), RoleSessionName: aws.String(r.SessionName),
+		in := &awssts.AssumeRoleInput{RoleArn: aws.String(s.RoleARN), RoleSessionName: aws.String(s.SessionName),
 			DurationSeconds: aws.Int32(ci.duration)}
-		if r.ExternalID != "" {
-			in.ExternalId = aws.String(r.ExternalID)
+		if s.ExternalID != "" {
+			in.ExternalId = aws.String(s.ExternalID)
 		}
 		if s.MFA {
 			in.SerialNumber, in.TokenCode = aws.String(p.MFASerial), aws.String(code)
@@ -408,17 +404,10 @@ func (pr *Provider) call(ctx context.Context, s Step, idx int, caller Credential
 		}
 		c, err := fromSDK(out.Credentials)
 		if err != nil {
-			return nil, fmt.Errorf("sts: AssumeRole %s: %w", r.ARN, err)
+			return nil, fmt.Errorf("sts: AssumeRole %s: %w", s.RoleARN, err)
 		}
-		return &cacheEntry{Action: s.Action, Target: r.ARN, Credentials: *c}, nil
+		return &cacheEntry{Action: s.Action, Target: s.RoleARN, Credentials: *c}, nil
 	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // fromSDK checks and converts the credentials of an STS answer.
