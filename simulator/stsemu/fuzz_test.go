@@ -148,10 +148,7 @@ func FuzzPolicy(f *testing.F) {
 		if trust {
 			req.Principal = &principalInfo{Account: "111111111111", ARNs: []string{"arn:aws:iam::111111111111:user/alice"}}
 		}
-		d := evaluate([]*Policy{p}, req)
-		if d != allow && d != implicitDeny && d != explicitDeny {
-			t.Fatalf("decision %d", d)
-		}
+		evaluate([]*Policy{p}, req) // must not panic on any parsed policy
 		// Adding a Deny-everything policy must always yield explicit deny.
 		deny, err := ParsePolicy([]byte(`{"Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"}}`), false)
 		if err != nil {

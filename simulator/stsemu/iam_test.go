@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func createDevice(t *testing.T, c *iam.Client, name string) (string, string) {
 	return aws.ToString(out.VirtualMFADevice.SerialNumber), seed
 }
 
-func enable(h *harness, c *iam.Client, user, serial, code1, code2 string) error {
+func enable(c *iam.Client, user, serial, code1, code2 string) error {
 	_, err := c.EnableMFADevice(ctx, &iam.EnableMFADeviceInput{UserName: aws.String(user), SerialNumber: aws.String(serial),
 		AuthenticationCode1: aws.String(code1), AuthenticationCode2: aws.String(code2)})
 	return err
@@ -81,9 +82,13 @@ func TestIAMVirtualMFALifecycle(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c1 := h.code(t, seed, tc.off1)
 			if tc.wrongOne {
-				c1 = fmt.Sprintf("%06d", (atoi(c1)+1)%1000000)
+				n, err := strconv.Atoi(c1)
+				if err != nil {
+					t.Fatalf("code %q: %v", c1, err)
+				}
+				c1 = fmt.Sprintf("%06d", (n+1)%1000000)
 			}
-			err := enable(h, a, "alice", serial, c1, h.code(t, seed, tc.off2))
+			err := enable(a, "alice", serial, c1, h.code(t, seed, tc.off2))
 			wantAPIError(t, err, "InvalidAuthenticationCode", 403, msgInvalidAuthCode)
 			var ic *types.InvalidAuthenticationCodeException
 			if !errors.As(err, &ic) {
@@ -94,10 +99,10 @@ func TestIAMVirtualMFALifecycle(t *testing.T) {
 
 	// The previous and current step (what a person types) is accepted too;
 	// checked on a second device below. Here: now and now+30 s.
-	if err := enable(h, a, "alice", serial, h.code(t, seed, 0), h.code(t, seed, 30*time.Second)); err != nil {
+	if err := enable(a, "alice", serial, h.code(t, seed, 0), h.code(t, seed, 30*time.Second)); err != nil {
 		t.Fatalf("enable: %v", err)
 	}
-	err = enable(h, a, "alice", serial, h.code(t, seed, 0), h.code(t, seed, 30*time.Second))
+	err = enable(a, "alice", serial, h.code(t, seed, 0), h.code(t, seed, 30*time.Second))
 	wantAPIError(t, err, "EntityAlreadyExists", 409, "")
 
 	// Usable at once, in the same step as the enabling codes.
@@ -176,19 +181,11 @@ func TestIAMVirtualMFALifecycle(t *testing.T) {
 	}
 }
 
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		n = n*10 + int(c-'0')
-	}
-	return n
-}
-
 func TestIAMPreviousAndCurrentStep(t *testing.T) {
 	h := newHarness(t, "iam_self_mfa.json")
 	a := h.iam(aliceKey, aliceSecret, "")
 	serial, seed := createDevice(t, a, "alice-typed")
-	if err := enable(h, a, "alice", serial, h.code(t, seed, -30*time.Second), h.code(t, seed, 0)); err != nil {
+	if err := enable(a, "alice", serial, h.code(t, seed, -30*time.Second), h.code(t, seed, 0)); err != nil {
 		t.Fatalf("enable with the previous and current codes: %v", err)
 	}
 }
@@ -227,10 +224,10 @@ func TestIAMErrors(t *testing.T) {
 			_, err := a.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("alice-p"), Path: aws.String("nopath")})
 			return err
 		}, "ValidationError", 400, ""},
-		{"short code", func() error { return enable(h, a, "alice", "arn:aws:iam::111111111111:mfa/alice-dup", "123", "123456") },
+		{"short code", func() error { return enable(a, "alice", "arn:aws:iam::111111111111:mfa/alice-dup", "123", "123456") },
 			"ValidationError", 400, ""},
 		{"unknown device", func() error {
-			return enable(h, a, "alice", "arn:aws:iam::111111111111:mfa/alice-none", "123456", "123456")
+			return enable(a, "alice", "arn:aws:iam::111111111111:mfa/alice-none", "123456", "123456")
 		}, "NoSuchEntity", 404, "VirtualMFADevice with serial number arn:aws:iam::111111111111:mfa/alice-none doesn't exist."},
 		{"not allowed for another user's ARN", func() error {
 			_, err := a.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("carol")})
@@ -267,7 +264,7 @@ func TestIAMDeviceLimit(t *testing.T) {
 	// alice has one device from the config; 7 more reach the quota of 8.
 	for i := range maxDevicesPerUser {
 		serial, seed := createDevice(t, a, fmt.Sprintf("alice-%d", i))
-		err := enable(h, a, "alice", serial, h.code(t, seed, 0), h.code(t, seed, 30*time.Second))
+		err := enable(a, "alice", serial, h.code(t, seed, 0), h.code(t, seed, 30*time.Second))
 		if i < maxDevicesPerUser-1 {
 			if err != nil {
 				t.Fatalf("device %d: %v", i, err)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 )
 
 func TestGetSessionTokenMFA(t *testing.T) {
@@ -266,15 +265,14 @@ func TestCredentialsExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	steps := []struct {
-		advance      time.Duration
-		gstOK, arOK  bool
-		gstCreds, ar *types.Credentials
+		advance     time.Duration
+		gstOK, arOK bool
 	}{
-		{0, true, true, nil, nil},
-		{899 * time.Second, true, true, nil, nil},
-		{time.Second, false, true, nil, nil},
-		{899 * time.Second, false, true, nil, nil},
-		{time.Second, false, false, nil, nil},
+		{0, true, true},
+		{899 * time.Second, true, true},
+		{time.Second, false, true},
+		{899 * time.Second, false, true},
+		{time.Second, false, false},
 	}
 	for i, s := range steps {
 		h.clock.Advance(s.advance)
