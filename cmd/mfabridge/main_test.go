@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"strconv"
@@ -42,6 +43,13 @@ func TestScripts(t *testing.T) {
 			e.Setenv("AWS_SHARED_CREDENTIALS_FILE", e.WorkDir+"/no-aws-credentials")
 			e.Setenv("MFABRIDGE_TTY", e.WorkDir+"/tty.out")
 			return nil
+		},
+		// [ci]: running in CI, where a missing tool is a failure, not a skip.
+		Condition: func(cond string) (bool, error) {
+			if cond == "ci" {
+				return os.Getenv("CI") != "", nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"stsemu": cmdSTSEmu,
