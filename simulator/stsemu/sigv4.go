@@ -226,20 +226,20 @@ func (a *sigV4Auth) checkScope(region string, now time.Time) *apiError {
 		return &apiError{Status: 403, Code: "SignatureDoesNotMatch", Message: fmt.Sprintf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", clip(a.ScopeDate, 16), a.AmzDate.Format("20060102"), a.AmzDateRaw)}
 	}
 	now = now.UTC()
+	// Checked first for both kinds: a signature from the future cannot also
+	// have expired (X-Amz-Expires is at least 1 s), so the order of the
+	// checks does not change any answer.
+	if a.AmzDate.After(now.Add(maxSkew)) {
+		return &apiError{Status: 403, Code: "SignatureDoesNotMatch", Message: fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)", a.AmzDateRaw, now.Add(maxSkew).Format(amzDateFmt), now.Format(amzDateFmt))}
+	}
 	if a.Presigned {
 		if now.After(a.AmzDate.Add(a.Expires)) {
 			return &apiError{Status: 403, Code: "AccessDenied", Message: "Request has expired"}
-		}
-		if a.AmzDate.After(now.Add(maxSkew)) {
-			return &apiError{Status: 403, Code: "SignatureDoesNotMatch", Message: fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)", a.AmzDateRaw, now.Add(maxSkew).Format(amzDateFmt), now.Format(amzDateFmt))}
 		}
 		return nil
 	}
 	if a.AmzDate.Before(now.Add(-maxSkew)) {
 		return &apiError{Status: 403, Code: "SignatureDoesNotMatch", Message: fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)", a.AmzDateRaw, now.Add(-maxSkew).Format(amzDateFmt), now.Format(amzDateFmt))}
-	}
-	if a.AmzDate.After(now.Add(maxSkew)) {
-		return &apiError{Status: 403, Code: "SignatureDoesNotMatch", Message: fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)", a.AmzDateRaw, now.Add(maxSkew).Format(amzDateFmt), now.Format(amzDateFmt))}
 	}
 	return nil
 }

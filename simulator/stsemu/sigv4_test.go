@@ -55,6 +55,10 @@ func TestCheckScope(t *testing.T) {
 	mk := func(t time.Time, scopeDate, region, service string) *sigV4Auth {
 		return &sigV4Auth{AmzDate: t, AmzDateRaw: t.Format(amzDateFmt), ScopeDate: scopeDate, Region: region, Service: service}
 	}
+	presigned := func(a *sigV4Auth, expires time.Duration) *sigV4Auth {
+		a.Presigned, a.Expires = true, expires
+		return a
+	}
 	tests := []struct {
 		name string
 		a    *sigV4Auth
@@ -67,6 +71,8 @@ func TestCheckScope(t *testing.T) {
 		{"expired", mk(now.Add(-16*time.Minute), "20261122", "us-east-1", "sts"), "Signature expired: 20261122T071400Z is now earlier than 20261122T071500Z (20261122T073000Z - 15 min.)"},
 		{"future", mk(now.Add(16*time.Minute), "20261122", "us-east-1", "sts"), "Signature not yet current: 20261122T074600Z is still later than 20261122T074500Z (20261122T073000Z + 15 min.)"},
 		{"edge of window", mk(now.Add(-15*time.Minute), "20261122", "us-east-1", "sts"), ""},
+		{"presigned future", presigned(mk(now.Add(16*time.Minute), "20261122", "us-east-1", "sts"), time.Hour), "Signature not yet current: 20261122T074600Z is still later than 20261122T074500Z (20261122T073000Z + 15 min.)"},
+		{"presigned older than the skew, not expired", presigned(mk(now.Add(-20*time.Minute), "20261122", "us-east-1", "sts"), time.Hour), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
