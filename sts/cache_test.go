@@ -308,3 +308,37 @@ func TestLockBetweenDescriptors(t *testing.T) {
 	}
 	unlockB()
 }
+
+// TestFreshStepCode: the shared code chooser (Provider and rotation's
+// verify) skips a step with under minStepLeft to run and a step the ledger
+// holds, and records the step before handing the code out.
+func TestFreshStepCode(t *testing.T) {
+	c, err := openCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const serial = "GAHT12345678"
+	clock := newFakeClock(time.Date(2026, 11, 22, 7, 0, 28, 0, time.UTC)) // 2 s left in its step
+	var computedAt []time.Time
+	compute := func(ctx context.Context, at time.Time) (string, error) {
+		computedAt = append(computedAt, at)
+		return "123456", nil
+	}
+	notify := func(string, ...any) {}
+	for want := int64(0); want < 2; want++ {
+		_, at, reused, err := c.freshStepCode(context.Background(), serial, clock.Now, clock.Sleep, notify, compute)
+		if err != nil || reused {
+			t.Fatalf("call %d: reused %v, err %v", want, reused, err)
+		}
+		step := at.Unix() / stepSeconds
+		if wantStep := time.Date(2026, 11, 22, 7, 0, 30, 0, time.UTC).Unix()/stepSeconds + want; step != wantStep {
+			t.Fatalf("call %d: code of step %d, want %d", want, step, wantStep)
+		}
+		if got := c.lastStep(serial); got != step {
+			t.Fatalf("call %d: ledger holds %d, want %d", want, got, step)
+		}
+	}
+	if len(computedAt) != 2 {
+		t.Fatalf("computed %d codes, want 2", len(computedAt))
+	}
+}

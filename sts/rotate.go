@@ -434,8 +434,9 @@ func (e *Enroller) switchConfig(j *rotateJournal) error {
 }
 
 // verify proves the new device works with a GetSessionToken (900 s) and
-// returns the MFA session's credentials, kept in memory only. The step used
-// enters the replay ledger; if the code is refused (AWS may count the
+// returns the MFA session's credentials, kept in memory only. Its code is
+// chosen as the Provider's (freshStepCode): the step enters the replay
+// ledger before the code is sent; if the code is refused (AWS may count the
 // enabling codes as spent, and IAM changes take a moment to reach STS) it
 // waits for the next step once.
 func (e *Enroller) verify(ctx context.Context, cache *fileCache, j *rotateJournal) (*aws.Credentials, error) {
@@ -447,31 +448,24 @@ func (e *Enroller) verify(ctx context.Context, cache *fileCache, j *rotateJourna
 		return nil, fmt.Errorf("verify the new device: %w", err)
 	}
 	defer unlock()
+	notify := func(format string, args ...any) {
+		e.log.Debug("verify the new device: " + fmt.Sprintf(format, args...))
+	}
+	compute := func(ctx context.Context, at time.Time) (string, error) { return e.store.Code(ctx, j.NewAccount, at) }
 	for attempt := 0; ; attempt++ {
-		now := e.now()
-		step := now.Unix() / 30
-		if last := cache.lastStep(j.NewSerial); step <= last {
-			if err := e.sleep(ctx, time.Unix((last+1)*30, 0).Sub(now)); err != nil {
-				return nil, fmt.Errorf("verify the new device: %w", err)
-			}
-			continue
-		}
-		code, err := e.store.Code(ctx, j.NewAccount, now)
+		code, _, _, err := cache.freshStepCode(ctx, j.NewSerial, e.now, e.sleep, notify, compute)
 		if err != nil {
 			return nil, fmt.Errorf("verify the new device: %w", err)
 		}
 		out, err := e.ident.GetSessionToken(ctx, &awssts.GetSessionTokenInput{DurationSeconds: aws.Int32(900),
 			SerialNumber: aws.String(j.NewSerial), TokenCode: aws.String(code)})
-		if rerr := cache.recordStep(j.NewSerial, step, now); rerr != nil {
-			e.log.Debug("record verification step", "err", rerr)
-		}
 		if err == nil {
-			if out.Credentials == nil {
-				return nil, fmt.Errorf("verify the new device %s: GetSessionToken answered without credentials", j.NewSerial)
+			c, err := fromSDK(out.Credentials)
+			if err != nil {
+				return nil, fmt.Errorf("verify the new device %s: GetSessionToken: %w", j.NewSerial, err)
 			}
-			c := out.Credentials
-			return &aws.Credentials{AccessKeyID: aws.ToString(c.AccessKeyId), SecretAccessKey: aws.ToString(c.SecretAccessKey),
-				SessionToken: aws.ToString(c.SessionToken)}, nil
+			return &aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
+				SessionToken: c.SessionToken}, nil
 		}
 		if attempt == 0 && isCode(err, "AccessDenied") {
 			continue // next step, once

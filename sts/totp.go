@@ -151,45 +151,61 @@ func (pr *Provider) oathAccount(ctx context.Context) (string, error) {
 // returning it. Call with the serial's lock held. reused is set when the
 // ledger holds a later step than the clock (the clock moved backwards).
 func (pr *Provider) freshCode(ctx context.Context) (code string, at time.Time, reused bool, err error) {
-	serial := pr.profile.MFASerial
 	account, err := pr.oathAccount(ctx)
 	if err != nil {
 		return "", time.Time{}, false, err
 	}
-	last := pr.cache.lastStep(serial)
+	return pr.cache.freshStepCode(ctx, pr.profile.MFASerial, pr.now, pr.sleep, pr.ui.notify,
+		func(ctx context.Context, at time.Time) (string, error) {
+			return pr.tokens.Code(ctx, pr.device(), account, at)
+		})
+}
+
+// freshStepCode waits (with sleep) until now is in a TOTP step the ledger
+// of serial does not hold and that has at least minStepLeft to run,
+// computes that step's code with compute, and records the step in the
+// ledger before returning the code: a code that reached STS is spent even
+// if the answer is lost, so a code whose step could not be recorded is not
+// handed out. Call it with the serial's lock held. When the ledger is more
+// than maxLedgerWait ahead of the clock (the clock moved backwards) it does
+// not wait: it returns the current code with reused set. notify shows why
+// it waits.
+func (c *fileCache) freshStepCode(ctx context.Context, serial string, now func() time.Time,
+	sleep func(ctx context.Context, d time.Duration) error, notify func(format string, args ...any),
+	compute func(ctx context.Context, at time.Time) (string, error)) (code string, at time.Time, reused bool, err error) {
+	last := c.lastStep(serial)
 	for {
-		now := pr.now()
-		step := now.Unix() / stepSeconds
+		t := now()
+		step := t.Unix() / stepSeconds
 		next := time.Unix((step+1)*stepSeconds, 0)
 		if step <= last {
-			wait := time.Unix((last+1)*stepSeconds, 0).Sub(now)
+			wait := time.Unix((last+1)*stepSeconds, 0).Sub(t)
 			if wait > maxLedgerWait {
 				reused = true
-				pr.ui.notify("the code ledger for %s is ahead of the clock (clock moved backwards?); sending the current code", serial)
+				notify("the code ledger for %s is ahead of the clock (clock moved backwards?); sending the current code", serial)
 			} else {
-				pr.ui.notify("waiting %s for the next code: the current one was already sent to STS and a code is accepted once", roundUp(wait))
-				if err := pr.sleep(ctx, wait); err != nil {
+				notify("waiting %s for the next code: the current one was already sent to STS and a code is accepted once", roundUp(wait))
+				if err := sleep(ctx, wait); err != nil {
 					return "", time.Time{}, false, fmt.Errorf("wait for next code: %w", err)
 				}
 				continue
 			}
-		} else if left := next.Sub(now); left < minStepLeft {
-			pr.ui.notify("waiting %s for the next code: the current one expires in under %s", roundUp(left), minStepLeft)
-			if err := pr.sleep(ctx, left); err != nil {
+		} else if left := next.Sub(t); left < minStepLeft {
+			notify("waiting %s for the next code: the current one expires in under %s", roundUp(left), minStepLeft)
+			if err := sleep(ctx, left); err != nil {
 				return "", time.Time{}, false, fmt.Errorf("wait for next code: %w", err)
 			}
 			continue
 		}
-		at = now
-		code, err = pr.tokens.Code(ctx, pr.device(), account, at)
+		code, err = compute(ctx, t)
 		if err != nil {
 			return "", time.Time{}, false, fmt.Errorf("compute code for %s: %w", serial, err)
 		}
-		if err := pr.cache.recordStep(serial, step, at); err != nil {
+		if err := c.recordStep(serial, step, t); err != nil {
 			// Sending without a record could lead to a reuse later.
 			return "", time.Time{}, false, fmt.Errorf("compute code for %s: %w", serial, err)
 		}
-		return code, at, reused, nil
+		return code, t, reused, nil
 	}
 }
 
