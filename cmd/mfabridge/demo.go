@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,7 +117,7 @@ func (a *app) demo(ctx context.Context, dir string) error {
 	if err != nil {
 		return fmt.Errorf("listen on 127.0.0.1: %w", err)
 	}
-	hs := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	hs := stsemu.HTTPServer(emu, stsemu.DefaultTimeouts)
 	go hs.Serve(ln)
 	defer hs.Close()
 	url := "http://" + ln.Addr().String()
