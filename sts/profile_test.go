@@ -409,3 +409,37 @@ func TestConfigValue(t *testing.T) {
 		}
 	}
 }
+
+// TestParseINIDuplicates pins issue 13 case 14: a repeated section or key
+// is refused with both line numbers, as the AWS CLI refuses the file
+// ("Unable to parse config file"); what configparser accepts is accepted.
+func TestParseINIDuplicates(t *testing.T) {
+	bad := []struct {
+		name, data string
+		line       int
+		msg        string
+	}{
+		{"section", "[profile x]\nregion = us-east-1\n\n[profile x]\nregion = eu-west-1\n", 4, "section [profile x] repeats the one at line 1"},
+		{"key", "[profile x]\nregion = us-east-1\nrole_arn = r\nregion = eu-west-1\n", 4, `key "region" repeats line 2 in section [profile x]`},
+		{"key, other case and spacing", "[x]\nAWS_Access_Key_ID = A\naws_access_key_id\t= B\n", 3, `key "aws_access_key_id" repeats line 2 in section [x]`},
+		{"credentials section", "[default]\n[x]\naws_access_key_id = A\n[default]\n", 4, "section [default] repeats the one at line 1"},
+	}
+	for _, tt := range bad {
+		_, err := parseINI("f", []byte(tt.data))
+		var se *iniSyntaxError
+		if !errors.As(err, &se) || se.Line != tt.line || !strings.Contains(se.Msg, tt.msg) {
+			t.Errorf("%s: got %v, want a syntax error at line %d with %q", tt.name, err, tt.line, tt.msg)
+		}
+	}
+	good := []string{
+		"[profile x]\nregion = a\n[x]\nregion = b\n",               // config-style and credentials-style names differ
+		"[profile x]\nregion = a\n[ profile  x ]\noutput = json\n", // configparser compares headers as written
+		"[a]\nk = 1\n[b]\nk = 2\n",
+		"[services s]\nsts =\n  endpoint_url = a\n  endpoint_url = b\n", // sub-keys: botocore keeps the last
+	}
+	for _, g := range good {
+		if _, err := parseINI("f", []byte(g)); err != nil {
+			t.Errorf("%q: %v", g, err)
+		}
+	}
+}
