@@ -614,9 +614,13 @@ func evaluateTrust(p *Policy, req evalRequest) (decision, principalMatch) {
 // assumeRoleAllowed combines the decisions of the caller's identity
 // policies, its session policy (allow when it has none) and the role's
 // trust policy for sts:AssumeRole, following AWS's policy evaluation
-// logic (IAM User Guide, "Policy evaluation logic", section "Determining
-// whether a request is allowed or denied within an account", and
-// "Cross-account policy evaluation logic"):
+// logic in the IAM User Guide: "How AWS enforcement code logic evaluates
+// requests to allow or deny access", step "Resource-based policies"
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html;
+// formerly the section "Determining whether a request is allowed or denied
+// within an account" of reference_policies_evaluation-logic.html), and
+// "Cross-account policy evaluation logic"
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html):
 //
 //   - An explicit deny in any of them denies.
 //   - "IAM role trust policies … must explicitly allow access for
