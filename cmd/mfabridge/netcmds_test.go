@@ -38,7 +38,9 @@ func cmdTrickle(ts *testscript.TestScript, neg bool, args []string) {
 	bound, err := time.ParseDuration(args[1])
 	ts.Check(err)
 	var conn net.Conn
+	var begin time.Time // before the Dial that connects: the server's clock starts at accept
 	for wait := time.Now().Add(10 * time.Second); ; {
+		begin = time.Now()
 		conn, err = net.Dial("tcp", args[0])
 		if err == nil || time.Now().After(wait) {
 			break
@@ -49,7 +51,6 @@ func cmdTrickle(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(err)
 	defer conn.Close()
-	begin := time.Now()
 	_, err = io.WriteString(conn, "POST / HTTP/1.1\r\nHost: sts\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n")
 	ts.Check(err)
 	done := make(chan struct{})

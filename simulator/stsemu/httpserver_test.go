@@ -49,12 +49,13 @@ func TestHTTPServerTimeouts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// Before Dial: the server's clock starts when it accepts.
+			begin := time.Now()
 			conn, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer conn.Close()
-			begin := time.Now()
 			if _, err := io.WriteString(conn, tt.prefix); err != nil {
 				t.Fatal(err)
 			}
