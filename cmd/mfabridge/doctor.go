@@ -161,7 +161,7 @@ func (d *doctor) account(ctx context.Context, p *sts.Profile) {
 		d.report("fail", fmt.Sprintf("%s has no account %q (it holds: %s)", dev.Info(), p.Account, strings.Join(names, ", ")), "fix mfabridge_account, or add the account with `mfabridge accounts add`")
 		return
 	}
-	_, why, err := sts.MatchAccount(p.MFASerial, names)
+	_, why, err := device.MatchAccount(p.MFASerial, names)
 	if err != nil {
 		d.report("fail", fmt.Sprintf("%s: %v", dev.Info(), err), "set mfabridge_account = NAME in the profile")
 		return
