@@ -24,8 +24,9 @@ import (
 // it to a device before it reaches the Provider, which never learns how
 // codes are made.
 //
-// Error contract: errors are returned (wrapped) in Retrieve's error; they
-// must not contain the code or any secret. ctx.Err() when cancelled.
+// Error contract: errors are returned as they are after "get credentials
+// for profile NAME: ", so they say themselves what failed; they must not
+// contain the code or any secret. ctx.Err() when cancelled.
 type TokenFunc func(ctx context.Context, at time.Time) (string, error)
 
 // UI carries terminal notices. A nil Notify drops them.

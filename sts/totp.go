@@ -33,7 +33,7 @@ func (pr *Provider) freshCode(ctx context.Context) (code string, at time.Time, r
 // handed out. Call it with the serial's lock held. When the ledger is more
 // than maxLedgerWait ahead of the clock (the clock moved backwards) it does
 // not wait: it returns the current code with reused set. notify shows why
-// it waits.
+// it waits. compute's errors are returned as they are.
 func (c *fileCache) freshStepCode(ctx context.Context, serial string, now func() time.Time,
 	sleep func(ctx context.Context, d time.Duration) error, notify func(format string, args ...any),
 	compute func(ctx context.Context, at time.Time) (string, error)) (code string, at time.Time, reused bool, err error) {
@@ -63,7 +63,7 @@ func (c *fileCache) freshStepCode(ctx context.Context, serial string, now func()
 		}
 		code, err = compute(ctx, t)
 		if err != nil {
-			return "", time.Time{}, false, fmt.Errorf("compute code for %s: %w", serial, err)
+			return "", time.Time{}, false, err // compute says what failed
 		}
 		if err := c.recordStep(serial, step, t); err != nil {
 			// Sending without a record could lead to a reuse later.

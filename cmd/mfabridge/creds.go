@@ -48,15 +48,19 @@ func (t *tokenSource) token(ctx context.Context) (*device.Token, error) {
 }
 
 // Code computes the profile's code for the TOTP step holding at (the
-// sts.TokenFunc).
+// sts.TokenFunc). A failed account match is reported as it is (it names
+// the serial, the accounts and the fix); other failures say which code.
 func (t *tokenSource) Code(ctx context.Context, at time.Time) (string, error) {
 	tok, err := t.token(ctx)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("compute code for %s: %w", t.p.MFASerial, err)
 	}
 	c, err := tok.Code(ctx, at)
+	if ae := (*device.AccountMatchError)(nil); errors.As(err, &ae) {
+		return "", ae
+	}
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("compute code for %s: %w", t.p.MFASerial, err)
 	}
 	return c.Value, nil
 }
