@@ -147,6 +147,11 @@ func (d *doctor) account(ctx context.Context, p *sts.Profile) {
 	}
 	defer dev.Close()
 	names, err := accountNames(ctx, dev)
+	if info := dev.Info(); err != nil && info.Kind == "yubikey" && info.Reader == "" {
+		// The key was not found: discovery runs in the first operation.
+		d.report("fail", fmt.Sprintf("device %s: %v", spec, err), "set mfabridge_device in the profile, --device, or MFABRIDGE_DEVICE")
+		return
+	}
 	if err != nil {
 		d.report("fail", fmt.Sprintf("%s: %v", dev.Info(), err), "")
 		return
@@ -161,7 +166,7 @@ func (d *doctor) account(ctx context.Context, p *sts.Profile) {
 		d.report("fail", fmt.Sprintf("%s has no account %q (it holds: %s)", dev.Info(), p.Account, strings.Join(names, ", ")), "fix mfabridge_account, or add the account with `mfabridge accounts add`")
 		return
 	}
-	_, why, err := sts.MatchAccount(p.MFASerial, names)
+	_, why, err := device.MatchAccount(p.MFASerial, names)
 	if err != nil {
 		d.report("fail", fmt.Sprintf("%s: %v", dev.Info(), err), "set mfabridge_account = NAME in the profile")
 		return

@@ -196,11 +196,11 @@ func (a *app) pinAccounts(s *enrollSetup, before []string, res *sts.Enrolled, wr
 		if err != nil || p.Account != "" || p.MFASerial == res.Serial || (p.Device != "" && p.Device != s.spec) {
 			continue
 		}
-		old, _, err := sts.MatchAccount(p.MFASerial, before)
+		old, _, err := device.MatchAccount(p.MFASerial, before)
 		if err != nil {
 			continue
 		}
-		if _, _, err := sts.MatchAccount(p.MFASerial, after); !errors.Is(err, sts.ErrAmbiguousAccount) {
+		if _, _, err := device.MatchAccount(p.MFASerial, after); !errors.Is(err, device.ErrAmbiguousAccount) {
 			continue
 		}
 		if !write {
@@ -263,7 +263,7 @@ the seed): if rotate is interrupted, run it again to finish.`,
 				if err != nil {
 					return err
 				}
-				if acct, _, err := sts.MatchAccount(s.p.MFASerial, names); err == nil {
+				if acct, _, err := device.MatchAccount(s.p.MFASerial, names); err == nil {
 					oldAccount = acct
 				}
 			}
