@@ -481,8 +481,8 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 }
 
 var (
-	serialRE      = lazyRE(`^[\w+=/:,.@-]{9,256}$`)
-	sessionNameRE = lazyRE(`^[\w+=,.@-]{2,64}$`)
+	serialRE      = charRun{extra: "+=/:,.@-", lo: 9, hi: 256} // ^[\w+=/:,.@-]{9,256}$
+	sessionNameRE = charRun{extra: "+=,.@-", lo: 2, hi: 64}    // ^[\w+=,.@-]{2,64}$
 )
 
 func seconds(profile string, kv map[string]string, key string, lo, hi int) (time.Duration, error) {
