@@ -163,14 +163,18 @@ Cached credentials with at least 15 minutes left are served without touching
 the device or the network. Prompts go to the terminal (/dev/tty), never to
 stdout or stderr, which the AWS CLI captures.`,
 		Args: args(cobra.MaximumNArgs(1)),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			c, _, err := a.credentials(cmd.Context(), profileArg(argv))
-			if err != nil {
-				return err
-			}
-			return a.writeProcessOutput(c)
-		},
+		RunE: func(cmd *cobra.Command, argv []string) error { return a.credentialProcess(cmd.Context(), argv) },
 	}
+}
+
+// credentialProcess is the credential-process command's action (also run
+// without cobra by the warm path, fast.go).
+func (a *app) credentialProcess(ctx context.Context, argv []string) error {
+	c, _, err := a.credentials(ctx, profileArg(argv))
+	if err != nil {
+		return err
+	}
+	return a.writeProcessOutput(c)
 }
 
 // writeProcessOutput prints credentials as credential_process JSON.

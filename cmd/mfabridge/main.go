@@ -43,14 +43,17 @@ func (e usageError) Unwrap() error { return e.err }
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, term: openTerminal(getenv, stderr)}
 	defer a.term.close()
-	root := a.rootCmd()
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := root.ExecuteContext(ctx)
+	err, fast := a.fastCredentialProcess(ctx, args) // fast.go
+	if !fast {
+		root := a.rootCmd()
+		root.SetArgs(args)
+		root.SetIn(stdin)
+		root.SetOut(stdout)
+		root.SetErr(stderr)
+		err = root.ExecuteContext(ctx)
+	}
 	if err == nil {
 		return 0
 	}
@@ -94,11 +97,7 @@ AssumeRole / GetSessionToken, caching sessions so one touch serves many roles.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
-			level := slog.LevelWarn
-			if a.debug {
-				level = slog.LevelDebug
-			}
-			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			a.setLogger()
 		},
 	}
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug details (APDU trace with secrets redacted) to stderr")
