@@ -1,5 +1,3 @@
-//go:build cgo
-
 package pcsc
 
 // The card and pcscd part of the fault and load suite (the rest is
