@@ -1,3 +1,5 @@
+//go:build linux
+
 package pcsc
 
 // The card and pcscd part of the fault and load suite (the rest is

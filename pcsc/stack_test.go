@@ -1,3 +1,5 @@
+//go:build linux
+
 package pcsc
 
 // The real-stack harness: pcscd in the foreground with a reader config

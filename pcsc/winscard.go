@@ -582,6 +582,9 @@ func classifyDlerror(name, dlerr string, inspect func() (path, problem string)) 
 	default:
 		e.Problem = "cannot be loaded"
 	}
+	if e.Path == "" && !e.Missing && inspect != nil {
+		e.Path, _ = inspect() // which file it was, when the loader does not say
+	}
 	if e.Path == "" {
 		if i := strings.Index(dlerr, ": "); i > 0 && strings.HasPrefix(dlerr, "/") {
 			e.Path = dlerr[:i] // glibc names the file it tried first
