@@ -162,6 +162,7 @@ func advice(goos string, cause error) string {
 // PC/SC result codes (pcsc-lite pcsclite.h / Microsoft winerror.h; the same
 // numbers on every platform).
 const (
+	codeInternalError      uint32 = 0x80100001 // SCARD_F_INTERNAL_ERROR
 	codeCancelled          uint32 = 0x80100002 // SCARD_E_CANCELLED
 	codeInvalidHandle      uint32 = 0x80100003 // SCARD_E_INVALID_HANDLE
 	codeUnknownReader      uint32 = 0x80100009 // SCARD_E_UNKNOWN_READER
@@ -186,6 +187,7 @@ const (
 )
 
 var codeNames = map[uint32]string{
+	codeInternalError:      "SCARD_F_INTERNAL_ERROR",
 	codeCancelled:          "SCARD_E_CANCELLED",
 	codeInvalidHandle:      "SCARD_E_INVALID_HANDLE",
 	codeUnknownReader:      "SCARD_E_UNKNOWN_READER",

@@ -13,7 +13,7 @@ func TestPCSCErrorMapping(t *testing.T) {
 		want    error
 		wantSub string
 	}{
-		{codeNoService, ErrServiceNotRunning, "systemctl start pcscd"},
+		{codeNoService, ErrServiceNotRunning, "the PC/SC service is not running: "},
 		{codeServiceStopped, ErrServiceNotRunning, "SCARD_E_SERVICE_STOPPED"},
 		{codeNoReadersAvailable, ErrNoReaders, "no smart card readers"},
 		{codeNoSmartcard, ErrNoYubiKey, "no YubiKey found"},
