@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -567,5 +568,40 @@ func TestLibraryErrorText(t *testing.T) {
 	}
 	if got := fmt.Sprint(scardError(0x80100099)); got != "PC/SC error 0x80100099" {
 		t.Errorf("scardError text %q", got)
+	}
+}
+
+// noService is a library whose service is away with code.
+type noService struct {
+	winscard
+	code uint32
+}
+
+func (n noService) establishContext() (uintptr, error) { return 0, scardError(n.code) }
+
+// Open reports a library that cannot be loaded as it is, and a missing
+// service (both codes) as ErrServiceNotRunning with this OS's advice.
+func TestOpenErrors(t *testing.T) {
+	old := loadWinSCard
+	t.Cleanup(func() { loadWinSCard = old })
+	ctx := t.Context()
+
+	libErr := &LibraryError{Library: "libpcsclite.so.1", Problem: "not found", Missing: true}
+	loadWinSCard = func() (winscard, error) { return nil, libErr }
+	c, err := Open(ctx)
+	if c != nil || err != error(libErr) || !errors.Is(err, ErrLibraryMissing) || errors.Is(err, ErrServiceNotRunning) {
+		t.Errorf("Open without a library = %v, %v", c, err)
+	}
+
+	for _, code := range []uint32{codeNoService, codeServiceStopped} {
+		loadWinSCard = func() (winscard, error) { return noService{code: code}, nil }
+		_, err := Open(ctx)
+		if !errors.Is(err, ErrServiceNotRunning) || errors.Is(err, ErrLibraryMissing) {
+			t.Errorf("Open with %s = %v, want ErrServiceNotRunning", codeNames[code], err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "connect to "+serviceName(runtime.GOOS)) ||
+			err != nil && !strings.Contains(err.Error(), advice(runtime.GOOS, ErrServiceNotRunning)) {
+			t.Errorf("Open with %s: %q lacks the service's name or advice", codeNames[code], err)
+		}
 	}
 }
