@@ -246,8 +246,10 @@ func (e *PCSCError) Error() string {
 		name = "0x" + strings.ToUpper(strconv.FormatUint(uint64(e.Code), 16))
 	}
 	reason := "PC/SC error"
-	if text := stringifyCode(e.Code); text != "" && !ok {
-		reason += ": " + text // the library's own words for a code we do not know
+	if !ok {
+		if text := stringifyCode(e.Code); text != "" {
+			reason += ": " + text // the library's own words for a code we do not know
+		}
 	}
 	switch e.Code {
 	case codeResetCard:

@@ -264,3 +264,16 @@ func TestStackLibraryMissingOrWrong(t *testing.T) {
 		}
 	}
 }
+
+// pcsc_stringify_error is found and used for codes this package has no
+// name for.
+func TestStackStringify(t *testing.T) {
+	realPCSCLite(t)
+	if got := stringifyCode(codeNoService); got != "Service not available." {
+		t.Errorf("pcsc_stringify_error(SCARD_E_NO_SERVICE) = %q", got)
+	}
+	err := &PCSCError{Op: "transmit", Code: 0x80100099}
+	if want := "transmit: PC/SC error: " + stringifyCode(0x80100099) + " (0x80100099)"; err.Error() != want || !strings.Contains(want, "99") {
+		t.Errorf("unknown code: %q, want %q", err, want)
+	}
+}

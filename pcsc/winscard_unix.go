@@ -4,6 +4,7 @@ package pcsc
 
 import (
 	"runtime"
+	"sync"
 
 	"github.com/ebitengine/purego"
 )
@@ -51,9 +52,12 @@ func dlopenLib(a abi, names []string, inspect func() (path, problem string)) (*l
 		if p, err := purego.Dlsym(h, "pcsc_stringify_error"); err == nil {
 			var stringify func(code uintptr) string // LONG in, const char * out
 			purego.RegisterFunc(&stringify, p)
+			var mu sync.Mutex
 			l.stringify = func(code uint32) string {
-				// pcsc-lite answers in a per-thread buffer: read it on the
-				// thread that wrote it.
+				// The answer is in a static (pcsc-lite: per-thread) buffer:
+				// one caller at a time, reading on the thread that wrote it.
+				mu.Lock()
+				defer mu.Unlock()
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
 				return stringify(uintptr(code))
