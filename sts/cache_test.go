@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mfabridge/mfabridge/internal/testtemp"
 )
 
 func testEntry(id string, exp time.Time) *cacheEntry {
@@ -130,37 +131,13 @@ func TestCacheStaleEntry(t *testing.T) {
 }
 
 // testCacheDir names a cache directory for openCache to create, in a
-// temporary directory removed after the test. openCache must create it:
-// on Windows under Wine a directory made by os.MkdirTemp lets Everyone read
-// it (Wine derives DACLs from the Unix mode), which openCache refuses and
-// Wine cannot change. The removal avoids os.RemoveAll, which in Go 1.26
-// fails there ("unlinkat …: Invalid function").
+// temporary directory removed after the test (testtemp: os.RemoveAll fails
+// under Wine). openCache must create it: on Windows under Wine a directory
+// made by os.MkdirTemp lets Everyone read it (Wine derives DACLs from the
+// Unix mode), which openCache refuses and Wine cannot change.
 func testCacheDir(t *testing.T) string {
 	t.Helper()
-	base, err := os.MkdirTemp("", "sts-cache-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		var dirs []string
-		err := filepath.WalkDir(base, func(p string, e fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if e.IsDir() && e.Type()&fs.ModeSymlink == 0 {
-				dirs = append(dirs, p)
-				return nil
-			}
-			return os.Remove(p)
-		})
-		for i := len(dirs) - 1; i >= 0 && err == nil; i-- {
-			err = os.Remove(dirs[i])
-		}
-		if err != nil {
-			t.Errorf("remove test directory: %v", err)
-		}
-	})
-	return filepath.Join(base, "mfabridge")
+	return filepath.Join(testtemp.Dir(t), "mfabridge")
 }
 
 // untrustedCase makes the file at path one the cache must not hand out.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mfabridge/mfabridge/internal/testtemp"
 )
 
 // These tests run on every system (on Windows under Wine in CI).
@@ -105,33 +107,5 @@ func TestWrongKind(t *testing.T) {
 	}
 }
 
-// testDir is t.TempDir without os.RemoveAll, which in Go 1.26 fails on
-// Windows under Wine 8.0 ("unlinkat …: Invalid function") for a directory
-// holding files; os.Remove works there.
-func testDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "securefile-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		var dirs []string
-		err := filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if e.IsDir() && e.Type()&fs.ModeSymlink == 0 {
-				dirs = append(dirs, p)
-				return nil
-			}
-			return os.Remove(p)
-		})
-		for i := len(dirs) - 1; i >= 0 && err == nil; i-- {
-			err = os.Remove(dirs[i])
-		}
-		if err != nil {
-			t.Errorf("remove test directory: %v", err)
-		}
-	})
-	return d
-}
+// testDir is a temporary directory that Wine can remove (see testtemp).
+func testDir(t *testing.T) string { return testtemp.Dir(t) }

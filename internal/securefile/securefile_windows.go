@@ -284,7 +284,7 @@ func replace(tmp, dst string) error {
 		if err == nil {
 			return nil
 		}
-		if !busy(err) {
+		if !busy(err) || !replaceable(dst) {
 			return &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err}
 		}
 		if time.Now().After(deadline) {
@@ -297,6 +297,14 @@ func replace(tmp, dst string) error {
 		time.Sleep(wait)
 		wait = min(2*wait, 50*time.Millisecond)
 	}
+}
+
+// replaceable reports whether dst is something a rename may replace once
+// nobody holds it: not a directory, not read-only (both also give "access
+// denied", and waiting does not help).
+func replaceable(dst string) bool {
+	fi, err := os.Lstat(dst)
+	return err != nil || (fi.Mode().IsRegular() && fi.Mode().Perm()&0o200 != 0)
 }
 
 func busy(err error) bool {

@@ -451,3 +451,23 @@ func TestRenameInfoLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestReplaceUnreplaceable: "access denied" from a target that is a
+// directory is an answer, not a reason to wait. (A read-only target is
+// treated the same, but Wine, unlike Windows, renames over it.)
+func TestReplaceUnreplaceable(t *testing.T) {
+	dir := filepath.Join(testDir(t), "cache")
+	EnsureDir(dir)
+	sub := filepath.Join(dir, "sub")
+	os.MkdirAll(filepath.Join(sub, "x"), 0o700)
+	busyHook = func() { t.Error("waited for a target that cannot be replaced") }
+	defer func() { busyHook = nil }()
+	err := WriteFile(sub, []byte("new"))
+	var le *os.LinkError
+	if !errors.As(err, &le) || errors.Is(err, ErrBusy) {
+		t.Errorf("WriteFile over a directory: %v, want a rename error", err)
+	}
+	if tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(tmps) != 0 {
+		t.Errorf("temporary files left: %v", tmps)
+	}
+}
