@@ -10,7 +10,14 @@ import (
 )
 
 func TestRunCredentialProcess(t *testing.T) {
-	out, err := runCredentialProcess(context.Background(), `printf '{"Version":1,"AccessKeyId":"AKIAX","SecretAccessKey":"s","Expiration":"2026-11-22T07:31:11+00:00"}'`)
+	// The system shell runs the line: sh, or cmd.exe on Windows.
+	print := `printf '{"Version":1,"AccessKeyId":"AKIAX","SecretAccessKey":"s","Expiration":"2026-11-22T07:31:11+00:00"}'`
+	fail := "echo 'token expired, run sso login' >&2; exit 3"
+	if runtime.GOOS == "windows" {
+		print = `echo {"Version":1,"AccessKeyId":"AKIAX","SecretAccessKey":"s","Expiration":"2026-11-22T07:31:11+00:00"}`
+		fail = "echo token expired, run sso login 1>&2 & exit /b 3"
+	}
+	out, err := runCredentialProcess(context.Background(), print)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,7 +25,7 @@ func TestRunCredentialProcess(t *testing.T) {
 	if err != nil || c.AccessKeyID != "AKIAX" || !c.Expiration.Equal(time.Date(2026, 11, 22, 7, 31, 11, 0, time.UTC)) {
 		t.Fatalf("got %+v, %v", c, err)
 	}
-	_, err = runCredentialProcess(context.Background(), "echo 'token expired, run sso login' >&2; exit 3")
+	_, err = runCredentialProcess(context.Background(), fail)
 	if err == nil || !strings.Contains(err.Error(), "exit status 3: token expired, run sso login") {
 		t.Fatalf("got %v", err)
 	}
