@@ -4,6 +4,7 @@ package securefile
 
 import (
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -470,4 +471,73 @@ func TestReplaceUnreplaceable(t *testing.T) {
 	if tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(tmps) != 0 {
 		t.Errorf("temporary files left: %v", tmps)
 	}
+}
+
+// TestReplaceWhileOtherProcessHoldsIt: the same as the two tests above with
+// the reader in another process (this test binary, as holdHelper): with Go's
+// os.Open (no FILE_SHARE_DELETE) the writer waits for it everywhere; with
+// this package's share mode Windows replaces at once and Wine waits.
+func TestReplaceWhileOtherProcessHoldsIt(t *testing.T) {
+	for _, mode := range []string{"os.Open", "shareAll"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := filepath.Join(testDir(t), "cache")
+			EnsureDir(dir)
+			file := filepath.Join(dir, "entry.json")
+			WriteFile(file, []byte("old"))
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHoldHelper$")
+			cmd.Env = append(os.Environ(), "SECUREFILE_HOLD="+file, "SECUREFILE_HOLD_MODE="+mode)
+			stdin, _ := cmd.StdinPipe()
+			stdout, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Wait()
+			defer stdin.Close()
+			line := make([]byte, 8)
+			if n, err := io.ReadFull(stdout, line); err != nil || string(line[:n]) != "holding\n" {
+				t.Fatalf("helper: %q, %v", line[:n], err)
+			}
+			retries := 0
+			busyHook = func() {
+				retries++
+				if retries == 1 {
+					stdin.Close() // the helper closes the file and exits
+					cmd.Wait()
+				}
+			}
+			defer func() { busyHook = nil }()
+			if err := WriteFile(file, []byte("new")); err != nil {
+				t.Fatalf("WriteFile while another process holds the file: %v", err)
+			}
+			if b, _ := ReadFile(file, 10); string(b) != "new" {
+				t.Fatalf("after replace: %q", b)
+			}
+			if wantWait := mode == "os.Open" || isWine(); (retries > 0) != wantWait {
+				t.Errorf("retries %d, want waiting %v", retries, wantWait)
+			}
+		})
+	}
+}
+
+// TestHoldHelper holds $SECUREFILE_HOLD open until its stdin closes.
+func TestHoldHelper(t *testing.T) {
+	path := os.Getenv("SECUREFILE_HOLD")
+	if path == "" {
+		t.Skip("helper process for TestReplaceWhileOtherProcessHoldsIt")
+	}
+	var f io.Closer
+	var err error
+	if os.Getenv("SECUREFILE_HOLD_MODE") == "os.Open" {
+		f, err = os.Open(path)
+	} else {
+		var h windows.Handle
+		h, err = open(path, windows.GENERIC_READ, windows.OPEN_EXISTING, nil)
+		f = os.NewFile(uintptr(h), path)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout.WriteString("holding\n")
+	io.Copy(io.Discard, os.Stdin)
+	f.Close()
 }
