@@ -155,17 +155,18 @@ func (c *fileCache) readTrusted(name string) ([]byte, error) {
 }
 
 // get returns the entry under key, or nil if absent or untrustworthy.
-func (c *fileCache) get(key string) *cacheEntry {
+// Entries it ignores are logged to log.
+func (c *fileCache) get(key string, log *slog.Logger) *cacheEntry {
 	b, err := c.readTrusted(key + ".json")
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
-			slog.Debug("sts cache: ignoring entry", "key", key, "err", err)
+			log.Debug("sts cache: ignoring entry", "key", key, "err", err)
 		}
 		return nil
 	}
 	e, err := parseEntry(b)
 	if err != nil {
-		slog.Debug("sts cache: ignoring entry", "key", key, "err", err)
+		log.Debug("sts cache: ignoring entry", "key", key, "err", err)
 		return nil
 	}
 	return e

@@ -175,7 +175,7 @@ func (pr *Provider) CachedUntil() []time.Time {
 	now := pr.now()
 	out := make([]time.Time, len(keys))
 	for i, s := range pr.plan.Steps {
-		if e := pr.cache.get(keys[i]); pr.usable(i, e, now) {
+		if e := pr.cache.get(keys[i], pr.log); pr.usable(i, e, now) {
 			out[i] = pr.expiry(s, e).Add(-pr.margin(i))
 		}
 	}

@@ -83,6 +83,17 @@ func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 // WithHTTPClient sets the HTTP client of the SDK's STS client.
 func WithHTTPClient(c HTTPClient) Option { return func(p *Provider) { p.httpClient = c } }
 
+// WithLogger sets the debug logger: the STS calls made (action, role,
+// serial, caller's access key id; never a code or a secret), cache entries
+// ignored and why, waits for another process's lock. The default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(p *Provider) {
+		if l != nil {
+			p.log = l
+		}
+	}
+}
+
 // WithUI sets the terminal notice hook.
 func WithUI(ui UI) Option { return func(p *Provider) { p.ui = ui } }
 
@@ -109,6 +120,7 @@ type Provider struct {
 	sleep      func(ctx context.Context, d time.Duration) error
 	httpClient HTTPClient
 	ui         UI
+	log        *slog.Logger
 	api        API // see client
 	apiOnce    sync.Once
 	runProcess func(ctx context.Context, command string) ([]byte, error)
@@ -129,7 +141,7 @@ func NewProvider(p *Profile, token TokenFunc, cacheDir string, opts ...Option) (
 		return nil, fmt.Errorf("new provider: %w", err)
 	}
 	pr := &Provider{profile: p, plan: plan, token: token, cache: cache,
-		now: time.Now, sleep: sleepCtx, runProcess: runCredentialProcess}
+		now: time.Now, sleep: sleepCtx, runProcess: runCredentialProcess, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(pr)
 	}
@@ -266,12 +278,12 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 	steps := pr.plan.Steps
 	keys := pr.keys()
 	last := len(steps) - 1
-	if e := pr.cache.get(keys[last]); pr.usable(last, e, pr.now()) {
+	if e := pr.cache.get(keys[last], pr.log); pr.usable(last, e, pr.now()) {
 		return pr.handOut(steps[last], e), nil
 	}
 
 	unlock, err := pr.cache.lockSerial(ctx, pr.profile.MFASerial, func() {
-		slog.Debug("sts: waiting for the lock of another mfabridge process", "serial", pr.profile.MFASerial)
+		pr.log.Debug("sts: waiting for the lock of another mfabridge process", "serial", pr.profile.MFASerial)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("get credentials for profile %q: %w", pr.profile.Name, err)
@@ -283,7 +295,7 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 	start := 0
 	var caller *Credentials
 	for i := last; i >= 0; i-- {
-		if e := pr.cache.get(keys[i]); pr.usable(i, e, now) {
+		if e := pr.cache.get(keys[i], pr.log); pr.usable(i, e, now) {
 			if i == last {
 				return pr.handOut(steps[i], e), nil
 			}
@@ -305,7 +317,7 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 		}
 		if err := pr.cache.put(keys[i], e); err != nil {
 			// Still usable; the next run redoes the call.
-			slog.Debug("sts cache: write failed", "err", err)
+			pr.log.Debug("sts cache: write failed", "err", err)
 		}
 		caller = &e.Credentials
 	}
@@ -366,7 +378,7 @@ func (pr *Provider) call(ctx context.Context, s Step, idx int, caller Credential
 			return nil, err
 		}
 	}
-	slog.Debug("sts: call", "action", s.Action, "role", s.RoleARN, "serial", p.MFASerial, "mfa", s.MFA,
+	pr.log.Debug("sts: call", "action", s.Action, "role", s.RoleARN, "serial", p.MFASerial, "mfa", s.MFA,
 		"duration", s.Duration, "caller", caller.AccessKeyID)
 	switch s.Action {
 	case ActionGetSessionToken:

@@ -97,7 +97,7 @@ func (a *app) provider(p *sts.Profile) (*sts.Provider, *tokenSource, error) {
 		return nil, nil, err
 	}
 	ts := a.newTokenSource(p)
-	pr, err := sts.NewProvider(p, ts.Code, dir, sts.WithUI(sts.UI{Notify: a.term.notice}))
+	pr, err := sts.NewProvider(p, ts.Code, dir, sts.WithUI(sts.UI{Notify: a.term.notice}), sts.WithLogger(a.log))
 	if err != nil {
 		return nil, nil, err
 	}
