@@ -9,7 +9,7 @@ DEBS      := pcscd libpcsclite1 vsmartcard-vpcd yubikey-manager awscli
 # No cgo anywhere: pcsc loads the PC/SC library at run time (purego).
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test deps bench-deps demo bench soak fuzz fuzz-short lint clean
+.PHONY: all build test test-race deps bench-deps demo bench soak fuzz fuzz-short lint clean
 
 all: build
 
@@ -36,6 +36,18 @@ deps:
 test: deps build
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 10m $(PKGS)
+	$(MAKE) --no-print-directory test-race
+
+# test-race runs the packages with concurrency (card and bridge locks, the
+# provider's cross-process cache and locks, the STS emulator, the pcscd
+# session code) a second time under the race detector. A second pass on
+# these alone is cheaper than the whole suite under -race, whose CLI
+# scripts would start hundreds of race-instrumented processes. The race
+# detector needs cgo (a C compiler); the binaries under test do not.
+RACE_PKGS := ./oath ./device ./simulator/... ./sts/... ./pcsc
+test-race:
+	@command -v gcc >/dev/null 2>&1 || { echo "test-race: the race detector needs gcc (apt-get install gcc)" >&2; exit 1; }
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
 
 demo: build
 	./$(BIN) demo
