@@ -147,7 +147,9 @@ func (a *AgeFile) Put(ctx context.Context, profile string, k Key) error {
 	if err := writePrivate(filepath.Join(a.dir, profile+ageExt), buf.Bytes()); err != nil {
 		return fmt.Errorf("put key of %s: %w", profile, err)
 	}
-	if err := a.updateIndex(func(m map[string]Entry) { m[profile] = Entry{Profile: profile, AccessKeyID: k.AccessKeyID, Created: k.Created} }); err != nil {
+	if err := a.updateIndex(func(m map[string]Entry) {
+		m[profile] = Entry{Profile: profile, AccessKeyID: k.AccessKeyID, Created: k.Created}
+	}); err != nil {
 		return fmt.Errorf("put key of %s: %w", profile, err)
 	}
 	a.o.logger.Debug("key stored in age file", "profile", profile, "key", k)

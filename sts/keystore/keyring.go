@@ -29,9 +29,9 @@ type KeyringBackend interface {
 
 type goKeyring struct{}
 
-func (goKeyring) Set(s, u, p string) error         { return gokeyring.Set(s, u, p) }
+func (goKeyring) Set(s, u, p string) error        { return gokeyring.Set(s, u, p) }
 func (goKeyring) Get(s, u string) (string, error) { return gokeyring.Get(s, u) }
-func (goKeyring) Delete(s, u string) error         { return gokeyring.Delete(s, u) }
+func (goKeyring) Delete(s, u string) error        { return gokeyring.Delete(s, u) }
 
 // Keyring keeps each profile's key as one entry (service "mfabridge",
 // account "profile:NAME", the JSON {"access_key_id", "secret_access_key",
@@ -97,7 +97,9 @@ func (r *Keyring) Put(_ context.Context, profile string, k Key) error {
 	if err := r.backend.Set(KeyringService, keyringUser(profile), string(v)); err != nil {
 		return fmt.Errorf("put key of %s: %w", profile, backendErr(err))
 	}
-	if err := r.updateIndex(func(m map[string]Entry) { m[profile] = Entry{Profile: profile, AccessKeyID: k.AccessKeyID, Created: k.Created} }); err != nil {
+	if err := r.updateIndex(func(m map[string]Entry) {
+		m[profile] = Entry{Profile: profile, AccessKeyID: k.AccessKeyID, Created: k.Created}
+	}); err != nil {
 		return fmt.Errorf("put key of %s: %w", profile, err)
 	}
 	r.o.logger.Debug("key stored in OS keystore", "profile", profile, "key", k)
