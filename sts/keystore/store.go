@@ -71,10 +71,12 @@ type options struct {
 	logger     *slog.Logger
 	now        func() time.Time
 	workFactor int
+	stepHook   func(RotateStep) error
+	sleep      func(context.Context, time.Duration) error
 }
 
 func buildOptions(opts []Option) options {
-	o := options{logger: slog.New(slog.DiscardHandler), now: time.Now, workFactor: 18}
+	o := options{logger: slog.New(slog.DiscardHandler), now: time.Now, workFactor: 18, sleep: sleepCtx}
 	for _, f := range opts {
 		f(&o)
 	}
