@@ -43,32 +43,67 @@ func CredentialsSections(data []byte, key string) ([][2]string, error) {
 	return out, nil
 }
 
-// RemoveCredentialsKeys deletes every top-level line setting one of keys
+// RemoveCredentialsKeys deletes every line that sets one of keys
 // (case-insensitive) in the sections named profile, with its line ending,
 // and returns the new text and how many lines it removed. The section
-// header and every other line stay byte for byte.
-func RemoveCredentialsKeys(data []byte, profile string, keys ...string) ([]byte, int) {
+// header and every other line stay byte for byte. Lines are classified as
+// parseINI reads them (an indented line is a key of its own unless it
+// continues a key with an empty value), and the result is parsed again: if
+// the profile would still set one of keys, or the text does not parse,
+// nothing is returned but the error.
+func RemoveCredentialsKeys(data []byte, profile string, keys ...string) ([]byte, int, error) {
 	drop := map[string]bool{}
 	for _, k := range keys {
 		drop[strings.ToLower(k)] = true
 	}
 	lines := splitConfigLines(data)
 	out := lines[:0:0]
-	in, n := false, 0
-	for _, l := range lines {
+	in, parent, n := false, "", 0
+	for i, l := range lines {
 		if l.header {
-			in = l.section == profile
+			in, parent = l.section == profile, ""
+			out = append(out, l)
+			continue
 		}
-		if in && !l.header && drop[l.key] {
+		t := strings.TrimSpace(l.raw)
+		if i == 0 {
+			t = strings.TrimSpace(strings.TrimPrefix(l.raw, "\ufeff"))
+		}
+		eq := strings.IndexAny(t, "=:")
+		if t == "" || t[0] == '#' || t[0] == ';' || eq < 0 {
+			out = append(out, l)
+			continue
+		}
+		indented := l.raw[0] == ' ' || l.raw[0] == '\t'
+		if indented && parent != "" {
+			out = append(out, l) // a sub-key of parent
+			continue
+		}
+		key := strings.ToLower(strings.TrimSpace(t[:eq]))
+		parent = ""
+		if iniValue(l.raw) == "" {
+			parent = key
+		}
+		if in && drop[key] {
 			n++
 			continue
 		}
 		out = append(out, l)
 	}
 	if n == 0 {
-		return data, 0
+		return data, 0, nil
 	}
-	return joinConfigLines(out), n
+	res := joinConfigLines(out)
+	vals, _, err := CredentialsKeys(res, profile, keys...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("remove keys of %s: %w", profile, err)
+	}
+	for _, k := range keys {
+		if vals[strings.ToLower(k)] != "" {
+			return nil, 0, fmt.Errorf("remove keys of %s: %w: %s is still set after removing its lines; edit the file by hand", profile, ErrBadProfileValue, k)
+		}
+	}
+	return res, n, nil
 }
 
 // SetCredentialsKeys sets keys in section profile of a credentials file's

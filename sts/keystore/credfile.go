@@ -79,7 +79,9 @@ func (c *CredentialsFile) Put(_ context.Context, profile string, k Key) error {
 	if k.SessionToken != "" {
 		set = append(set, sts.Setting{Key: keyToken, Value: k.SessionToken})
 	} else {
-		data, _ = sts.RemoveCredentialsKeys(data, profile, keyToken)
+		if data, _, err = sts.RemoveCredentialsKeys(data, profile, keyToken); err != nil {
+			return fmt.Errorf("put key of %s: %w", profile, err)
+		}
 	}
 	out, err := sts.SetCredentialsKeys(data, profile, set)
 	if err != nil {
@@ -100,10 +102,10 @@ func (c *CredentialsFile) Delete(_ context.Context, profile string) error {
 	if err != nil {
 		return fmt.Errorf("delete key of %s: %w", profile, err)
 	}
-	if _, _, err := sts.CredentialsKeys(data, profile); err != nil {
+	out, n, err := sts.RemoveCredentialsKeys(data, profile, keyID, keySecret, keyToken)
+	if err != nil {
 		return fmt.Errorf("delete key of %s: %w", profile, err)
 	}
-	out, n := sts.RemoveCredentialsKeys(data, profile, keyID, keySecret, keyToken)
 	if n == 0 {
 		return fmt.Errorf("delete key of %s: %w in %s", profile, ErrNotFound, c.path)
 	}

@@ -69,6 +69,7 @@ exec "$0" -test.run '^TestKeyringSecretService$' -test.v -test.count=1`
 	if err != nil {
 		t.Fatalf("secret service session: %v\n%s", err, out)
 	}
+	t.Logf("secret service session output:\n%s", out)
 	if !bytes.Contains(out, []byte("--- PASS: TestKeyringSecretService")) || bytes.Contains(out, []byte("--- SKIP")) {
 		t.Fatalf("child did not pass:\n%s", out)
 	}
@@ -137,6 +138,17 @@ func secretServiceChecks(t *testing.T) {
 	}
 	if list, _ := again.List(ctx); len(list) != 1 || list[0].Profile != "bob" {
 		t.Fatalf("list after delete = %+v", list)
+	}
+	// keys rotate against the STS emulator, the key living in the Secret
+	// Service throughout.
+	e := newRotEnv(t, NewKeyring(nil))
+	res, err := e.rotator(nil).Rotate(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.checkEnd(t, res)
+	if k, err := NewKeyring(nil).Get(ctx, "alice"); err != nil || k.AccessKeyID != res.NewKeyID {
+		t.Fatalf("Secret Service holds %v after rotation (%v), want %s", k, err, res.NewKeyID)
 	}
 }
 
