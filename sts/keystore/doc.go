@@ -16,7 +16,11 @@
 //     software key in tests) plugs in.
 //
 // Move copies a key from one store to another, checks the copy, then
-// deletes the original (keys import).
+// deletes the original (keys import). KeyRotator replaces a profile's key
+// through IAM (keys rotate): create a new key with an MFA session, store
+// it, verify it with GetCallerIdentity, deactivate and delete the old one,
+// resumable from a journal (rotate.go). It belongs with MFA-device
+// rotation in a future sts/enroll; it lives here until that package exists.
 //
 // Decrypted keys exist only in memory: no store writes a secret in clear
 // anywhere but the credentials file, and Key's String and LogValue redact
@@ -45,4 +49,10 @@
 //     Get never writes anything.
 //   - ErrBackend wraps errors from the OS keystore (D-Bus, Keychain,
 //     Credential Manager) other than "not found".
+//   - KeyRotator.Rotate: ErrRotationRunning (another process holds the
+//     profile's rotation lock), ErrTwoKeys (the IAM user has two keys
+//     already; nothing is deleted that the rotation did not create),
+//     ErrNotLongTerm (session credentials), and *RotateKeyError for a
+//     rotation stopped after it began changing IAM (run it again to resume;
+//     it wraps the cause, IAM refusals as smithy.APIError).
 package keystore

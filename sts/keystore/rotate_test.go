@@ -375,3 +375,24 @@ func TestRotateKeyRefusals(t *testing.T) {
 		t.Fatalf("no key: %v", err)
 	}
 }
+
+// The journal parser never panics and accepts only complete journals with
+// known steps.
+func FuzzParseKeyJournal(f *testing.F) {
+	f.Add([]byte(`{"version":1,"profile":"alice","user":"alice","user_arn":"arn:aws:iam::1:user/alice","old_key_id":"AKIA1","keys_before":["AKIA1"],"done":["create-key","store-key"],"pending":"verify-key"}`))
+	f.Add([]byte(`{"version":1,"profile":"alice","done":["reboot"]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		j, err := parseKeyJournal(b)
+		if err != nil {
+			return
+		}
+		for _, s := range append(slices.Clone(j.Done), j.Pending) {
+			if s != "" && !slices.Contains(rotateSteps, s) {
+				t.Fatalf("accepted step %q", s)
+			}
+		}
+		if j.Profile == "" || j.OldKeyID == "" || j.UserARN == "" {
+			t.Fatal("accepted an incomplete journal")
+		}
+	})
+}
