@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"filippo.io/age"
+	"github.com/gofrs/flock"
 )
 
 // AgeFile keeps one age file per profile, DIR/PROFILE.age (mode 0600),
@@ -170,23 +171,44 @@ func (a *AgeFile) Delete(_ context.Context, profile string) error {
 	return nil
 }
 
-// List returns the index entries whose file exists.
+// List returns one entry per profile file, with the key id and date from
+// the index (empty when the index lacks the profile).
 func (a *AgeFile) List(context.Context) ([]Entry, error) {
 	m, err := readIndex(filepath.Join(a.dir, ageIndex))
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
+	des, err := os.ReadDir(a.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
 	var out []Entry
-	for name, e := range m {
-		if _, err := os.Lstat(filepath.Join(a.dir, name+ageExt)); err == nil {
-			out = append(out, e)
+	for _, de := range des {
+		name, ok := strings.CutSuffix(de.Name(), ageExt)
+		if !ok || !profileRe.MatchString(name) {
+			continue
 		}
+		e, ok := m[name]
+		if !ok {
+			e = Entry{Profile: name}
+		}
+		out = append(out, e)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Profile < out[j].Profile })
 	return out, nil
 }
 
+// updateIndex edits the index under a lock file, so that two processes
+// storing different profiles do not lose each other's entries.
 func (a *AgeFile) updateIndex(f func(map[string]Entry)) error {
+	lock := flock.New(filepath.Join(a.dir, ageIndex+".lock"))
+	if err := lock.Lock(); err != nil {
+		return fmt.Errorf("lock key index: %w", err)
+	}
+	defer lock.Unlock()
 	path := filepath.Join(a.dir, ageIndex)
 	m, err := readIndex(path)
 	if err != nil {

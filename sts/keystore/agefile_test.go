@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"filippo.io/age"
@@ -68,6 +70,27 @@ func TestAgeFile(t *testing.T) {
 	boom := errors.New("terminal gone")
 	if _, err := NewAgeFile(dir, func(context.Context, bool) (string, error) { return "", boom }).Get(ctx, "alice"); !errors.Is(err, boom) {
 		t.Errorf("prompt error: %v", err)
+	}
+	// Concurrent puts of different profiles keep every index entry.
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := NewAgeFile(dir, staticPass("correct horse"), WithScryptWorkFactor(10))
+			if err := s.Put(ctx, fmt.Sprintf("p%d", i), bobKey); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if l, err := NewAgeFile(dir, nil).List(ctx); err != nil || len(l) != 5 || l[4].AccessKeyID != bobKey.AccessKeyID {
+		t.Fatalf("list after concurrent puts: %v %v", l, err)
+	}
+	for i := range 4 {
+		if err := st.Delete(ctx, fmt.Sprintf("p%d", i)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Listing needs no passphrase.
 	if l, err := NewAgeFile(dir, nil).List(ctx); err != nil || len(l) != 1 || l[0].AccessKeyID != aliceKey.AccessKeyID {

@@ -194,6 +194,9 @@ func TestRotateKeyResumesAfterEachStep(t *testing.T) {
 			if _, err := os.Stat(KeyJournalPath(e.dir, "alice")); err != nil {
 				t.Fatalf("no journal after the interruption: %v", err)
 			}
+			if k, _ := e.store.Get(ctx, "alice"); k.AccessKeyID != emuAliceKey {
+				assertNoSecret(t, e.dir, k.SecretAccessKey) // the journal names keys, never secrets
+			}
 			res, err := e.rotator(nil).Rotate(ctx, "alice")
 			if err != nil {
 				t.Fatal(err)
