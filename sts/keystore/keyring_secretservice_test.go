@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The child side of TestKeyringSecretService runs inside the private
@@ -79,15 +81,44 @@ exec "$0" -test.run '^TestKeyringSecretService$' -test.v -test.count=1`
 		t.Fatalf("login keyring not written: %v", err)
 	}
 	assertNoSecret(t, home, aliceKey.SecretAccessKey)
-	// No daemon of ours outlives the session.
-	if pids := processesWithEnv("HOME=" + home); len(pids) > 0 {
-		t.Errorf("processes still running with the test's HOME: %v", pids)
-		for _, p := range pids {
-			if proc, err := os.FindProcess(p); err == nil {
-				_ = proc.Kill()
-			}
+	// Stop the daemon: gnome-keyring-daemon --unlock forks a daemon that
+	// is no child of ours and leaves when it notices the bus is gone; the
+	// test does not wait for that, it ends the processes it started (found
+	// by their unique HOME) and waits for their exit through a pidfd.
+	for _, pid := range processesWithEnv("HOME=" + home) {
+		if err := stopAndWait(pid, 10*time.Second); err != nil {
+			t.Errorf("stop process %d of the test session: %v", pid, err)
 		}
 	}
+	if pids := processesWithEnv("HOME=" + home); len(pids) > 0 {
+		t.Errorf("processes still running with the test's HOME: %v", pids)
+	}
+}
+
+// stopAndWait sends SIGTERM to pid and waits for it to exit (pidfd_open
+// becomes readable at exit), then SIGKILL after timeout.
+func stopAndWait(pid int, timeout time.Duration) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return nil // already gone
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return err
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, int(timeout.Milliseconds()))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		return fmt.Errorf("did not exit within %v of SIGTERM; killed", timeout)
+	}
+	return nil
 }
 
 func secretServiceChecks(t *testing.T) {
