@@ -66,11 +66,11 @@ func backendErr(err error) error {
 }
 
 // Get reads the profile's entry.
-func (r *Keyring) Get(_ context.Context, profile string) (Key, error) {
+func (r *Keyring) Get(ctx context.Context, profile string) (Key, error) {
 	if err := checkProfile("get key", profile); err != nil {
 		return Key{}, err
 	}
-	v, err := r.backend.Get(KeyringService, keyringUser(profile))
+	v, err := r.get(ctx, keyringUser(profile))
 	if err != nil {
 		return Key{}, fmt.Errorf("get key of %s: %w", profile, backendErr(err))
 	}
@@ -82,7 +82,7 @@ func (r *Keyring) Get(_ context.Context, profile string) (Key, error) {
 }
 
 // Put writes the profile's entry, then the index.
-func (r *Keyring) Put(_ context.Context, profile string, k Key) error {
+func (r *Keyring) Put(ctx context.Context, profile string, k Key) error {
 	if err := checkProfile("put key", profile); err != nil {
 		return err
 	}
@@ -94,10 +94,10 @@ func (r *Keyring) Put(_ context.Context, profile string, k Key) error {
 	if err != nil {
 		return fmt.Errorf("put key of %s: %w", profile, err)
 	}
-	if err := r.backend.Set(KeyringService, keyringUser(profile), string(v)); err != nil {
+	if err := r.do(ctx, func() error { return r.backend.Set(KeyringService, keyringUser(profile), string(v)) }); err != nil {
 		return fmt.Errorf("put key of %s: %w", profile, backendErr(err))
 	}
-	if err := r.updateIndex(func(m map[string]Entry) {
+	if err := r.updateIndex(ctx, func(m map[string]Entry) {
 		m[profile] = Entry{Profile: profile, AccessKeyID: k.AccessKeyID, Created: k.Created}
 	}); err != nil {
 		return fmt.Errorf("put key of %s: %w", profile, err)
@@ -107,22 +107,22 @@ func (r *Keyring) Put(_ context.Context, profile string, k Key) error {
 }
 
 // Delete removes the profile's entry and its index line.
-func (r *Keyring) Delete(_ context.Context, profile string) error {
+func (r *Keyring) Delete(ctx context.Context, profile string) error {
 	if err := checkProfile("delete key", profile); err != nil {
 		return err
 	}
-	if err := r.backend.Delete(KeyringService, keyringUser(profile)); err != nil {
+	if err := r.do(ctx, func() error { return r.backend.Delete(KeyringService, keyringUser(profile)) }); err != nil {
 		return fmt.Errorf("delete key of %s: %w", profile, backendErr(err))
 	}
-	if err := r.updateIndex(func(m map[string]Entry) { delete(m, profile) }); err != nil {
+	if err := r.updateIndex(ctx, func(m map[string]Entry) { delete(m, profile) }); err != nil {
 		return fmt.Errorf("delete key of %s: %w", profile, err)
 	}
 	return nil
 }
 
 // List reads the index entry.
-func (r *Keyring) List(context.Context) ([]Entry, error) {
-	m, err := r.index()
+func (r *Keyring) List(ctx context.Context) ([]Entry, error) {
+	m, err := r.index(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -134,8 +134,8 @@ func (r *Keyring) List(context.Context) ([]Entry, error) {
 	return out, nil
 }
 
-func (r *Keyring) index() (map[string]Entry, error) {
-	v, err := r.backend.Get(KeyringService, keyringIndexUser)
+func (r *Keyring) index(ctx context.Context) (map[string]Entry, error) {
+	v, err := r.get(ctx, keyringIndexUser)
 	if errors.Is(err, gokeyring.ErrNotFound) {
 		return map[string]Entry{}, nil
 	}
@@ -145,8 +145,8 @@ func (r *Keyring) index() (map[string]Entry, error) {
 	return parseIndex([]byte(v))
 }
 
-func (r *Keyring) updateIndex(f func(map[string]Entry)) error {
-	m, err := r.index()
+func (r *Keyring) updateIndex(ctx context.Context, f func(map[string]Entry)) error {
+	m, err := r.index(ctx)
 	if err != nil {
 		return err
 	}
@@ -155,10 +155,49 @@ func (r *Keyring) updateIndex(f func(map[string]Entry)) error {
 	if err != nil {
 		return err
 	}
-	if err := r.backend.Set(KeyringService, keyringIndexUser, string(data)); err != nil {
+	if err := r.do(ctx, func() error { return r.backend.Set(KeyringService, keyringIndexUser, string(data)) }); err != nil {
 		return backendErr(err)
 	}
 	return nil
+}
+
+// do runs a backend call, returning early when ctx ends: go-keyring takes
+// no context, and a locked Secret Service collection waits for an unlock
+// prompt that may never come on a headless machine. The call itself runs
+// on to completion in the background (a Set may still land).
+func (r *Keyring) do(ctx context.Context, f func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("OS keystore did not answer: %w", ctx.Err())
+	}
+}
+
+func (r *Keyring) get(ctx context.Context, user string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	type result struct {
+		v   string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := r.backend.Get(KeyringService, user)
+		done <- result{v, err}
+	}()
+	select {
+	case res := <-done:
+		return res.v, res.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("OS keystore did not answer: %w", ctx.Err())
+	}
 }
 
 func unixUTC(sec int64) time.Time { return time.Unix(sec, 0).UTC() }

@@ -251,3 +251,33 @@ func assertNoSecret(t *testing.T, dir, secret string) {
 		t.Fatal(err)
 	}
 }
+
+// stuckKeyring never answers, like a locked Secret Service collection
+// waiting for an unlock prompt on a headless machine.
+type stuckKeyring struct{ release chan struct{} }
+
+func (k stuckKeyring) Set(string, string, string) error { <-k.release; return nil }
+func (k stuckKeyring) Get(string, string) (string, error) {
+	<-k.release
+	return "", gokeyring.ErrNotFound
+}
+func (k stuckKeyring) Delete(string, string) error { <-k.release; return nil }
+
+func TestKeyringHonoursContext(t *testing.T) {
+	stuck := stuckKeyring{release: make(chan struct{})}
+	defer close(stuck.release)
+	s := NewKeyring(stuck)
+	for name, call := range map[string]func(context.Context) error{
+		"get":    func(c context.Context) error { _, err := s.Get(c, "alice"); return err },
+		"put":    func(c context.Context) error { return s.Put(c, "alice", aliceKey) },
+		"delete": func(c context.Context) error { return s.Delete(c, "alice") },
+		"list":   func(c context.Context) error { _, err := s.List(c); return err },
+	} {
+		c, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		err := call(c)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "did not answer") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
