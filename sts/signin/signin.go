@@ -92,7 +92,7 @@ func (s Source) String() string {
 // Errors of Get.
 var (
 	// ErrDuration: SessionDuration outside 15m–12h.
-	ErrDuration = errors.New("console session duration must be from 15m to 12h")
+	ErrDuration = errors.New("must be from 15m to 12h")
 	// ErrDurationChained: SessionDuration with credentials AWS does not
 	// allow it for (chained roles, federation tokens).
 	ErrDurationChained = errors.New("a console session duration cannot be set for these credentials")
@@ -335,9 +335,10 @@ func New(opts ...Option) *Client {
 	return c
 }
 
-// Check refuses, without the network, what AWS would refuse: credentials
-// that are not role or federation credentials, and a Duration the
-// endpoint would answer 400 for.
+// Check refuses, without the network, what Get would refuse: credentials
+// that are not role or federation credentials, a region without a console,
+// a destination it cannot build, and a Duration the endpoint would answer
+// 400 for. AccessKeyID may still be empty (credentials not fetched yet).
 func Check(r Request) error {
 	switch r.Source {
 	case SourceRole, SourceChainedRole, SourceFederation:
@@ -348,6 +349,13 @@ func Check(r Request) error {
 	}
 	if r.AccessKeyID != "" && r.SessionToken == "" {
 		return &CredentialsError{Source: SourceLongTerm}
+	}
+	p, err := PartitionOf(r.Region)
+	if err != nil {
+		return err
+	}
+	if _, err := Destination(p, r.Region, r.Destination); err != nil {
+		return err
 	}
 	if r.Duration != 0 {
 		if r.Duration < MinDuration || r.Duration > MaxDuration || r.Duration%time.Second != 0 {
