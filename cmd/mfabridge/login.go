@@ -201,27 +201,40 @@ func (a *app) browserCommand(local string) *exec.Cmd {
 	return exec.Command("xdg-open", local)
 }
 
-// openBrowser serves the sign-in link from a one-time loopback redirect
-// (console-signin.md §4 option b): the browser is started with
-// http://127.0.0.1:PORT/NONCE, whose first GET answers 302 to the link;
-// any later request gets 410. It returns once the redirect was served, or
-// fails when the launcher fails or nothing fetches it within wait.
-func (a *app) openBrowser(ctx context.Context, u *signin.URL, wait time.Duration) error {
+// redirect is a one-time loopback redirect to a secret URL
+// (console-signin.md §4 option b): the first GET of Local whose client
+// passes the peer check answers 302 to the secret; any later one gets 410.
+// On Linux the peer check admits only connections owned by our own user
+// (peerUID, from /proc/net/tcp), so another local user who reads the
+// launcher's argv can neither redeem the address nor spend it.
+type redirect struct {
+	Local  string
+	Served chan struct{} // closed once the redirect was answered
+	srv    *http.Server
+}
+
+func newRedirect(target string, refused func(uid int)) (*redirect, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return fmt.Errorf("open browser: listen on loopback: %w (rerun with --print)", err)
+		return nil, fmt.Errorf("listen on loopback: %w", err)
 	}
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	nonce := "/" + base64.RawURLEncoding.EncodeToString(b)
-	local := "http://" + ln.Addr().String() + nonce
-	served := make(chan struct{})
+	rd := &redirect{Local: "http://" + ln.Addr().String() + nonce, Served: make(chan struct{})}
 	var once sync.Once
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rd.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		if r.Method != http.MethodGet || subtle.ConstantTimeCompare([]byte(r.URL.Path), []byte(nonce)) != 1 {
 			http.NotFound(w, r)
+			return
+		}
+		if uid, ok := peerIsSelf(r.RemoteAddr, ln.Addr().String()); !ok {
+			if refused != nil {
+				refused(uid)
+			}
+			http.Error(w, "this sign-in redirect belongs to another user", http.StatusForbidden)
 			return
 		}
 		first := false
@@ -230,18 +243,35 @@ func (a *app) openBrowser(ctx context.Context, u *signin.URL, wait time.Duration
 			http.Error(w, "this one-time sign-in redirect was already used; run mfabridge login again", http.StatusGone)
 			return
 		}
-		w.Header().Set("Location", u.Secret())
+		w.Header().Set("Location", target)
 		w.WriteHeader(http.StatusFound)
-		close(served)
+		close(rd.Served)
 	})}
-	go func() { _ = srv.Serve(ln) }() // ends with ErrServerClosed on Shutdown
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx) // lets the redirect answer finish
-	}()
+	go func() { _ = rd.srv.Serve(ln) }() // ends with ErrServerClosed on Close
+	return rd, nil
+}
 
-	cmd := a.browserCommand(local)
+// Close stops serving, letting an answer in progress finish.
+func (rd *redirect) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = rd.srv.Shutdown(ctx)
+}
+
+// openBrowser starts the browser with a one-time loopback redirect to the
+// sign-in link, so that only http://127.0.0.1:PORT/NONCE reaches the
+// launcher's (and the browser's) argv. It returns once the redirect was
+// served, or fails when the launcher fails or nothing fetches it within
+// wait.
+func (a *app) openBrowser(ctx context.Context, u *signin.URL, wait time.Duration) error {
+	rd, err := newRedirect(u.Secret(), func(uid int) {
+		fmt.Fprintf(a.stderr, "mfabridge: warning: a process of user id %d tried to fetch the sign-in redirect; refused\n", uid)
+	})
+	if err != nil {
+		return hintError{fmt.Errorf("open browser: %w", err), "rerun with --print"}
+	}
+	defer rd.Close()
+	cmd := a.browserCommand(rd.Local)
 	a.log.Debug("starting browser", "argv0", cmd.Path, "args", len(cmd.Args)) // the nonce stays out of the log too
 	if err := cmd.Start(); err != nil {
 		return hintError{fmt.Errorf("could not open a browser: %w", err), "rerun with --print and open the link yourself, or set MFABRIDGE_BROWSER to a browser command"}
@@ -252,7 +282,7 @@ func (a *app) openBrowser(ctx context.Context, u *signin.URL, wait time.Duration
 	defer timer.Stop()
 	for {
 		select {
-		case <-served:
+		case <-rd.Served:
 			return nil
 		case err := <-exited:
 			exited = nil // a launcher that exits 0 has handed the address on
