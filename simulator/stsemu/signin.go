@@ -124,7 +124,7 @@ func (s *Server) serveFederation(w http.ResponseWriter, r *http.Request) {
 		s.signinPage(w, e, http.StatusBadRequest, "bad-request", "Bad request", bad)
 		return
 	}
-	e.Action = q.Get("Action")
+	e.Action = clip(q.Get("Action"), 64)
 	switch e.Action {
 	case "getSigninToken":
 		s.getSigninToken(w, q, e)

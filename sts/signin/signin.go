@@ -257,7 +257,8 @@ func Destination(p Partition, region, dest string) (string, error) {
 			return "", bad("want an https console URL without user or port")
 		}
 		h := u.Hostname()
-		if h != p.ConsoleDomain && !strings.HasSuffix(h, "."+p.ConsoleDomain) {
+		sub, regional := strings.CutSuffix(h, "."+p.ConsoleDomain)
+		if h != p.ConsoleDomain && (!regional || !regionRE.MatchString(sub)) {
 			return "", bad(fmt.Sprintf("not a console URL of partition %s (want host %s or <region>.%s)", p.ID, p.ConsoleDomain, p.ConsoleDomain))
 		}
 		return u.String(), nil

@@ -81,6 +81,7 @@ func TestDestination(t *testing.T) {
 	}{
 		{aws, "https://evil.example/", "not a console URL of partition aws"},
 		{aws, "https://console.aws.amazon.com.evil.example/", "not a console URL"},
+		{aws, "https://a.b.console.aws.amazon.com/", "not a console URL"},
 		{aws, "http://console.aws.amazon.com/", "want an https console URL"},
 		{aws, "https://user@console.aws.amazon.com/", "want an https console URL"},
 		{aws, "https://console.amazonaws.cn/", "not a console URL of partition aws"},
@@ -316,4 +317,32 @@ func TestGetRefusesBeforeNetwork(t *testing.T) {
 	if called {
 		t.Error("the endpoint was called for a request refused up front")
 	}
+}
+
+// FuzzDestination: whatever --destination says, an accepted destination is
+// an https URL on the partition's console domain (no open redirect).
+func FuzzDestination(f *testing.F) {
+	for _, s := range []string{"", "ec2", "iam", "/ec2/home#x", "/s3?region=x", "https://console.aws.amazon.com/x",
+		"https://evil.example/", "//evil.example", "/\\evil.example", "https://console.aws.amazon.com@evil.example/",
+		"https://evil.example#.console.aws.amazon.com", "/%2F%2Fevil.example"} {
+		f.Add("eu-west-1", s)
+	}
+	f.Add("cn-north-1", "https://console.amazonaws.cn/ec2")
+	f.Fuzz(func(t *testing.T, region, dest string) {
+		p, err := PartitionOf(region)
+		if err != nil {
+			return
+		}
+		got, err := Destination(p, region, dest)
+		if err != nil {
+			return
+		}
+		u, err := url.Parse(got)
+		if err != nil || u.Scheme != "https" || u.User != nil || u.Port() != "" {
+			t.Fatalf("Destination(%q, %q) = %q: not an https URL", region, dest, got)
+		}
+		if h := u.Hostname(); h != p.ConsoleDomain && !strings.HasSuffix(h, "."+p.ConsoleDomain) {
+			t.Fatalf("Destination(%q, %q) = %q: host %q off the console domain", region, dest, got, h)
+		}
+	})
 }
