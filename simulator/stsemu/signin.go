@@ -179,8 +179,8 @@ func (s *Server) getSigninToken(w http.ResponseWriter, q url.Values, e LogEntry)
 	// mayExtend: SessionDuration is accepted only for a role assumed with
 	// long-term keys (not chained).
 	mayExtend := false
-	if u, isUser := s.keys[id]; isUser {
-		if subtle.ConstantTimeCompare([]byte(s.secrets[id]), []byte(key)) != 1 || token != "" {
+	if u, secret, isUser := s.longTermKey(id); isUser {
+		if subtle.ConstantTimeCompare([]byte(secret), []byte(key)) != 1 || token != "" {
 			invalid()
 			return
 		}
