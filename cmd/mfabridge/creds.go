@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -86,6 +87,10 @@ func (a *app) provider(p *sts.Profile) (*sts.Provider, *tokenSource, error) {
 	ts := &tokenSource{a: a}
 	pr, err := sts.NewProvider(p, ts, dir,
 		sts.WithDefaultDevice(a.deviceSpec("")),
+		// a source profile's credential_process gets our environment, plus
+		// the lock held meanwhile; a held lock in ours is one of a calling
+		// mfabridge (issue 13 case 11)
+		sts.WithEnviron(os.Environ()),
 		sts.WithUI(sts.UI{Notify: a.term.notice}))
 	if err != nil {
 		return nil, nil, err
