@@ -205,8 +205,9 @@ func runCredentialProcess(ctx context.Context, r processRun) ([]byte, error) {
 	defer cancel()
 	cmd := shellCommand(pctx, r.command)
 	cmd.Env = r.env
-	newProcessGroup(cmd)
-	cmd.Cancel = func() error { return killProcessGroup(cmd.Process) }
+	grp := newProcessGroup(cmd)
+	defer grp.close()
+	cmd.Cancel = func() error { return grp.kill(cmd.Process) }
 
 	// Our own pipes, not exec's copying: Wait then returns when the
 	// process exits, and we decide how long to read after that.
@@ -229,6 +230,7 @@ func runCredentialProcess(ctx context.Context, r processRun) ([]byte, error) {
 		errR.Close()
 		return nil, fmt.Errorf("run credential_process: %w", err)
 	}
+	grp.started(cmd.Process)
 	stdout, stderr := &cappedBuffer{max: maxProcessOutput}, &cappedBuffer{max: maxProcessStderr}
 	drained := make(chan struct{})
 	var wg sync.WaitGroup
@@ -252,7 +254,7 @@ func runCredentialProcess(ctx context.Context, r processRun) ([]byte, error) {
 		// whose members then close it; past another grace period, stop
 		// reading (closing our ends; where that does not interrupt a
 		// read, the copies end when the holder does).
-		_ = killProcessGroup(cmd.Process)
+		_ = grp.kill(cmd.Process)
 		select {
 		case <-drained:
 		case <-time.After(grace):

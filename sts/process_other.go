@@ -13,11 +13,16 @@ func shellCommand(ctx context.Context, command string) *exec.Cmd {
 	return exec.CommandContext(ctx, "sh", "-c", command)
 }
 
-// newProcessGroup does nothing here: no process groups.
-func newProcessGroup(*exec.Cmd) {}
+// processGroup: no process groups here; only the process is killed, and
+// the pipes are cut off (runCredentialProcess).
+type processGroup struct{}
 
-// killProcessGroup kills the process only.
-func killProcessGroup(p *os.Process) error {
+func newProcessGroup(*exec.Cmd) processGroup { return processGroup{} }
+
+func (processGroup) started(*os.Process) {}
+func (processGroup) close()              {}
+
+func (processGroup) kill(p *os.Process) error {
 	if p == nil {
 		return os.ErrProcessDone
 	}

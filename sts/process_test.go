@@ -3,13 +3,16 @@ package sts
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestRunCredentialProcess(t *testing.T) {
-	out, err := runCredentialProcess(context.Background(), processRun{command: `printf '{"Version":1,"AccessKeyId":"AKIAX","SecretAccessKey":"s","Expiration":"2026-11-22T07:31:11+00:00"}'`})
+	out, err := runCredentialProcess(context.Background(), processRun{command: script(
+		`printf '{"Version":1,"AccessKeyId":"AKIAX","SecretAccessKey":"s","Expiration":"2026-11-22T07:31:11+00:00"}'`,
+		`echo {"Version":1,"AccessKeyId":"AKIAX","SecretAccessKey":"s","Expiration":"2026-11-22T07:31:11+00:00"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -17,7 +20,8 @@ func TestRunCredentialProcess(t *testing.T) {
 	if err != nil || c.AccessKeyID != "AKIAX" || !c.Expiration.Equal(time.Date(2026, 11, 22, 7, 31, 11, 0, time.UTC)) {
 		t.Fatalf("got %+v, %v", c, err)
 	}
-	_, err = runCredentialProcess(context.Background(), processRun{command: "echo 'token expired, run sso login' >&2; exit 3"})
+	_, err = runCredentialProcess(context.Background(), processRun{command: script(
+		"echo 'token expired, run sso login' >&2; exit 3", "echo token expired, run sso login 1>&2& exit /b 3")})
 	if err == nil || !strings.Contains(err.Error(), "exit status 3: token expired, run sso login") {
 		t.Fatalf("got %v", err)
 	}
@@ -27,6 +31,14 @@ func TestRunCredentialProcess(t *testing.T) {
 			t.Errorf("%s: no error", bad)
 		}
 	}
+}
+
+// script picks the sh -c or the cmd.exe /C form of a test command.
+func script(sh, cmd string) string {
+	if runtime.GOOS == "windows" {
+		return cmd
+	}
+	return sh
 }
 
 func TestProcessOutputFormat(t *testing.T) {
@@ -68,7 +80,7 @@ func TestReentrantCall(t *testing.T) {
 	h := newHarness(t)
 	cfg := mustConfig(t, `
 [profile proc]
-credential_process = printf '%s' "$MFABRIDGE_HELD_LOCKS" >&2; exit 1
+credential_process = `+script(`printf '%s' "$MFABRIDGE_HELD_LOCKS" >&2; exit 1`, `echo %MFABRIDGE_HELD_LOCKS% 1>&2& exit /b 1`)+`
 mfa_serial = `+serial+`
 [profile keys]
 aws_access_key_id = AKIAKEYS000000000001

@@ -6,24 +6,68 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/windows"
 )
 
 // shellCommand runs command with cmd.exe /C, as aws-sdk-go-v2's
-// processcreds does on Windows.
+// processcreds does on Windows, but passes the line as written: os/exec
+// would quote it with backslashes, which cmd.exe does not understand, so
+// that `"C:\Program Files\x.exe" arg` failed. /S makes cmd.exe strip
+// exactly the outer pair of quotes added here.
 func shellCommand(ctx context.Context, command string) *exec.Cmd {
-	return exec.CommandContext(ctx, "cmd.exe", "/C", command)
+	cmd := exec.CommandContext(ctx, "cmd.exe")
+	cmd.SysProcAttr = &syscall.SysProcAttr{CmdLine: `cmd.exe /S /C "` + command + `"`}
+	return cmd
 }
 
-// newProcessGroup does nothing on Windows: killProcessGroup kills the
-// process only, and what it started is cut off by closing the pipes
-// (exec.Cmd.WaitDelay). A job object would take its children too.
-func newProcessGroup(*exec.Cmd) {}
+// processGroup is a job object holding the credential_process and what it
+// starts. The process is assigned to it just after it starts (os/exec
+// cannot start it suspended), so a child it creates in that instant stays
+// outside; the pipes are then still cut off (runCredentialProcess). Without
+// a job (creation failed), only the process itself is killed.
+type processGroup struct{ job windows.Handle }
 
-// killProcessGroup kills the process (not its children; see
-// newProcessGroup).
-func killProcessGroup(p *os.Process) error {
+func newProcessGroup(*exec.Cmd) *processGroup { return &processGroup{} }
+
+// started creates the job and puts p in it. Children inherit the job.
+func (g *processGroup) started(p *os.Process) {
+	job, err := windows.CreateJobObject(nil, nil)
+	if err != nil {
+		return
+	}
+	h, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(p.Pid))
+	if err != nil {
+		windows.CloseHandle(job)
+		return
+	}
+	defer windows.CloseHandle(h)
+	if err := windows.AssignProcessToJobObject(job, h); err != nil {
+		windows.CloseHandle(job)
+		return
+	}
+	g.job = job
+}
+
+// kill terminates every process of the job (or p alone without one).
+func (g *processGroup) kill(p *os.Process) error {
+	if g.job != 0 {
+		if err := windows.TerminateJobObject(g.job, 1); err == nil {
+			return nil
+		}
+	}
 	if p == nil {
 		return os.ErrProcessDone
 	}
 	return p.Kill()
+}
+
+// close releases the job; processes left in it keep running (the job has
+// no kill-on-close limit), as on Unix after a clean exit.
+func (g *processGroup) close() {
+	if g.job != 0 {
+		windows.CloseHandle(g.job)
+		g.job = 0
+	}
 }
