@@ -184,7 +184,7 @@ type EnrollRequest struct {
 	// passes "yk" and the key's serial ("yk12345678"); empty: "mfabridge".
 	NameSuffix string
 	// Account is the OATH account name; empty: "AWS:DEVICENAME@ACCOUNTID",
-	// which MatchAccount finds from the serial.
+	// which the CLI's account matching (device.MatchAccount) finds from the serial.
 	Account string
 	// Touch makes the OATH account require a touch for each code (the
 	// enabling codes then need two touches).

@@ -184,9 +184,10 @@ var (
 	ErrProcessLeftOutputOpen = errors.New("credential_process left a process holding its output")
 )
 
-// runCredentialProcess runs command through sh -c (cmd.exe /C on Windows),
-// as aws-sdk-go-v2 does, in a process group of its own (on Unix). At the
-// limit, or when ctx ends, the whole group is killed: a child that it left
+// runCredentialProcess runs command through the system shell (sh -c; on
+// Windows cmd.exe /c, see shellCommand), as the AWS SDKs do, in a process
+// group of its own (a job object on Windows). At the limit, or when ctx
+// ends, the whole group is killed: a child that it left
 // holding stdout would otherwise keep the read open past any limit. When the
 // process exits but its output stays open beyond the grace period, the
 // group is killed too. What still holds the output after that (a process

@@ -11,14 +11,14 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// shellCommand runs command with cmd.exe /C, as aws-sdk-go-v2's
-// processcreds does on Windows, but passes the line as written: os/exec
-// would quote it with backslashes, which cmd.exe does not understand, so
-// that `"C:\Program Files\x.exe" arg` failed. /S makes cmd.exe strip
-// exactly the outer pair of quotes added here.
+// shellCommand runs command with cmd.exe, as the AWS CLI does (Python's
+// shell=True): the command line is passed as written, not re-quoted by Go's
+// argument escaping, which cmd.exe does not understand (a quoted program
+// path such as "C:\Program Files\…" would break). /s strips only the outer
+// quotes added here; /d skips AutoRun commands.
 func shellCommand(ctx context.Context, command string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "cmd.exe")
-	cmd.SysProcAttr = &syscall.SysProcAttr{CmdLine: `cmd.exe /S /C "` + command + `"`}
+	cmd.SysProcAttr = &syscall.SysProcAttr{CmdLine: `cmd.exe /d /s /c "` + command + `"`}
 	return cmd
 }
 
