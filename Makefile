@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/mfabridge
 PKGS      := ./...
 FUZZTIME  ?= 30s
-DEBS      := pcscd libpcsclite1 vsmartcard-vpcd yubikey-manager awscli
+DEBS      := pcscd libpcsclite1 vsmartcard-vpcd yubikey-manager awscli chromium
 # No cgo anywhere: pcsc loads the PC/SC library at run time (purego).
 export CGO_ENABLED ?= 0
 
@@ -19,7 +19,8 @@ build:
 # deps installs what the real-stack tests need: pcscd, its client library
 # (loaded at run time, nothing to build against) and the vpcd virtual reader
 # (a simulated YubiKey appears as a real card), Yubico's ykman (a real client
-# of that card) and the AWS CLI v2 (a real client of our STS emulator).
+# of that card), the AWS CLI v2 (a real client of our STS emulator) and
+# Debian's chromium (a real browser for the console sign-in, run headless).
 deps:
 	@missing=""; \
 	command -v pcscd >/dev/null 2>&1 || missing="$$missing pcscd"; \
@@ -27,6 +28,7 @@ deps:
 	[ -f /etc/reader.conf.d/vpcd ] || missing="$$missing vsmartcard-vpcd"; \
 	[ -x /usr/bin/ykman ] || missing="$$missing yubikey-manager"; \
 	[ -x /usr/bin/aws ] || missing="$$missing awscli"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing$$missing"; \
 		if [ "$$(id -u)" != 0 ]; then echo "deps: need root to apt-get install$$missing" >&2; exit 1; fi; \

@@ -175,8 +175,14 @@ func NewIdentityClient(p *Profile, hc HTTPClient) (*awssts.Client, error) {
 type EnrollRequest struct {
 	// User is the IAM user; empty: the owner of the keys (GetCallerIdentity).
 	User string
-	// DeviceName is the virtual MFA device's name; empty: the user name.
+	// DeviceName is the virtual MFA device's name; empty: USER-NameSuffix
+	// (DefaultDeviceName). It is not the bare user name: most users already
+	// have a device of that name (the console's default), and names are
+	// unique per account (issue 13 case 18).
 	DeviceName string
+	// NameSuffix tells this key apart in the default DeviceName: the CLI
+	// passes "yk" and the key's serial ("yk12345678"); empty: "mfabridge".
+	NameSuffix string
 	// Account is the OATH account name; empty: "AWS:DEVICENAME@ACCOUNTID",
 	// which the CLI's account matching (device.MatchAccount) finds from the serial.
 	Account string
@@ -186,6 +192,39 @@ type EnrollRequest struct {
 	// DeviceSpec names the device in the commands of an EnrollError.
 	DeviceSpec string
 }
+
+// DefaultDeviceName is the device name enroll uses without one: the user
+// name and suffix ("mfabridge" when empty) joined by "-", cut to IAM's 226
+// characters.
+func DefaultDeviceName(user, suffix string) string {
+	if suffix == "" {
+		suffix = "mfabridge"
+	}
+	name := user + "-" + suffix
+	if len(name) > maxDeviceName {
+		name = name[:maxDeviceName]
+	}
+	return name
+}
+
+// maxDeviceName is IAM's limit on VirtualMFADeviceName.
+const maxDeviceName = 226
+
+// DeviceNameTakenError is CreateVirtualMFADevice's EntityAlreadyExists: a
+// virtual MFA device of that name exists in the account (names are unique
+// per account and path, whoever the device belongs to).
+type DeviceNameTakenError struct {
+	Name      string // the name asked for
+	AccountID string // the AWS account holding it
+	Defaulted bool   // the name was the default, not given by the caller
+	Err       error  // the refused call (wraps ErrIAM)
+}
+
+func (e *DeviceNameTakenError) Error() string {
+	return fmt.Sprintf("an IAM MFA device named %q already exists in account %s: %v", e.Name, e.AccountID, e.Err)
+}
+
+func (e *DeviceNameTakenError) Unwrap() error { return e.Err }
 
 // Enrolled is a completed enrollment.
 type Enrolled struct {
@@ -327,7 +366,7 @@ func (e *Enroller) Enroll(ctx context.Context, req EnrollRequest) (*Enrolled, er
 func (e *Enroller) enroll(ctx context.Context, req EnrollRequest, user, acctID string, journal func(s EnrollStep, res *Enrolled, done bool) error) (*Enrolled, *EnrollError, error) {
 	name := req.DeviceName
 	if name == "" {
-		name = user
+		name = DefaultDeviceName(user, req.NameSuffix)
 	}
 	res := &Enrolled{User: user, AccountID: acctID, Account: req.Account}
 	if res.Account == "" {
@@ -364,6 +403,10 @@ func (e *Enroller) enroll(ctx context.Context, req EnrollRequest, user, acctID s
 	}
 
 	out, err := e.iam.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String(name)})
+	if isCode(err, "EntityAlreadyExists") {
+		return fail(StepCreate, fmt.Errorf("create virtual MFA device %q: %w", name, &DeviceNameTakenError{Name: name,
+			AccountID: acctID, Defaulted: req.DeviceName == "", Err: iamErr(err)}))
+	}
 	if err != nil {
 		return fail(StepCreate, fmt.Errorf("create virtual MFA device %q: %w", name, iamErr(err)))
 	}

@@ -400,13 +400,37 @@ func TestEnrollErrors(t *testing.T) {
 	})
 	t.Run("name taken in IAM", func(t *testing.T) {
 		w := newIAMWorld(t)
-		_, err := w.enroller(nil).Enroll(context.Background(), EnrollRequest{Account: "AWS:new"}) // device name "alice" exists
+		_, err := w.enroller(nil).Enroll(context.Background(), EnrollRequest{DeviceName: "alice", Account: "AWS:new"}) // device name "alice" exists
 		var ee *EnrollError
 		if !errors.As(err, &ee) || ee.Step != StepCreate || !errors.Is(err, ErrIAM) || !strings.Contains(err.Error(), "EntityAlreadyExists") {
 			t.Fatalf("err = %v", err)
 		}
+		var taken *DeviceNameTakenError
+		if !errors.As(err, &taken) || taken.Name != "alice" || taken.AccountID != "111111111111" || taken.Defaulted {
+			t.Fatalf("err = %v, want a *DeviceNameTakenError for alice in 111111111111, not defaulted", err)
+		}
+		if !strings.Contains(err.Error(), `an IAM MFA device named "alice" already exists in account 111111111111`) {
+			t.Errorf("err = %v", err)
+		}
 		if len(ee.RolledBack) != 0 || len(ee.Left) != 0 {
 			t.Errorf("nothing to undo, got %+v", ee)
+		}
+	})
+	// Issue 13 case 18: the default name is not the user name, which most
+	// users' existing device has; a collision of the default says so.
+	t.Run("default name beside the user's device", func(t *testing.T) {
+		w := newIAMWorld(t)
+		res, err := w.enroller(nil).Enroll(context.Background(), EnrollRequest{NameSuffix: "yk12345678"}) // "alice" exists
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Serial != "arn:aws:iam::111111111111:mfa/alice-yk12345678" || res.Account != "AWS:alice-yk12345678@111111111111" {
+			t.Errorf("enrolled %+v", res)
+		}
+		_, err = w.enroller(nil).Enroll(context.Background(), EnrollRequest{NameSuffix: "yk12345678", Account: "AWS:again"})
+		var taken *DeviceNameTakenError
+		if !errors.As(err, &taken) || taken.Name != "alice-yk12345678" || !taken.Defaulted {
+			t.Fatalf("second enrollment: err = %v, want a defaulted *DeviceNameTakenError", err)
 		}
 	})
 	t.Run("put fails", func(t *testing.T) {
@@ -832,5 +856,18 @@ func TestEnrollRollbackDeniedWithoutMFA(t *testing.T) {
 	l := ee.Left[0]
 	if l.Fix != "aws iam delete-virtual-mfa-device --serial-number arn:aws:iam::111111111111:mfa/alice-2" || !strings.Contains(l.What, "policy requires MFA") {
 		t.Errorf("leftover %+v", l)
+	}
+}
+
+func TestDefaultDeviceName(t *testing.T) {
+	long := strings.Repeat("u", 230)
+	for _, tt := range []struct{ user, suffix, want string }{
+		{"alice", "yk12345678", "alice-yk12345678"},
+		{"alice", "", "alice-mfabridge"},
+		{long, "yk1", long[:226]},
+	} {
+		if got := DefaultDeviceName(tt.user, tt.suffix); got != tt.want {
+			t.Errorf("DefaultDeviceName(%q, %q) = %q, want %q", tt.user, tt.suffix, got, tt.want)
+		}
 	}
 }

@@ -77,9 +77,12 @@ func (pl *Plan) viaSession() bool { return len(pl.Steps) > 0 && pl.Steps[0].Shar
 // Later hops are plain AssumeRole calls, capped at 1 hour by STS.
 func MakePlan(p *Profile) (*Plan, error) {
 	pl := &Plan{Profile: p.Name, MFASerial: p.MFASerial}
-	if p.Source.AccessKeyID != "" {
+	switch {
+	case p.Source.CredentialSource == CredentialSourceEnvironment:
+		pl.Source = fmt.Sprintf("keys from the environment (AWS_ACCESS_KEY_ID; credential_source of profile %q)", p.Source.Profile)
+	case p.Source.AccessKeyID != "":
 		pl.Source = fmt.Sprintf("static keys of profile %q", p.Source.Profile)
-	} else {
+	default:
 		pl.Source = fmt.Sprintf("credential_process of profile %q", p.Source.Profile)
 	}
 	session := Step{Action: ActionGetSessionToken, Profile: p.Source.Profile,

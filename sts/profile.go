@@ -228,6 +228,10 @@ type Source struct {
 	SecretAccessKey   string
 	SessionToken      string // set: the keys are session credentials
 	CredentialProcess string // used when no static keys are set
+	// CredentialSource is the role profile's credential_source when the
+	// keys above came from it ("Environment"); empty when they are the
+	// profile's own (or credential_process's).
+	CredentialSource string
 }
 
 // LongTerm reports whether the source is a static key pair without a session
@@ -269,9 +273,13 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 		if last.kv["role_arn"] == "" {
 			break
 		}
-		if cs := last.kv["credential_source"]; cs != "" && last.kv["source_profile"] == "" {
-			return nil, &ProfileError{Profile: last.name, Err: ErrUnsupportedSource,
-				Detail: "credential_source = " + cs, Hint: "use source_profile with access keys"}
+		if cs := last.kv["credential_source"]; cs != "" {
+			kv, err := c.credentialSource(last.name, cs, last.kv["source_profile"])
+			if err != nil {
+				return nil, err
+			}
+			chain = append(chain, hop{last.name, kv})
+			break
 		}
 		src := last.kv["source_profile"]
 		if src == "" {
@@ -311,7 +319,16 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 	// call mfabridge without recursion.
 	session := false
 	if len(chain) == 1 && top["role_arn"] == "" && top["aws_access_key_id"] == "" {
-		if src := top["source_profile"]; src != "" && src != name {
+		if cs := top["credential_source"]; cs != "" {
+			// Likewise credential_source (AWS tools read it only with
+			// role_arn): the MFA session's keys from the environment.
+			kv, err := c.credentialSource(name, cs, top["source_profile"])
+			if err != nil {
+				return nil, err
+			}
+			chain = append(chain, hop{name, kv})
+			session = true
+		} else if src := top["source_profile"]; src != "" && src != name {
 			kv, ok := c.raw(src)
 			if !ok {
 				return nil, c.unknown(src, fmt.Sprintf("source_profile of %q", name))
@@ -333,6 +350,7 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 		SecretAccessKey:   root.kv["aws_secret_access_key"],
 		SessionToken:      root.kv["aws_session_token"],
 		CredentialProcess: root.kv["credential_process"],
+		CredentialSource:  root.kv[credentialSourceKey],
 	}
 	if p.Source.AccessKeyID != "" && p.Source.SecretAccessKey == "" {
 		return nil, &ProfileError{Profile: root.name, Err: ErrNoSourceCreds,
@@ -479,6 +497,59 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 		p.IAMEndpoint = top["endpoint_url"]
 	}
 	return p, nil
+}
+
+// credentialSourceKey marks, in the synthetic root hop of a
+// credential_source, where its keys came from. It cannot clash with a key of
+// the files: parseINI keys have no spaces.
+const credentialSourceKey = "credential source"
+
+// Canonical credential_source names, as botocore (CanonicalNameCredentialSourcer:
+// exact match) and aws-sdk-go-v2 (config/shared_config.go) accept them.
+const (
+	CredentialSourceEnvironment = "Environment"
+	CredentialSourceECS         = "EcsContainer"
+	CredentialSourceIMDS        = "Ec2InstanceMetadata"
+)
+
+// credentialSource resolves a role profile's credential_source into the
+// keys of a root hop. Environment reads AWS_ACCESS_KEY_ID (else
+// AWS_ACCESS_KEY), AWS_SECRET_ACCESS_KEY (else AWS_SECRET_KEY) and
+// AWS_SESSION_TOKEN through the Env func, as aws-sdk-go-v2's EnvConfig does
+// (issue 13 case 13: CI injects long-term keys this way). As in both SDKs a
+// profile may not have both credential_source and source_profile.
+func (c *Config) credentialSource(profile, cs, sourceProfile string) (map[string]string, error) {
+	if sourceProfile != "" {
+		return nil, &ProfileError{Profile: profile, Err: ErrBadProfileValue,
+			Detail: fmt.Sprintf("both source_profile = %s and credential_source = %s", sourceProfile, cs),
+			Hint:   "keep one of them, as the AWS CLI and SDKs refuse both"}
+	}
+	switch cs {
+	case CredentialSourceEnvironment:
+		first := func(keys ...string) string {
+			for _, k := range keys {
+				if v := c.env(k); v != "" {
+					return v
+				}
+			}
+			return ""
+		}
+		id, secret := first("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"), first("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY")
+		if id == "" || secret == "" {
+			return nil, &ProfileError{Profile: profile, Err: ErrNoSourceCreds,
+				Detail: "credential_source = Environment, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set",
+				Hint:   "export the IAM user's access keys in those variables"}
+		}
+		return map[string]string{"aws_access_key_id": id, "aws_secret_access_key": secret,
+			"aws_session_token": c.env("AWS_SESSION_TOKEN"), credentialSourceKey: cs}, nil
+	case CredentialSourceECS, CredentialSourceIMDS:
+		return nil, &ProfileError{Profile: profile, Err: ErrUnsupportedSource,
+			Detail: "credential_source = " + cs + " is not supported by mfabridge",
+			Hint:   "use credential_source = Environment with the keys exported, or source_profile naming a profile with access keys"}
+	}
+	return nil, &ProfileError{Profile: profile, Err: ErrBadProfileValue,
+		Detail: fmt.Sprintf("credential_source = %q", cs),
+		Hint:   "want Environment, EcsContainer or Ec2InstanceMetadata (exact case, as the AWS CLI)"}
 }
 
 var (

@@ -196,7 +196,50 @@ mfa_serial = ` + serial + `
 		{name: "mfa on a chained hop", config: "[profile base]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n[profile j]\nrole_arn = arn:aws:iam::210987654321:role/j\nsource_profile = base\n[profile t]\nrole_arn = arn:aws:iam::210987654321:role/t\nsource_profile = j\nmfa_serial = " + serial + "\n",
 			profile: "t", wantErr: ErrBadProfileValue, errText: `put mfa_serial on profile "j"`},
 		{name: "credential_source", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\ncredential_source = Ec2InstanceMetadata\n",
-			profile: "a", wantErr: ErrUnsupportedSource},
+			profile: "a", wantErr: ErrUnsupportedSource, errText: "use credential_source = Environment"},
+		{name: "credential_source EcsContainer", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\ncredential_source = EcsContainer\n",
+			profile: "a", wantErr: ErrUnsupportedSource, errText: "EcsContainer is not supported"},
+		// Issue 13 case 13: credential_source = Environment, as the AWS CLI
+		// and SDKs accept it: the environment's keys are the source.
+		{name: "credential_source Environment", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\ncredential_source = Environment\nmfa_serial = " + serial + "\nregion = eu-west-1\n",
+			env:     map[string]string{"AWS_ACCESS_KEY_ID": "AKIAENV0000000000001", "AWS_SECRET_ACCESS_KEY": "env-secret", "AWS_SESSION_TOKEN": ""},
+			profile: "a",
+			check: func(t *testing.T, p *Profile) {
+				want := Source{Profile: "a", AccessKeyID: "AKIAENV0000000000001", SecretAccessKey: "env-secret", CredentialSource: "Environment"}
+				if p.Source != want {
+					t.Errorf("source %+v, want %+v", p.Source, want)
+				}
+				if p.MFASerial != serial || len(p.Roles) != 1 || p.Roles[0].ARN != "arn:aws:iam::210987654321:role/a" || p.Region != "eu-west-1" {
+					t.Errorf("profile %+v", p)
+				}
+				pl, err := MakePlan(p)
+				if err != nil || !strings.Contains(pl.Source, "environment") || len(pl.Steps) != 2 || pl.Steps[0].Action != ActionGetSessionToken {
+					t.Errorf("plan %+v, %v", pl, err)
+				}
+			}},
+		{name: "credential_source Environment, session keys, SDK fallback names", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\ncredential_source = Environment\nmfa_serial = " + serial + "\n",
+			env:     map[string]string{"AWS_ACCESS_KEY": "ASIAENV0000000000001", "AWS_SECRET_KEY": "env-secret", "AWS_SESSION_TOKEN": "tok"},
+			profile: "a",
+			check: func(t *testing.T, p *Profile) {
+				if p.Source.AccessKeyID != "ASIAENV0000000000001" || p.Source.SessionToken != "tok" || p.Source.LongTerm() {
+					t.Errorf("source %+v", p.Source)
+				}
+			}},
+		{name: "credential_source Environment without role_arn: the MFA session's keys", config: "[profile ci]\ncredential_source = Environment\nmfa_serial = " + serial + "\n",
+			env:     map[string]string{"AWS_ACCESS_KEY_ID": "AKIAENV0000000000001", "AWS_SECRET_ACCESS_KEY": "env-secret"},
+			profile: "ci",
+			check: func(t *testing.T, p *Profile) {
+				if p.Source.AccessKeyID != "AKIAENV0000000000001" || len(p.Roles) != 0 || p.MFASerial != serial {
+					t.Errorf("profile %+v", p)
+				}
+			}},
+		{name: "credential_source Environment, nothing exported", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\ncredential_source = Environment\nmfa_serial = " + serial + "\n",
+			env:     map[string]string{"AWS_ACCESS_KEY_ID": "AKIAENV0000000000001"},
+			profile: "a", wantErr: ErrNoSourceCreds, errText: "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set"},
+		{name: "credential_source and source_profile", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\ncredential_source = Environment\nsource_profile = b\nmfa_serial = " + serial + "\n[profile b]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n",
+			profile: "a", wantErr: ErrBadProfileValue, errText: "both source_profile = b and credential_source = Environment"},
+		{name: "credential_source misspelt", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\ncredential_source = environment\n",
+			profile: "a", wantErr: ErrBadProfileValue, errText: "want Environment, EcsContainer or Ec2InstanceMetadata"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

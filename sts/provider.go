@@ -123,7 +123,8 @@ type Provider struct {
 	log        *slog.Logger
 	api        API // see client
 	apiOnce    sync.Once
-	runProcess func(ctx context.Context, command string) ([]byte, error)
+	runProcess func(ctx context.Context, command string) ([]byte, error) // nil: runSourceProcess runs it
+	proc       processConfig                                             // process.go
 }
 
 // NewProvider builds a Provider for a resolved profile; token computes the
@@ -141,7 +142,7 @@ func NewProvider(p *Profile, token TokenFunc, cacheDir string, opts ...Option) (
 		return nil, fmt.Errorf("new provider: %w", err)
 	}
 	pr := &Provider{profile: p, plan: plan, token: token, cache: cache,
-		now: time.Now, sleep: sleepCtx, runProcess: runCredentialProcess, log: slog.New(slog.DiscardHandler)}
+		now: time.Now, sleep: sleepCtx, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(pr)
 	}
@@ -282,6 +283,9 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 		return pr.handOut(steps[last], e), nil
 	}
 
+	if err := pr.checkReentry(); err != nil {
+		return nil, fmt.Errorf("get credentials for profile %q: %w", pr.profile.Name, err)
+	}
 	unlock, err := pr.cache.lockSerial(ctx, pr.profile.MFASerial, func() {
 		pr.log.Debug("sts: waiting for the lock of another mfabridge process", "serial", pr.profile.MFASerial)
 	})
@@ -339,7 +343,7 @@ func (pr *Provider) sourceCredentials(ctx context.Context) (*Credentials, error)
 	if IsSelfCommand(src.CredentialProcess) {
 		return nil, &ProfileError{Profile: src.Profile, Err: ErrRecursion}
 	}
-	out, err := pr.runProcess(ctx, src.CredentialProcess)
+	out, err := pr.runSourceProcess(ctx, src.CredentialProcess)
 	if err != nil {
 		return nil, fmt.Errorf("run credential_process of profile %q: %w", src.Profile, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -97,7 +98,12 @@ func (a *app) provider(p *sts.Profile) (*sts.Provider, *tokenSource, error) {
 		return nil, nil, err
 	}
 	ts := a.newTokenSource(p)
-	pr, err := sts.NewProvider(p, ts.Code, dir, sts.WithUI(sts.UI{Notify: a.term.notice}), sts.WithLogger(a.log))
+	pr, err := sts.NewProvider(p, ts.Code, dir,
+		// a source profile's credential_process gets our environment, plus
+		// the lock held meanwhile; a held lock in ours is one of a calling
+		// mfabridge (issue 13 case 11)
+		sts.WithEnviron(os.Environ()),
+		sts.WithUI(sts.UI{Notify: a.term.notice}), sts.WithLogger(a.log))
 	if err != nil {
 		return nil, nil, err
 	}

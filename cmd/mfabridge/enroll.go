@@ -109,7 +109,35 @@ func (a *app) printLeftovers(err error) error {
 	if len(ee.Left) == 0 && len(ee.RolledBack) > 0 {
 		fmt.Fprintln(a.stderr, "mfabridge: nothing is left of the failed enrollment")
 	}
-	return fmt.Errorf("enrollment failed at step %s: %w", ee.Step, ee.Err)
+	err = fmt.Errorf("enrollment failed at step %s: %w", ee.Step, ee.Err)
+	var taken *sts.DeviceNameTakenError
+	if errors.As(err, &taken) {
+		hint := fmt.Sprintf("pass --name with a device name not yet used in account %s, e.g. --name %s-2", taken.AccountID, taken.Name)
+		if taken.Defaulted {
+			hint = fmt.Sprintf("%q is the default name for this user and key: it is likely enrolled already (`aws iam list-virtual-mfa-devices`); otherwise %s", taken.Name, hint)
+		}
+		return enrollHint{err: err, hint: hint}
+	}
+	return err
+}
+
+// enrollHint renders its hint on a line of its own after the error, as
+// "mfabridge: hint: …".
+type enrollHint struct {
+	err  error
+	hint string
+}
+
+func (e enrollHint) Error() string { return e.err.Error() + "\nmfabridge: hint: " + e.hint }
+func (e enrollHint) Unwrap() error { return e.err }
+
+// keyNameSuffix is the default device name's suffix for a key: "yk" and its
+// serial, or empty (sts then uses "mfabridge") when it has none.
+func keyNameSuffix(info device.Info) string {
+	if info.Serial == 0 {
+		return ""
+	}
+	return fmt.Sprintf("yk%d", info.Serial)
 }
 
 func (a *app) enrollCmd() *cobra.Command {
@@ -142,7 +170,8 @@ finish.`,
 			if err != nil {
 				return err
 			}
-			res, err := s.enroler.Enroll(ctx, sts.EnrollRequest{User: user, DeviceName: name, Account: account, Touch: touch, DeviceSpec: s.spec})
+			res, err := s.enroler.Enroll(ctx, sts.EnrollRequest{User: user, DeviceName: name, NameSuffix: keyNameSuffix(s.dev.Info()),
+				Account: account, Touch: touch, DeviceSpec: s.spec})
 			if err != nil {
 				return a.printLeftovers(err)
 			}
@@ -178,7 +207,7 @@ finish.`,
 	f.StringVar(&user, "user", "", "IAM user to enroll (default: the owner of the profile's access keys)")
 	f.StringVar(&dev, "device", "", "device: yubikey, yubikey:SERIAL or sim:PATH (default: the profile's mfabridge_device, $MFABRIDGE_DEVICE, else the only YubiKey)")
 	f.StringVar(&account, "account", "", "OATH account name (default AWS:NAME@ACCOUNT_ID)")
-	f.StringVar(&name, "name", "", "name of the IAM virtual MFA device (default: the user name)")
+	f.StringVar(&name, "name", "", "name of the IAM virtual MFA device (default: USER-ykSERIAL, e.g. alice-yk12345678, so as not to collide with the user's existing device)")
 	f.BoolVar(&touch, "touch", false, "require a touch for every code")
 	f.BoolVar(&writeConfig, "write-config", false, "add mfa_serial, mfabridge_device and mfabridge_account to the profile in the AWS config file")
 	return cmd
