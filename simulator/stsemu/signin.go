@@ -364,7 +364,7 @@ func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	_ = consoleTmpl.Execute(w, map[string]string{
+	_ = consoleTmpl().Execute(w, map[string]string{
 		"Principal": cs.principal, "Account": cs.account, "Destination": cs.destination,
 		"Region": cs.region, "Issuer": cs.issuer, "Expires": cs.expires.UTC().Format(time.RFC3339),
 	})
@@ -378,7 +378,7 @@ func (s *Server) signinPage(w http.ResponseWriter, e LogEntry, status int, code,
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = errorTmpl.Execute(w, map[string]any{
+	_ = errorTmpl().Execute(w, map[string]any{
 		"Status": status, "StatusText": http.StatusText(status), "Code": code,
 		"Message": message, "Description": description,
 	})
@@ -389,7 +389,9 @@ func (s *Server) signinPage(w http.ResponseWriter, e LogEntry, status int, code,
 	s.writeLog(e)
 }
 
-var errorTmpl = template.Must(template.New("error").Parse(`<!doctype html>
+// Parsed on first use: package init stays cheap for every mfabridge process.
+var errorTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("error").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>HTTP Status {{.Status}} – {{.StatusText}}</title></head>
 <body><h1>HTTP Status {{.Status}} – {{.StatusText}}</h1>
 <div id="signin-error" data-code="{{.Code}}">
@@ -399,8 +401,10 @@ var errorTmpl = template.Must(template.New("error").Parse(`<!doctype html>
 </div>
 <hr><p>mfabridge STS emulator: AWS sign-in</p></body></html>
 `))
+})
 
-var consoleTmpl = template.Must(template.New("console").Parse(`<!doctype html>
+var consoleTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("console").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>AWS Management Console (mfabridge emulator)</title></head>
 <body><h1>AWS Management Console</h1>
 <p>Signed in to the mfabridge STS emulator's console.</p>
@@ -413,3 +417,4 @@ var consoleTmpl = template.Must(template.New("console").Parse(`<!doctype html>
 <dt>Console session ends</dt><dd id="expires">{{.Expires}}</dd>
 </dl></body></html>
 `))
+})
