@@ -48,7 +48,11 @@ test: deps build
 # detector needs cgo (a C compiler); the binaries under test do not.
 RACE_PKGS := ./oath ./device ./simulator/... ./sts/... ./pcsc
 test-race:
-	@command -v gcc >/dev/null 2>&1 || { echo "test-race: the race detector needs gcc (apt-get install gcc)" >&2; exit 1; }
+	@if ! command -v gcc >/dev/null 2>&1; then \
+		echo "test-race: installing gcc libc6-dev (the race detector needs cgo)"; \
+		if [ "$$(id -u)" != 0 ]; then echo "test-race: need root to apt-get install gcc libc6-dev" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; \
+	fi
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
 
 demo: build
