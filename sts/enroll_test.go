@@ -28,6 +28,7 @@ import (
 
 	"github.com/mfabridge/mfabridge/device"
 	"github.com/mfabridge/mfabridge/simulator/stsemu"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // memStore is an in-memory OATHStore computing codes in software. It
@@ -100,7 +101,7 @@ func (m *memStore) Code(_ context.Context, account string, at time.Time) (string
 // tokens is the Provider's TokenFunc for profile p on the store: its
 // mfabridge_account, else the account device.MatchAccount picks, as the
 // CLI's device.Token does.
-func (m *memStore) tokens(p *Profile) TokenFunc {
+func (m *memStore) tokens(p *awsconfig.Profile) TokenFunc {
 	return func(ctx context.Context, at time.Time) (string, error) {
 		acct := p.Account
 		if acct == "" {
@@ -239,7 +240,7 @@ func newIAMWorldConfig(t *testing.T, name string) *iamWorld {
 	return w
 }
 
-func (w *iamWorld) config() *Config {
+func (w *iamWorld) config() *awsconfig.Config {
 	w.t.Helper()
 	b, err := os.ReadFile(w.configFile)
 	if err != nil {
@@ -248,7 +249,7 @@ func (w *iamWorld) config() *Config {
 	return mustConfig(w.t, string(b), iamCreds, map[string]string{"AWS_ENDPOINT_URL": w.url})
 }
 
-func (w *iamWorld) profile(name string) *Profile {
+func (w *iamWorld) profile(name string) *awsconfig.Profile {
 	w.t.Helper()
 	p, err := w.config().ResolveSource(name)
 	if err != nil {
@@ -374,11 +375,11 @@ func TestEnrollThenAssumeRole(t *testing.T) {
 	}
 	// Point prod at the new device (as --write-config does) and assume the role with it.
 	b, _ := os.ReadFile(w.configFile)
-	out, err := SetProfileKeys(b, "prod", []Setting{{"mfa_serial", res.Serial}, {"mfabridge_account", res.Account}})
+	out, err := awsconfig.SetProfileKeys(b, "prod", []awsconfig.Setting{{Key: "mfa_serial", Value: res.Serial}, {Key: "mfabridge_account", Value: res.Account}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteConfigFile(w.configFile, out); err != nil {
+	if err := awsconfig.WriteConfigFile(w.configFile, out); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.assume("prod"); err != nil {
@@ -434,7 +435,7 @@ func TestEnrollErrors(t *testing.T) {
 		}
 	})
 	t.Run("keys not an IAM user", func(t *testing.T) {
-		p := &Profile{Source: Source{Profile: "x", CredentialProcess: "vault"}}
+		p := &awsconfig.Profile{Source: awsconfig.Source{Profile: "x", CredentialProcess: "vault"}}
 		if _, err := NewIAMClient(p, nil); !errors.Is(err, ErrNeedLongTermKeys) {
 			t.Fatalf("err = %v", err)
 		}

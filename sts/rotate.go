@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // RotateRequest says which device to replace.
@@ -179,25 +181,25 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 
 	if j == nil {
 		if req.OldSerial == "" {
-			return nil, &ProfileError{Profile: req.Profile, Err: ErrNoMFASerial, Hint: "enroll a device first: mfabridge enroll --profile " + req.Profile}
+			return nil, &awsconfig.ProfileError{Profile: req.Profile, Err: awsconfig.ErrNoMFASerial, Hint: "enroll a device first: mfabridge enroll --profile " + req.Profile}
 		}
 		data, err := os.ReadFile(req.ConfigFile)
 		if err != nil {
 			return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
 		}
-		if _, changed, _ := ReplaceMFASerial(data, req.OldSerial, req.OldSerial, ""); len(changed) == 0 {
+		if _, changed, _ := awsconfig.ReplaceMFASerial(data, req.OldSerial, req.OldSerial, ""); len(changed) == 0 {
 			return nil, fmt.Errorf("rotate profile %q: no profile in %s has mfa_serial = %s; rotate edits that file, so move mfa_serial there first", req.Profile, req.ConfigFile, req.OldSerial)
 		}
 		// Pin the old account first: the new account's name also holds the
 		// user and account words that profiles without mfabridge_account
 		// match on, and they must keep working until they are switched.
 		if req.OldAccount != "" {
-			out, _, err := ReplaceMFASerial(data, req.OldSerial, req.OldSerial, req.OldAccount)
+			out, _, err := awsconfig.ReplaceMFASerial(data, req.OldSerial, req.OldSerial, req.OldAccount)
 			if err != nil {
 				return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
 			}
 			if string(out) != string(data) {
-				if err := WriteConfigFile(req.ConfigFile, out); err != nil {
+				if err := awsconfig.WriteConfigFile(req.ConfigFile, out); err != nil {
 					return nil, fmt.Errorf("rotate profile %q: pin mfabridge_account: %w", req.Profile, err)
 				}
 			}
@@ -416,7 +418,7 @@ func (e *Enroller) switchConfig(j *rotateJournal) error {
 	if err != nil {
 		return fmt.Errorf("switch profiles: %w", err)
 	}
-	out, changed, err := ReplaceMFASerial(data, j.OldSerial, j.NewSerial, j.NewAccount)
+	out, changed, err := awsconfig.ReplaceMFASerial(data, j.OldSerial, j.NewSerial, j.NewAccount)
 	if err != nil {
 		return fmt.Errorf("switch profiles: %w", err)
 	}
@@ -426,7 +428,7 @@ func (e *Enroller) switchConfig(j *rotateJournal) error {
 		}
 		return fmt.Errorf("switch profiles: no profile in %s has mfa_serial = %s any more", j.ConfigFile, j.OldSerial)
 	}
-	if err := WriteConfigFile(j.ConfigFile, out); err != nil {
+	if err := awsconfig.WriteConfigFile(j.ConfigFile, out); err != nil {
 		return fmt.Errorf("switch profiles: %w", err)
 	}
 	j.Profiles = changed

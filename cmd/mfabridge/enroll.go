@@ -13,6 +13,7 @@ import (
 	"github.com/mfabridge/mfabridge/device"
 	"github.com/mfabridge/mfabridge/oath"
 	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // oathStore implements sts.OATHStore with a device that stores
@@ -50,8 +51,8 @@ func (s *oathStore) Code(ctx context.Context, account string, at time.Time) (str
 // enrollSetup is what enroll and rotate share: the profile, the IAM and
 // STS clients, and the device.
 type enrollSetup struct {
-	cfg     *sts.Config
-	p       *sts.Profile
+	cfg     *awsconfig.Config
+	p       *awsconfig.Profile
 	spec    string
 	dev     device.Device
 	store   *oathStore
@@ -62,7 +63,7 @@ func (a *app) enrollSetup(ctx context.Context, profile, devFlag string) (*enroll
 	if profile == "" {
 		return nil, usageError{errors.New("--profile is required")}
 	}
-	cfg, err := sts.LoadProfiles(a.getenv)
+	cfg, err := awsconfig.LoadProfiles(a.getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +152,7 @@ finish.`,
 			}
 			fmt.Fprintln(a.stdout, res.Serial)
 			fmt.Fprintf(a.stderr, "mfabridge: enrolled %s for IAM user %s as OATH account %q on %s\n", res.Serial, res.User, res.Account, s.dev.Info())
-			settings := []sts.Setting{{Key: "mfa_serial", Value: res.Serial}, {Key: "mfabridge_device", Value: s.spec}, {Key: "mfabridge_account", Value: res.Account}}
+			settings := []awsconfig.Setting{{Key: "mfa_serial", Value: res.Serial}, {Key: "mfabridge_device", Value: s.spec}, {Key: "mfabridge_account", Value: res.Account}}
 			if !writeConfig {
 				fmt.Fprintf(a.stderr, "mfabridge: add to profile %q in %s (or rerun with --write-config next time):\n", profile, s.cfg.ConfigFile)
 				for _, st := range settings {
@@ -207,7 +208,7 @@ func (a *app) pinAccounts(s *enrollSetup, before []string, res *sts.Enrolled, wr
 			fmt.Fprintf(a.stderr, "mfabridge: profile %q now matches two OATH accounts; add to it: mfabridge_account = %s\n", name, old)
 			continue
 		}
-		if err := writeProfile(s.cfg.ConfigFile, name, []sts.Setting{{Key: "mfabridge_account", Value: old}}); err != nil {
+		if err := writeProfile(s.cfg.ConfigFile, name, []awsconfig.Setting{{Key: "mfabridge_account", Value: old}}); err != nil {
 			return err
 		}
 		fmt.Fprintf(a.stderr, "mfabridge: profile %q: pinned mfabridge_account = %s (the new account's name would have matched its mfa_serial too)\n", name, old)
@@ -217,7 +218,7 @@ func (a *app) pinAccounts(s *enrollSetup, before []string, res *sts.Enrolled, wr
 
 // writeProfile sets keys in a profile of the AWS config file, keeping the
 // rest of the file byte for byte.
-func writeProfile(path, profile string, settings []sts.Setting) error {
+func writeProfile(path, profile string, settings []awsconfig.Setting) error {
 	if path == "" {
 		return errors.New("write config: no AWS config file (set AWS_CONFIG_FILE, or HOME: USERPROFILE on Windows)")
 	}
@@ -225,11 +226,11 @@ func writeProfile(path, profile string, settings []sts.Setting) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("write config: %w", err)
 	}
-	out, err := sts.SetProfileKeys(data, profile, settings)
+	out, err := awsconfig.SetProfileKeys(data, profile, settings)
 	if err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
-	return sts.WriteConfigFile(path, out)
+	return awsconfig.WriteConfigFile(path, out)
 }
 
 func (a *app) rotateCmd() *cobra.Command {
