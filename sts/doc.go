@@ -8,12 +8,8 @@
 // code function, bound to a device by the caller, computes it. The
 // Provider never learns that devices exist.
 //
-// Enroller puts AWS virtual MFA devices on an OATH device (Enroll: IAM
-// CreateVirtualMFADevice, PUT of the seed, EnableMFADevice with two codes
-// computed at once) and replaces them (Rotate, resumable through a journal
-// in the cache directory); awsconfig.SetProfileKeys and
-// awsconfig.ReplaceMFASerial edit the config file in place. The seed lives
-// only in memory and on the device.
+// Package enroll (sts/enroll) enrolls and rotates MFA devices on top of
+// this package's cache and ledger (Cache, OpenCache).
 //
 // The package reads no environment variables (the caller passes an
 // awsconfig.Env), prints nothing (notices go through UI.Notify) and never

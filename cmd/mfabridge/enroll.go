@@ -14,9 +14,10 @@ import (
 	"github.com/mfabridge/mfabridge/oath"
 	"github.com/mfabridge/mfabridge/sts"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
+	"github.com/mfabridge/mfabridge/sts/enroll"
 )
 
-// oathStore implements sts.OATHStore with a device that stores
+// oathStore implements enroll.OATHStore with a device that stores
 // credentials (a YubiKey or the simulator).
 type oathStore struct {
 	d device.Device
@@ -35,7 +36,7 @@ func (s *oathStore) Put(ctx context.Context, account string, secret []byte, touc
 func (s *oathStore) Delete(ctx context.Context, account string) error {
 	err := s.m.Delete(ctx, account)
 	if errors.Is(err, device.ErrNotFound) || errors.Is(err, oath.ErrNoSuchCredential) {
-		return fmt.Errorf("%w: %w", sts.ErrNoOATHAccount, err)
+		return fmt.Errorf("%w: %w", enroll.ErrNoOATHAccount, err)
 	}
 	return err
 }
@@ -56,7 +57,7 @@ type enrollSetup struct {
 	spec    string
 	dev     device.Device
 	store   *oathStore
-	enroler *sts.Enroller
+	enroler *enroll.Enroller
 }
 
 func (a *app) enrollSetup(ctx context.Context, profile, devFlag string) (*enrollSetup, error) {
@@ -71,11 +72,11 @@ func (a *app) enrollSetup(ctx context.Context, profile, devFlag string) (*enroll
 	if err != nil {
 		return nil, err
 	}
-	ic, err := sts.NewIAMClient(p, nil)
+	ic, err := enroll.NewIAMClient(p, nil)
 	if err != nil {
 		return nil, err
 	}
-	sc, err := sts.NewIdentityClient(p, nil)
+	sc, err := enroll.NewIdentityClient(p, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -90,14 +91,14 @@ func (a *app) enrollSetup(ctx context.Context, profile, devFlag string) (*enroll
 	}
 	st := &oathStore{d: d, m: m}
 	return &enrollSetup{cfg: cfg, p: p, spec: spec, dev: d, store: st,
-		enroler: sts.NewEnroller(ic, sc, st, sts.WithEnrollLogger(a.log))}, nil
+		enroler: enroll.NewEnroller(ic, sc, st, enroll.WithEnrollLogger(a.log))}, nil
 }
 
 // printLeftovers spells out, one per line, what a failed enrollment rolled
 // back and what it left, and returns the error to end with: the failed
 // step and its cause (the lines above carry the rest).
 func (a *app) printLeftovers(err error) error {
-	var ee *sts.EnrollError
+	var ee *enroll.EnrollError
 	if !errors.As(err, &ee) {
 		return err
 	}
@@ -143,7 +144,7 @@ finish.`,
 			if err != nil {
 				return err
 			}
-			res, err := s.enroler.Enroll(ctx, sts.EnrollRequest{User: user, DeviceName: name, Account: account, Touch: touch, DeviceSpec: s.spec})
+			res, err := s.enroler.Enroll(ctx, enroll.EnrollRequest{User: user, DeviceName: name, Account: account, Touch: touch, DeviceSpec: s.spec})
 			if err != nil {
 				return a.printLeftovers(err)
 			}
@@ -190,7 +191,7 @@ finish.`,
 // ambiguous: "AWS:alice-2@1111…" also holds the words "alice" and the
 // account ID of arn:…:mfa/alice. With --write-config it pins their
 // current account in mfabridge_account; otherwise it says what to add.
-func (a *app) pinAccounts(s *enrollSetup, before []string, res *sts.Enrolled, write bool) error {
+func (a *app) pinAccounts(s *enrollSetup, before []string, res *enroll.Enrolled, write bool) error {
 	after := append(append([]string{}, before...), res.Account)
 	for _, name := range s.cfg.Names() {
 		p, err := s.cfg.Resolve(name)
@@ -268,10 +269,10 @@ the seed): if rotate is interrupted, run it again to finish.`,
 					oldAccount = acct
 				}
 			}
-			if _, err := os.Stat(sts.JournalPath(dir, profile)); err == nil {
+			if _, err := os.Stat(enroll.JournalPath(dir, profile)); err == nil {
 				a.term.notice("resuming an interrupted rotation of profile " + profile)
 			}
-			res, err := s.enroler.Rotate(ctx, dir, sts.RotateRequest{Profile: profile, ConfigFile: s.cfg.ConfigFile, User: user,
+			res, err := s.enroler.Rotate(ctx, dir, enroll.RotateRequest{Profile: profile, ConfigFile: s.cfg.ConfigFile, User: user,
 				OldSerial: s.p.MFASerial, OldAccount: oldAccount, DeviceSpec: s.spec, Touch: touch, DeviceName: name, Account: account})
 			if err != nil {
 				return a.printLeftovers(err)

@@ -1,4 +1,4 @@
-package sts
+package enroll
 
 import (
 	"bytes"
@@ -28,6 +28,7 @@ import (
 
 	"github.com/mfabridge/mfabridge/device"
 	"github.com/mfabridge/mfabridge/simulator/stsemu"
+	"github.com/mfabridge/mfabridge/sts"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
@@ -101,7 +102,7 @@ func (m *memStore) Code(_ context.Context, account string, at time.Time) (string
 // tokens is the Provider's TokenFunc for profile p on the store: its
 // mfabridge_account, else the account device.MatchAccount picks, as the
 // CLI's device.Token does.
-func (m *memStore) tokens(p *awsconfig.Profile) TokenFunc {
+func (m *memStore) tokens(p *awsconfig.Profile) sts.TokenFunc {
 	return func(ctx context.Context, at time.Time) (string, error) {
 		acct := p.Account
 		if acct == "" {
@@ -209,7 +210,7 @@ func newIAMWorld(t *testing.T) *iamWorld {
 
 func newIAMWorldConfig(t *testing.T, name string) *iamWorld {
 	t.Helper()
-	cfg, err := stsemu.LoadConfig("../simulator/stsemu/testdata/" + name)
+	cfg, err := stsemu.LoadConfig("../../simulator/stsemu/testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +304,7 @@ func (w *iamWorld) assume(profile string) error {
 	if err != nil {
 		return err
 	}
-	pr, err := NewProvider(p, w.store.tokens(p), w.dir, WithClock(w.clock.Now), WithSleep(w.clock.Sleep))
+	pr, err := sts.NewProvider(p, w.store.tokens(p), w.dir, sts.WithClock(w.clock.Now), sts.WithSleep(w.clock.Sleep))
 	if err != nil {
 		return err
 	}
@@ -800,11 +801,11 @@ func TestRotateCrashMidStep(t *testing.T) {
 
 func TestRotateOnePerProfile(t *testing.T) {
 	w := newIAMWorld(t)
-	cache, err := openCache(w.dir)
+	cache, err := sts.OpenCache(w.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := cache.lockSerial(context.Background(), "rotate:prod", nil)
+	unlock, err := cache.LockSerial(context.Background(), "rotate:prod", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sts
+package enroll
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/mfabridge/mfabridge/sts"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
@@ -86,7 +88,7 @@ type rotateJournal struct {
 func (j *rotateJournal) has(s EnrollStep) bool { return slices.Contains(j.Done, s) }
 
 func journalName(profile string) string {
-	return "rotate-" + cacheKey(struct{ Profile string }{profile}) + ".json"
+	return "rotate-" + sts.CacheKey(struct{ Profile string }{profile}) + ".json"
 }
 
 // parseJournal reads a journal; it never panics on any input.
@@ -95,7 +97,7 @@ func parseJournal(b []byte) (*rotateJournal, error) {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return nil, fmt.Errorf("parse rotation journal: %w", err)
 	}
-	if j.Version != cacheVersion || j.Profile == "" || j.OldSerial == "" || j.NewName == "" || j.User == "" || j.AccountID == "" {
+	if j.Version != sts.CacheVersion || j.Profile == "" || j.OldSerial == "" || j.NewName == "" || j.User == "" || j.AccountID == "" {
 		return nil, errors.New("parse rotation journal: incomplete journal")
 	}
 	for _, s := range append(slices.Clone(j.Done), j.Pending) {
@@ -118,8 +120,7 @@ func clip(s string, n int) string {
 // JournalPath returns the rotation journal file of a profile in cacheDir
 // (it exists only while a rotation is unfinished).
 func JournalPath(cacheDir, profile string) string {
-	c := &fileCache{dir: cacheDir}
-	return c.path(journalName(profile))
+	return filepath.Join(cacheDir, journalName(profile))
 }
 
 // Rotate replaces the profile's MFA device with a new virtual device on the
@@ -143,7 +144,7 @@ func JournalPath(cacheDir, profile string) string {
 // after step 3 are *RotateError (resume by running again); before, an
 // *EnrollError after rollback.
 func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateRequest) (*Rotated, error) {
-	cache, err := openCache(cacheDir)
+	cache, err := sts.OpenCache(cacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("rotate: %w", err)
 	}
@@ -151,7 +152,7 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 	// instead of starting over when the first removes the journal.
 	lctx, cancel := context.WithCancel(ctx)
 	busy := false
-	unlock, err := cache.lockSerial(lctx, "rotate:"+req.Profile, func() { busy = true; cancel() })
+	unlock, err := cache.LockSerial(lctx, "rotate:"+req.Profile, func() { busy = true; cancel() })
 	cancel()
 	if busy {
 		return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, ErrRotationRunning)
@@ -163,9 +164,9 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 	jname := journalName(req.Profile)
 	res := &Rotated{}
 	var j *rotateJournal
-	if b, err := cache.readTrusted(jname); err == nil {
+	if b, err := cache.ReadTrusted(jname); err == nil {
 		if j, err = parseJournal(b); err != nil {
-			return nil, fmt.Errorf("rotate profile %q: %w (remove %s to start over)", req.Profile, err, cache.path(jname))
+			return nil, fmt.Errorf("rotate profile %q: %w (remove %s to start over)", req.Profile, err, cache.Path(jname))
 		}
 		res.Resumed = true
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -176,7 +177,7 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 		if err != nil {
 			return fmt.Errorf("write rotation journal: %w", err)
 		}
-		return cache.writeAtomic(jname, b)
+		return cache.WriteAtomic(jname, b)
 	}
 
 	if j == nil {
@@ -212,7 +213,7 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 		if name == "" {
 			name = user + "-" + e.now().UTC().Format("20060102-150405")
 		}
-		j = &rotateJournal{Version: cacheVersion, Profile: req.Profile, ConfigFile: req.ConfigFile, User: user, AccountID: acctID,
+		j = &rotateJournal{Version: sts.CacheVersion, Profile: req.Profile, ConfigFile: req.ConfigFile, User: user, AccountID: acctID,
 			OldSerial: req.OldSerial, OldAccount: req.OldAccount, DeviceSpec: req.DeviceSpec, Touch: req.Touch,
 			NewName: name, NewAccount: req.Account, Done: []EnrollStep{}, Started: e.now().UTC()}
 		if err := save(); err != nil {
@@ -227,7 +228,7 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 			var ee *EnrollError
 			if errors.As(err, &ee) && !errors.Is(err, ErrInterrupted) {
 				// Rolled back: nothing of the new device is left to resume.
-				if rerr := os.Remove(cache.path(jname)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				if rerr := os.Remove(cache.Path(jname)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 					return nil, errors.Join(err, fmt.Errorf("remove rotation journal: %w", rerr))
 				}
 			}
@@ -331,7 +332,7 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 		}
 	}
 	res.Profiles = j.Profiles
-	if err := os.Remove(cache.path(jname)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(cache.Path(jname)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("rotate profile %q: done, but remove the journal: %w", j.Profile, err)
 	}
 	return res, nil
@@ -441,11 +442,11 @@ func (e *Enroller) switchConfig(j *rotateJournal) error {
 // ledger before the code is sent; if the code is refused (AWS may count the
 // enabling codes as spent, and IAM changes take a moment to reach STS) it
 // waits for the next step once.
-func (e *Enroller) verify(ctx context.Context, cache *fileCache, j *rotateJournal) (*aws.Credentials, error) {
+func (e *Enroller) verify(ctx context.Context, cache *sts.Cache, j *rotateJournal) (*aws.Credentials, error) {
 	if e.ident == nil {
 		return nil, errors.New("verify the new device: no STS client")
 	}
-	unlock, err := cache.lockSerial(ctx, j.NewSerial, nil)
+	unlock, err := cache.LockSerial(ctx, j.NewSerial, nil)
 	if err != nil {
 		return nil, fmt.Errorf("verify the new device: %w", err)
 	}
@@ -461,14 +462,14 @@ func (e *Enroller) verify(ctx context.Context, cache *fileCache, j *rotateJourna
 		return code, nil
 	}
 	for attempt := 0; ; attempt++ {
-		code, _, _, err := cache.freshStepCode(ctx, j.NewSerial, e.now, e.sleep, notify, compute)
+		code, _, _, err := cache.FreshStepCode(ctx, j.NewSerial, e.now, e.sleep, notify, compute)
 		if err != nil {
 			return nil, fmt.Errorf("verify the new device: %w", err)
 		}
 		out, err := e.ident.GetSessionToken(ctx, &awssts.GetSessionTokenInput{DurationSeconds: aws.Int32(900),
 			SerialNumber: aws.String(j.NewSerial), TokenCode: aws.String(code)})
 		if err == nil {
-			c, err := fromSDK(out.Credentials)
+			c, err := sts.FromSDK(out.Credentials)
 			if err != nil {
 				return nil, fmt.Errorf("verify the new device %s: GetSessionToken: %w", j.NewSerial, err)
 			}

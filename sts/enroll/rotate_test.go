@@ -1,4 +1,4 @@
-package sts
+package enroll
 
 import "testing"
 

@@ -1,4 +1,4 @@
-package sts
+package enroll
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/mfabridge/mfabridge/sts"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
@@ -139,7 +140,7 @@ func NewEnroller(iamAPI IAMAPI, ident IdentityAPI, store OATHStore, opts ...Enro
 // NewIAMClient builds the IAM client for a profile: its long-term source
 // keys, its region and IAMEndpoint. Retries are off: EnableMFADevice must
 // not resend codes, and a failed call is reported, not repeated blindly.
-func NewIAMClient(p *awsconfig.Profile, hc HTTPClient) (*iam.Client, error) {
+func NewIAMClient(p *awsconfig.Profile, hc sts.HTTPClient) (*iam.Client, error) {
 	if !p.Source.LongTerm() {
 		return nil, &awsconfig.ProfileError{Profile: p.Source.Profile, Err: ErrNeedLongTermKeys,
 			Detail: "IAM refuses session credentials obtained without MFA", Hint: "point the profile (or its source_profile) at access keys of the IAM user"}
@@ -157,7 +158,7 @@ func NewIAMClient(p *awsconfig.Profile, hc HTTPClient) (*iam.Client, error) {
 
 // NewIdentityClient builds the STS client enrollment uses (GetCallerIdentity,
 // verification GetSessionToken) with the profile's long-term source keys.
-func NewIdentityClient(p *awsconfig.Profile, hc HTTPClient) (*awssts.Client, error) {
+func NewIdentityClient(p *awsconfig.Profile, hc sts.HTTPClient) (*awssts.Client, error) {
 	if !p.Source.LongTerm() {
 		return nil, &awsconfig.ProfileError{Profile: p.Source.Profile, Err: ErrNeedLongTermKeys,
 			Hint: "point the profile (or its source_profile) at access keys of the IAM user"}
