@@ -91,7 +91,7 @@ func (a *app) enrollSetup(ctx context.Context, profile, devFlag string) (*enroll
 	}
 	st := &oathStore{d: d, m: m}
 	return &enrollSetup{cfg: cfg, p: p, spec: spec, dev: d, store: st,
-		enroler: enroll.NewEnroller(ic, sc, st, enroll.WithEnrollLogger(a.log))}, nil
+		enroler: enroll.NewEnroller(ic, sc, st, enroll.WithLogger(a.log))}, nil
 }
 
 // printLeftovers spells out, one per line, what a failed enrollment rolled

@@ -89,29 +89,29 @@ const (
 	StepRemoveOldOATH EnrollStep = "remove-old-account" // OATH DELETE of the old account
 )
 
-// EnrollOption configures an Enroller.
-type EnrollOption func(*Enroller)
+// Option configures an Enroller.
+type Option func(*Enroller)
 
-// WithEnrollClock sets the clock used for the enabling codes.
-func WithEnrollClock(now func() time.Time) EnrollOption {
+// WithClock sets the clock used for the enabling codes.
+func WithClock(now func() time.Time) Option {
 	return func(e *Enroller) { e.now = now }
 }
 
 // WithStepHook installs a hook called after each completed step; an error
 // from it stops the operation there as if the process had been
 // interrupted (fault injection for tests).
-func WithStepHook(hook func(EnrollStep) error) EnrollOption {
+func WithStepHook(hook func(EnrollStep) error) Option {
 	return func(e *Enroller) { e.hook = hook }
 }
 
-// WithEnrollLogger sets a debug logger (never given secrets or codes).
-func WithEnrollLogger(l *slog.Logger) EnrollOption {
+// WithLogger sets a debug logger (never given secrets or codes).
+func WithLogger(l *slog.Logger) Option {
 	return func(e *Enroller) { e.log = l }
 }
 
-// WithEnrollSleep sets how the Enroller waits for a fresh TOTP step when a
+// WithSleep sets how the Enroller waits for a fresh TOTP step when a
 // verification code is refused; it must return ctx.Err() when cancelled.
-func WithEnrollSleep(sleep func(ctx context.Context, d time.Duration) error) EnrollOption {
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 	return func(e *Enroller) { e.sleep = sleep }
 }
 
@@ -128,7 +128,7 @@ type Enroller struct {
 
 // NewEnroller builds an Enroller. ident may be nil when the IAM user is
 // always given and no rotation is done.
-func NewEnroller(iamAPI IAMAPI, ident IdentityAPI, store OATHStore, opts ...EnrollOption) *Enroller {
+func NewEnroller(iamAPI IAMAPI, ident IdentityAPI, store OATHStore, opts ...Option) *Enroller {
 	e := &Enroller{iam: iamAPI, ident: ident, store: store, now: time.Now,
 		log: slog.New(slog.DiscardHandler), sleep: sleepCtx}
 	for _, o := range opts {

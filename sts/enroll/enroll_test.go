@@ -260,8 +260,8 @@ func (w *iamWorld) profile(name string) *awsconfig.Profile {
 }
 
 func (w *iamWorld) enroller(hook func(EnrollStep) error) *Enroller {
-	return NewEnroller(w.iam, w.ident, w.store, WithEnrollClock(w.clock.Now), WithStepHook(hook), WithEnrollSleep(w.clock.Sleep),
-		WithEnrollLogger(slog.New(slog.NewTextHandler(w.slogBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	return NewEnroller(w.iam, w.ident, w.store, WithClock(w.clock.Now), WithStepHook(hook), WithSleep(w.clock.Sleep),
+		WithLogger(slog.New(slog.NewTextHandler(w.slogBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 }
 
 // enabled lists alice's enabled devices.
@@ -425,7 +425,7 @@ func TestEnrollErrors(t *testing.T) {
 	})
 	t.Run("codes refused", func(t *testing.T) {
 		w := newIAMWorld(t)
-		enr := NewEnroller(w.iam, w.ident, w.store, WithEnrollClock(func() time.Time { return w.clock.Now().Add(-5 * time.Minute) }))
+		enr := NewEnroller(w.iam, w.ident, w.store, WithClock(func() time.Time { return w.clock.Now().Add(-5 * time.Minute) }))
 		_, err := enr.Enroll(context.Background(), EnrollRequest{DeviceName: "alice-2"})
 		var ee *EnrollError
 		if !errors.As(err, &ee) || ee.Step != StepEnable || !strings.Contains(err.Error(), "InvalidAuthenticationCode") {

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// sleepCtx is the default sleep (WithEnrollSleep): it waits d or until ctx
+// sleepCtx is the default sleep (WithSleep): it waits d or until ctx
 // is done.
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
