@@ -22,6 +22,7 @@ import (
 
 	"github.com/mfabridge/mfabridge/simulator/stsemu"
 	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // Every benchmark here reports its figures with b.ReportMetric; bench/report
@@ -117,7 +118,7 @@ func BenchmarkCredentialProcessCached(b *testing.B) {
 		b.Fatalf("warm the cache: %v\n%s", err, stderr)
 	}
 	c, err := sts.ParseProcessOutput([]byte(warm))
-	if err != nil || time.Until(c.Expiration) < sts.MinRemaining {
+	if err != nil || time.Until(c.Expiration) < awsconfig.MinRemaining {
 		b.Fatalf("warm answer %v, %v", c, err)
 	}
 	same := filepath.Join(w.dir, "same-size.json")
@@ -320,7 +321,7 @@ func BenchmarkColdStart64(b *testing.B) {
 				continue
 			}
 			c, perr := sts.ParseProcessOutput(outs[i].Bytes())
-			if perr != nil || time.Until(c.Expiration) < sts.MinRemaining {
+			if perr != nil || time.Until(c.Expiration) < awsconfig.MinRemaining {
 				failures++
 				b.Logf("process %d: answer %v, %v", i, c, perr)
 			}
@@ -418,7 +419,7 @@ func simulateDay(tb testing.TB, roles int, day, every time.Duration) dayResult {
 		tb.Fatal(err)
 	}
 	hs := httptestServer(tb, srv)
-	cfg, err := sts.ParseProfiles([]byte(profilesConfig(1, roles)), []byte(credentialsFile(1)), func(k string) string {
+	cfg, err := awsconfig.ParseProfiles([]byte(profilesConfig(1, roles)), []byte(credentialsFile(1)), func(k string) string {
 		if k == "AWS_ENDPOINT_URL_STS" {
 			return hs
 		}
@@ -450,13 +451,13 @@ func simulateDay(tb testing.TB, roles int, day, every time.Duration) dayResult {
 			if err != nil {
 				tb.Fatalf("%s into the day, r%d: %v", now.Sub(start), i, err)
 			}
-			if left := c.Expiration.Sub(clock.Now()); left < sts.MinRemaining {
+			if left := c.Expiration.Sub(clock.Now()); left < awsconfig.MinRemaining {
 				tb.Fatalf("%s into the day, r%d: credentials with %v left handed out", now.Sub(start), i, left)
 			}
 			res.uses++
-			if cliExpiry[i].Sub(now) < sts.MinRemaining {
+			if cliExpiry[i].Sub(now) < awsconfig.MinRemaining {
 				res.awscliTouches++
-				cliExpiry[i] = now.Add(sts.DefaultRoleDuration)
+				cliExpiry[i] = now.Add(awsconfig.DefaultRoleDuration)
 			}
 		}
 		clock.Advance(every)

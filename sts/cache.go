@@ -16,6 +16,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/mfabridge/mfabridge/internal/securefile"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // DefaultCacheDir returns MFABRIDGE_CACHE_DIR if set, else the user cache
@@ -24,11 +25,11 @@ import (
 //   - Windows: %LocalAppData%\mfabridge
 //   - macOS: $HOME/Library/Caches/mfabridge
 //   - others: $XDG_CACHE_HOME/mfabridge (if absolute), else $HOME/.cache/mfabridge
-func DefaultCacheDir(env Env) (string, error) {
+func DefaultCacheDir(env awsconfig.Env) (string, error) {
 	return defaultCacheDir(runtime.GOOS, env)
 }
 
-func defaultCacheDir(goos string, env Env) (string, error) {
+func defaultCacheDir(goos string, env awsconfig.Env) (string, error) {
 	if env == nil {
 		return "", errors.New("default cache dir: no environment")
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // processOutput is the credential_process JSON contract (notes §3.1).
@@ -137,7 +139,7 @@ func (pr *Provider) checkReentry() error {
 	id := lockID(pr.cache.dir, pr.profile.MFASerial)
 	for _, h := range heldLocks(pr.proc.environ) {
 		if h == id {
-			return &ProfileError{Profile: pr.profile.Name, Err: ErrRecursion,
+			return &awsconfig.ProfileError{Profile: pr.profile.Name, Err: awsconfig.ErrRecursion,
 				Detail: fmt.Sprintf("called from a credential_process that mfabridge runs while it holds the lock of MFA serial %s; "+
 					"waiting for it would deadlock", pr.profile.MFASerial),
 				Hint: "a source profile's credential_process must not need the same MFA device: give the source profile access keys, or another device"}

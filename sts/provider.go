@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // TokenFunc returns the MFA code of the profile's mfa_serial for the TOTP
@@ -112,7 +114,7 @@ func WithCredentialProcessRunner(run func(ctx context.Context, command string) (
 // share a cache directory: work for one MFA serial is serialised by a file
 // lock and the cache is re-checked after locking.
 type Provider struct {
-	profile    *Profile
+	profile    *awsconfig.Profile
 	plan       *Plan
 	token      TokenFunc
 	cache      *fileCache
@@ -129,7 +131,7 @@ type Provider struct {
 
 // NewProvider builds a Provider for a resolved profile; token computes the
 // codes of its mfa_serial. cacheDir is created (0700) if missing.
-func NewProvider(p *Profile, token TokenFunc, cacheDir string, opts ...Option) (*Provider, error) {
+func NewProvider(p *awsconfig.Profile, token TokenFunc, cacheDir string, opts ...Option) (*Provider, error) {
 	if p == nil || token == nil {
 		return nil, errors.New("new provider: nil profile or token function")
 	}
@@ -243,7 +245,7 @@ const callerMargin = time.Minute
 // minutes for the credentials handed out, a minute for intermediate ones.
 func (pr *Provider) margin(i int) time.Duration {
 	if i == len(pr.plan.Steps)-1 {
-		return MinRemaining
+		return awsconfig.MinRemaining
 	}
 	return callerMargin
 }
@@ -340,8 +342,8 @@ func (pr *Provider) sourceCredentials(ctx context.Context) (*Credentials, error)
 	if src.AccessKeyID != "" {
 		return &Credentials{AccessKeyID: src.AccessKeyID, SecretAccessKey: src.SecretAccessKey, SessionToken: src.SessionToken}, nil
 	}
-	if IsSelfCommand(src.CredentialProcess) {
-		return nil, &ProfileError{Profile: src.Profile, Err: ErrRecursion}
+	if awsconfig.IsSelfCommand(src.CredentialProcess) {
+		return nil, &awsconfig.ProfileError{Profile: src.Profile, Err: awsconfig.ErrRecursion}
 	}
 	out, err := pr.runSourceProcess(ctx, src.CredentialProcess)
 	if err != nil {

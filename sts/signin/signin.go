@@ -45,6 +45,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // SessionDuration bounds of the federation endpoint.
@@ -471,7 +472,7 @@ func pageMessage(body []byte) string {
 // straight with long-term keys (SourceRole), or AssumeRole after another
 // step or with source credentials that may be session credentials
 // (SourceChainedRole).
-func SourceOf(p *sts.Profile, pl *sts.Plan) Source {
+func SourceOf(p *awsconfig.Profile, pl *sts.Plan) Source {
 	if len(pl.Steps) == 0 || pl.Final().Action != sts.ActionAssumeRole {
 		return SourceSessionToken
 	}

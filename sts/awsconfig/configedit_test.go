@@ -1,4 +1,4 @@
-package sts
+package awsconfig
 
 import (
 	"errors"
@@ -142,19 +142,6 @@ func FuzzSetProfileKeys(f *testing.F) {
 			if v, _ := cfg.Value(profile, s.Key); v != s.Value {
 				t.Fatalf("%s = %q after the edit of %q:\n%q", s.Key, v, data, out)
 			}
-		}
-	})
-}
-
-// FuzzParseJournal: any bytes give a journal or an error, never a panic.
-func FuzzParseJournal(f *testing.F) {
-	f.Add([]byte(`{"version":1,"profile":"p","user":"u","account_id":"1","old_serial":"o","new_name":"n","done":["create","put"],"pending":"enable"}`))
-	f.Add([]byte(`{"version":1,"done":["bogus"]}`))
-	f.Add([]byte(`[]`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		j, err := parseJournal(b)
-		if err == nil && (j.Profile == "" || j.OldSerial == "") {
-			t.Fatalf("accepted an incomplete journal: %+v", j)
 		}
 	})
 }

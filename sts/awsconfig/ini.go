@@ -1,4 +1,4 @@
-package sts
+package awsconfig
 
 import (
 	"bufio"
@@ -17,19 +17,19 @@ type iniFile struct {
 	order    []string
 }
 
-// iniSyntaxError reports a malformed line.
-type iniSyntaxError struct {
+// INISyntaxError reports a malformed line.
+type INISyntaxError struct {
 	File string
 	Line int
 	Msg  string
 }
 
-func (e *iniSyntaxError) Error() string {
+func (e *INISyntaxError) Error() string {
 	return fmt.Sprintf("parse %s:%d: %s", e.File, e.Line, e.Msg)
 }
 
 // parseINI parses the AWS flavour of INI. It never panics on any input; lines
-// that make no sense produce an *iniSyntaxError naming the line.
+// that make no sense produce an *INISyntaxError naming the line.
 //
 // A section header repeated verbatim, or a key repeated within one section
 // (keys compare case-insensitively), is an error naming both lines: the AWS
@@ -63,15 +63,15 @@ func parseINI(name string, data []byte) (*iniFile, error) {
 		if line[0] == '[' {
 			end := strings.IndexByte(line, ']')
 			if end < 0 {
-				return nil, &iniSyntaxError{name, n, "section header without ]"}
+				return nil, &INISyntaxError{name, n, "section header without ]"}
 			}
 			sec := strings.Join(strings.Fields(line[1:end]), " ")
 			if sec == "" {
-				return nil, &iniSyntaxError{name, n, "empty section name"}
+				return nil, &INISyntaxError{name, n, "empty section name"}
 			}
 			curHeader = line[:end+1]
 			if first, dup := headers[curHeader]; dup {
-				return nil, &iniSyntaxError{name, n, fmt.Sprintf("section %s repeats the one at line %d (the AWS CLI refuses duplicate sections too)", curHeader, first)}
+				return nil, &INISyntaxError{name, n, fmt.Sprintf("section %s repeats the one at line %d (the AWS CLI refuses duplicate sections too)", curHeader, first)}
 			}
 			headers[curHeader] = n
 			keys = map[string]int{}
@@ -85,10 +85,10 @@ func parseINI(name string, data []byte) (*iniFile, error) {
 		}
 		eq := strings.IndexAny(line, "=:")
 		if eq < 0 {
-			return nil, &iniSyntaxError{name, n, "expected key = value"}
+			return nil, &INISyntaxError{name, n, "expected key = value"}
 		}
 		if cur == nil {
-			return nil, &iniSyntaxError{name, n, "key outside any section"}
+			return nil, &INISyntaxError{name, n, "key outside any section"}
 		}
 		key := strings.ToLower(strings.TrimSpace(line[:eq]))
 		val := strings.TrimSpace(line[eq+1:])
@@ -99,14 +99,14 @@ func parseINI(name string, data []byte) (*iniFile, error) {
 			}
 		}
 		if key == "" {
-			return nil, &iniSyntaxError{name, n, "empty key"}
+			return nil, &INISyntaxError{name, n, "empty key"}
 		}
 		if indented && parent != "" {
 			cur[parent+"."+key] = val
 			continue
 		}
 		if first, dup := keys[key]; dup {
-			return nil, &iniSyntaxError{name, n, fmt.Sprintf("key %q repeats line %d in section %s (the AWS CLI refuses duplicate keys too)", key, first, curHeader)}
+			return nil, &INISyntaxError{name, n, fmt.Sprintf("key %q repeats line %d in section %s (the AWS CLI refuses duplicate keys too)", key, first, curHeader)}
 		}
 		keys[key] = n
 		cur[key] = val

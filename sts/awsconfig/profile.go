@@ -1,4 +1,4 @@
-package sts
+package awsconfig
 
 import (
 	"errors"
@@ -260,12 +260,42 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 		return nil, c.unknown(name, "")
 	}
 	p := &Profile{Name: name}
-
-	// Walk source_profile links from the requested profile to the root.
-	type hop struct {
-		name string
-		kv   map[string]string
+	chain, err := c.sourceChain(name, top)
+	if err != nil {
+		return nil, err
 	}
+	chain, session, err := c.sessionSource(name, top, chain)
+	if err != nil {
+		return nil, err
+	}
+	if p, err = c.setSource(p, chain); err != nil {
+		return nil, err
+	}
+	if p, err = setRoles(p, chain, session); err != nil {
+		return nil, err
+	}
+	if p, err = setMFASerial(p, name, top, chain, session, needSerial); err != nil {
+		return nil, err
+	}
+	lookup := chainLookup(chain)
+	if p, err = setSettings(p, lookup); err != nil {
+		return nil, err
+	}
+	c.setRegion(p, lookup)
+	c.setEndpoints(p, top)
+	return p, nil
+}
+
+// hop is one profile of a source_profile chain, with its keys (raw).
+type hop struct {
+	name string
+	kv   map[string]string
+}
+
+// sourceChain walks source_profile links from the requested profile to the
+// root: the requested profile first, the one holding the source credentials
+// last.
+func (c *Config) sourceChain(name string, top map[string]string) ([]hop, error) {
 	chain := []hop{{name, top}}
 	visited := map[string]bool{name: true}
 	for {
@@ -312,29 +342,32 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 		visited[src] = true
 		chain = append(chain, hop{src, kv})
 	}
+	return chain, nil
+}
 
-	// mfabridge extension: a session profile (no role_arn) without keys of
-	// its own may name the keys' profile in source_profile (AWS tools ignore
-	// source_profile without role_arn). Its own credential_process can then
-	// call mfabridge without recursion.
-	session := false
+// sessionSource applies an mfabridge extension: a session profile (no
+// role_arn) without keys of its own may name the keys' profile in
+// source_profile (AWS tools ignore source_profile without role_arn). Its own
+// credential_process can then call mfabridge without recursion. session
+// reports that the extension applied: chain[1] only lends its keys.
+func (c *Config) sessionSource(name string, top map[string]string, chain []hop) (_ []hop, session bool, _ error) {
 	if len(chain) == 1 && top["role_arn"] == "" && top["aws_access_key_id"] == "" {
 		if cs := top["credential_source"]; cs != "" {
 			// Likewise credential_source (AWS tools read it only with
 			// role_arn): the MFA session's keys from the environment.
 			kv, err := c.credentialSource(name, cs, top["source_profile"])
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			chain = append(chain, hop{name, kv})
 			session = true
 		} else if src := top["source_profile"]; src != "" && src != name {
 			kv, ok := c.raw(src)
 			if !ok {
-				return nil, c.unknown(src, fmt.Sprintf("source_profile of %q", name))
+				return nil, false, c.unknown(src, fmt.Sprintf("source_profile of %q", name))
 			}
 			if kv["role_arn"] != "" {
-				return nil, &ProfileError{Profile: name, Err: ErrNoSourceCreds,
+				return nil, false, &ProfileError{Profile: name, Err: ErrNoSourceCreds,
 					Detail: fmt.Sprintf("source_profile %q is a role profile; a profile without role_arn needs access keys", src),
 					Hint:   "point source_profile at a profile with aws_access_key_id"}
 			}
@@ -342,7 +375,12 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 			session = true
 		}
 	}
+	return chain, session, nil
+}
 
+// setSource sets p.Source from the root of the chain: static keys, else a
+// credential_process that is not mfabridge itself.
+func (c *Config) setSource(p *Profile, chain []hop) (*Profile, error) {
 	root := chain[len(chain)-1]
 	p.Source = Source{
 		Profile:           root.name,
@@ -371,8 +409,12 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 	} else {
 		p.Source.CredentialProcess = ""
 	}
+	return p, nil
+}
 
-	// Roles, root side first.
+// setRoles sets p.Roles, the AssumeRole hops, root side first (none for a
+// session profile).
+func setRoles(p *Profile, chain []hop, session bool) (*Profile, error) {
 	for i := len(chain) - 2; i >= 0 && !session; i-- {
 		h := chain[i]
 		r := Role{Profile: h.name, ARN: h.kv["role_arn"], ExternalID: h.kv["external_id"],
@@ -386,11 +428,15 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 		}
 		p.Roles = append(p.Roles, r)
 	}
+	return p, nil
+}
 
-	// MFA serial: on the first role's profile, or on the source profile
-	// (aws-vault inherits it from there). A later hop cannot carry MFA: STS
-	// checks the serial against the calling IAM user, and there the caller
-	// is a role session.
+// setMFASerial sets p.MFASerial: from the first role's profile, or from the
+// source profile (aws-vault inherits it from there). A later hop cannot
+// carry MFA: STS checks the serial against the calling IAM user, and there
+// the caller is a role session.
+func setMFASerial(p *Profile, name string, top map[string]string, chain []hop, session, needSerial bool) (*Profile, error) {
+	root := chain[len(chain)-1]
 	serialFrom := root.name
 	if len(p.Roles) > 0 {
 		first := chain[len(chain)-2]
@@ -419,9 +465,13 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 		return nil, &ProfileError{Profile: serialFrom, Err: ErrBadProfileValue,
 			Detail: fmt.Sprintf("mfa_serial %q: want 9–256 characters of [\\w+=/:,.@-]", p.MFASerial)}
 	}
+	return p, nil
+}
 
-	// Settings looked up from the requested profile towards the root.
-	lookup := func(key string) (string, string) {
+// chainLookup returns a lookup of settings from the requested profile
+// towards the root: the value and the profile that set it.
+func chainLookup(chain []hop) func(key string) (string, string) {
+	return func(key string) (string, string) {
 		for _, h := range chain {
 			if v := h.kv[key]; v != "" {
 				return v, h.name
@@ -429,6 +479,11 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 		}
 		return "", ""
 	}
+}
+
+// setSettings sets the mfabridge_* settings found along the chain and
+// checks the roles' session names (defaulted from the serial) and ARNs.
+func setSettings(p *Profile, lookup func(key string) (string, string)) (*Profile, error) {
 	p.Device, _ = lookup("mfabridge_device")
 	p.Account, _ = lookup("mfabridge_account")
 	p.SessionDuration = DefaultSessionDuration
@@ -459,8 +514,12 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 				Detail: fmt.Sprintf("role_arn %q is too short to be an ARN", p.Roles[i].ARN)}
 		}
 	}
+	return p, nil
+}
 
-	// Region: AWS_REGION wins over the profile, as in the SDKs.
+// setRegion sets p.Region: AWS_REGION wins over the profile, as in the
+// SDKs; us-east-1 when neither says.
+func (c *Config) setRegion(p *Profile, lookup func(key string) (string, string)) {
 	p.Region = c.env("AWS_REGION")
 	if p.Region == "" {
 		p.Region, _ = lookup("region")
@@ -468,9 +527,12 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 	if p.Region == "" {
 		p.Region = "us-east-1"
 	}
+}
 
-	// Endpoint precedence (AWS SDK "service-specific endpoints"): env for
-	// STS, env global, [services] sts.endpoint_url, profile endpoint_url.
+// setEndpoints sets the STS and IAM endpoint overrides. Precedence (AWS SDK
+// "service-specific endpoints"): env for the service, env global,
+// [services] <service>.endpoint_url, profile endpoint_url.
+func (c *Config) setEndpoints(p *Profile, top map[string]string) {
 	p.Endpoint = c.env("AWS_ENDPOINT_URL_STS")
 	if p.Endpoint == "" {
 		p.Endpoint = c.env("AWS_ENDPOINT_URL")
@@ -496,7 +558,6 @@ func (c *Config) resolve(name string, needSerial bool) (*Profile, error) {
 	if p.IAMEndpoint == "" {
 		p.IAMEndpoint = top["endpoint_url"]
 	}
-	return p, nil
 }
 
 // credentialSourceKey marks, in the synthetic root hop of a

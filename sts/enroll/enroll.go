@@ -1,4 +1,4 @@
-package sts
+package enroll
 
 import (
 	"context"
@@ -15,6 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+
+	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // IAMAPI is the part of the IAM client that enrollment and rotation use;
@@ -86,29 +89,29 @@ const (
 	StepRemoveOldOATH EnrollStep = "remove-old-account" // OATH DELETE of the old account
 )
 
-// EnrollOption configures an Enroller.
-type EnrollOption func(*Enroller)
+// Option configures an Enroller.
+type Option func(*Enroller)
 
-// WithEnrollClock sets the clock used for the enabling codes.
-func WithEnrollClock(now func() time.Time) EnrollOption {
+// WithClock sets the clock used for the enabling codes.
+func WithClock(now func() time.Time) Option {
 	return func(e *Enroller) { e.now = now }
 }
 
 // WithStepHook installs a hook called after each completed step; an error
 // from it stops the operation there as if the process had been
 // interrupted (fault injection for tests).
-func WithStepHook(hook func(EnrollStep) error) EnrollOption {
+func WithStepHook(hook func(EnrollStep) error) Option {
 	return func(e *Enroller) { e.hook = hook }
 }
 
-// WithEnrollLogger sets a debug logger (never given secrets or codes).
-func WithEnrollLogger(l *slog.Logger) EnrollOption {
+// WithLogger sets a debug logger (never given secrets or codes).
+func WithLogger(l *slog.Logger) Option {
 	return func(e *Enroller) { e.log = l }
 }
 
-// WithEnrollSleep sets how the Enroller waits for a fresh TOTP step when a
+// WithSleep sets how the Enroller waits for a fresh TOTP step when a
 // verification code is refused; it must return ctx.Err() when cancelled.
-func WithEnrollSleep(sleep func(ctx context.Context, d time.Duration) error) EnrollOption {
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 	return func(e *Enroller) { e.sleep = sleep }
 }
 
@@ -125,7 +128,7 @@ type Enroller struct {
 
 // NewEnroller builds an Enroller. ident may be nil when the IAM user is
 // always given and no rotation is done.
-func NewEnroller(iamAPI IAMAPI, ident IdentityAPI, store OATHStore, opts ...EnrollOption) *Enroller {
+func NewEnroller(iamAPI IAMAPI, ident IdentityAPI, store OATHStore, opts ...Option) *Enroller {
 	e := &Enroller{iam: iamAPI, ident: ident, store: store, now: time.Now,
 		log: slog.New(slog.DiscardHandler), sleep: sleepCtx}
 	for _, o := range opts {
@@ -137,9 +140,9 @@ func NewEnroller(iamAPI IAMAPI, ident IdentityAPI, store OATHStore, opts ...Enro
 // NewIAMClient builds the IAM client for a profile: its long-term source
 // keys, its region and IAMEndpoint. Retries are off: EnableMFADevice must
 // not resend codes, and a failed call is reported, not repeated blindly.
-func NewIAMClient(p *Profile, hc HTTPClient) (*iam.Client, error) {
+func NewIAMClient(p *awsconfig.Profile, hc sts.HTTPClient) (*iam.Client, error) {
 	if !p.Source.LongTerm() {
-		return nil, &ProfileError{Profile: p.Source.Profile, Err: ErrNeedLongTermKeys,
+		return nil, &awsconfig.ProfileError{Profile: p.Source.Profile, Err: ErrNeedLongTermKeys,
 			Detail: "IAM refuses session credentials obtained without MFA", Hint: "point the profile (or its source_profile) at access keys of the IAM user"}
 	}
 	if hc == nil {
@@ -155,9 +158,9 @@ func NewIAMClient(p *Profile, hc HTTPClient) (*iam.Client, error) {
 
 // NewIdentityClient builds the STS client enrollment uses (GetCallerIdentity,
 // verification GetSessionToken) with the profile's long-term source keys.
-func NewIdentityClient(p *Profile, hc HTTPClient) (*awssts.Client, error) {
+func NewIdentityClient(p *awsconfig.Profile, hc sts.HTTPClient) (*awssts.Client, error) {
 	if !p.Source.LongTerm() {
-		return nil, &ProfileError{Profile: p.Source.Profile, Err: ErrNeedLongTermKeys,
+		return nil, &awsconfig.ProfileError{Profile: p.Source.Profile, Err: ErrNeedLongTermKeys,
 			Hint: "point the profile (or its source_profile) at access keys of the IAM user"}
 	}
 	if hc == nil {

@@ -1,4 +1,4 @@
-package sts
+package enroll
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // RotateRequest says which device to replace.
@@ -84,7 +88,7 @@ type rotateJournal struct {
 func (j *rotateJournal) has(s EnrollStep) bool { return slices.Contains(j.Done, s) }
 
 func journalName(profile string) string {
-	return "rotate-" + cacheKey(struct{ Profile string }{profile}) + ".json"
+	return "rotate-" + sts.CacheKey(struct{ Profile string }{profile}) + ".json"
 }
 
 // parseJournal reads a journal; it never panics on any input.
@@ -93,7 +97,7 @@ func parseJournal(b []byte) (*rotateJournal, error) {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return nil, fmt.Errorf("parse rotation journal: %w", err)
 	}
-	if j.Version != cacheVersion || j.Profile == "" || j.OldSerial == "" || j.NewName == "" || j.User == "" || j.AccountID == "" {
+	if j.Version != sts.CacheVersion || j.Profile == "" || j.OldSerial == "" || j.NewName == "" || j.User == "" || j.AccountID == "" {
 		return nil, errors.New("parse rotation journal: incomplete journal")
 	}
 	for _, s := range append(slices.Clone(j.Done), j.Pending) {
@@ -116,8 +120,7 @@ func clip(s string, n int) string {
 // JournalPath returns the rotation journal file of a profile in cacheDir
 // (it exists only while a rotation is unfinished).
 func JournalPath(cacheDir, profile string) string {
-	c := &fileCache{dir: cacheDir}
-	return c.path(journalName(profile))
+	return filepath.Join(cacheDir, journalName(profile))
 }
 
 // Rotate replaces the profile's MFA device with a new virtual device on the
@@ -141,78 +144,33 @@ func JournalPath(cacheDir, profile string) string {
 // after step 3 are *RotateError (resume by running again); before, an
 // *EnrollError after rollback.
 func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateRequest) (*Rotated, error) {
-	cache, err := openCache(cacheDir)
+	cache, err := sts.OpenCache(cacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("rotate: %w", err)
 	}
-	// One rotation per profile at a time: a second one fails at once
-	// instead of starting over when the first removes the journal.
-	lctx, cancel := context.WithCancel(ctx)
-	busy := false
-	unlock, err := cache.lockSerial(lctx, "rotate:"+req.Profile, func() { busy = true; cancel() })
-	cancel()
-	if busy {
-		return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, ErrRotationRunning)
-	}
+	unlock, err := lockRotation(ctx, cache, req)
 	if err != nil {
-		return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
+		return nil, err
 	}
 	defer unlock()
 	jname := journalName(req.Profile)
-	res := &Rotated{}
-	var j *rotateJournal
-	if b, err := cache.readTrusted(jname); err == nil {
-		if j, err = parseJournal(b); err != nil {
-			return nil, fmt.Errorf("rotate profile %q: %w (remove %s to start over)", req.Profile, err, cache.path(jname))
-		}
-		res.Resumed = true
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
+	j, err := readJournal(cache, jname, req)
+	if err != nil {
+		return nil, err
 	}
+	res := &Rotated{Resumed: j != nil}
 	save := func() error {
 		b, err := json.MarshalIndent(j, "", "  ")
 		if err != nil {
 			return fmt.Errorf("write rotation journal: %w", err)
 		}
-		return cache.writeAtomic(jname, b)
+		return cache.WriteAtomic(jname, b)
 	}
 
 	if j == nil {
-		if req.OldSerial == "" {
-			return nil, &ProfileError{Profile: req.Profile, Err: ErrNoMFASerial, Hint: "enroll a device first: mfabridge enroll --profile " + req.Profile}
+		if j, err = e.startRotation(ctx, req); err != nil {
+			return nil, err
 		}
-		data, err := os.ReadFile(req.ConfigFile)
-		if err != nil {
-			return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
-		}
-		if _, changed, _ := ReplaceMFASerial(data, req.OldSerial, req.OldSerial, ""); len(changed) == 0 {
-			return nil, fmt.Errorf("rotate profile %q: no profile in %s has mfa_serial = %s; rotate edits that file, so move mfa_serial there first", req.Profile, req.ConfigFile, req.OldSerial)
-		}
-		// Pin the old account first: the new account's name also holds the
-		// user and account words that profiles without mfabridge_account
-		// match on, and they must keep working until they are switched.
-		if req.OldAccount != "" {
-			out, _, err := ReplaceMFASerial(data, req.OldSerial, req.OldSerial, req.OldAccount)
-			if err != nil {
-				return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
-			}
-			if string(out) != string(data) {
-				if err := WriteConfigFile(req.ConfigFile, out); err != nil {
-					return nil, fmt.Errorf("rotate profile %q: pin mfabridge_account: %w", req.Profile, err)
-				}
-			}
-		}
-		user, acctID, err := e.caller(ctx, req.User)
-		if err != nil {
-			return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
-		}
-		name := req.DeviceName
-		if name == "" {
-			name = user + "-" + e.now().UTC().Format("20060102-150405")
-		}
-		j = &rotateJournal{Version: cacheVersion, Profile: req.Profile, ConfigFile: req.ConfigFile, User: user, AccountID: acctID,
-			OldSerial: req.OldSerial, OldAccount: req.OldAccount, DeviceSpec: req.DeviceSpec, Touch: req.Touch,
-			NewName: name, NewAccount: req.Account, Done: []EnrollStep{}, Started: e.now().UTC()}
 		if err := save(); err != nil {
 			return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
 		}
@@ -225,7 +183,7 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 			var ee *EnrollError
 			if errors.As(err, &ee) && !errors.Is(err, ErrInterrupted) {
 				// Rolled back: nothing of the new device is left to resume.
-				if rerr := os.Remove(cache.path(jname)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				if rerr := os.Remove(cache.Path(jname)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 					return nil, errors.Join(err, fmt.Errorf("remove rotation journal: %w", rerr))
 				}
 			}
@@ -234,6 +192,95 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 	}
 	res.Serial, res.Account = j.NewSerial, j.NewAccount
 
+	if res, err = e.replaceOld(ctx, cache, j, res, save); err != nil {
+		return nil, err
+	}
+	res.Profiles = j.Profiles
+	if err := os.Remove(cache.Path(jname)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("rotate profile %q: done, but remove the journal: %w", j.Profile, err)
+	}
+	return res, nil
+}
+
+// lockRotation takes the lock of req.Profile's rotation. One rotation per
+// profile at a time: a second one fails at once (ErrRotationRunning)
+// instead of starting over when the first removes the journal.
+func lockRotation(ctx context.Context, cache *sts.Cache, req RotateRequest) (func(), error) {
+	lctx, cancel := context.WithCancel(ctx)
+	busy := false
+	unlock, err := cache.LockSerial(lctx, "rotate:"+req.Profile, func() { busy = true; cancel() })
+	cancel()
+	if busy {
+		return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, ErrRotationRunning)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
+	}
+	return unlock, nil
+}
+
+// readJournal reads the journal of an unfinished rotation of req.Profile
+// (jname in the cache); nil when there is none.
+func readJournal(cache *sts.Cache, jname string, req RotateRequest) (*rotateJournal, error) {
+	var j *rotateJournal
+	if b, err := cache.ReadTrusted(jname); err == nil {
+		if j, err = parseJournal(b); err != nil {
+			return nil, fmt.Errorf("rotate profile %q: %w (remove %s to start over)", req.Profile, err, cache.Path(jname))
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
+	}
+	return j, nil
+}
+
+// startRotation begins a new rotation: it checks that ConfigFile holds the
+// old serial, pins the old account in the profiles that use it, finds the
+// IAM user and names the new device. It returns the new journal, not yet
+// saved.
+func (e *Enroller) startRotation(ctx context.Context, req RotateRequest) (*rotateJournal, error) {
+	if req.OldSerial == "" {
+		return nil, &awsconfig.ProfileError{Profile: req.Profile, Err: awsconfig.ErrNoMFASerial, Hint: "enroll a device first: mfabridge enroll --profile " + req.Profile}
+	}
+	data, err := os.ReadFile(req.ConfigFile)
+	if err != nil {
+		return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
+	}
+	if _, changed, _ := awsconfig.ReplaceMFASerial(data, req.OldSerial, req.OldSerial, ""); len(changed) == 0 {
+		return nil, fmt.Errorf("rotate profile %q: no profile in %s has mfa_serial = %s; rotate edits that file, so move mfa_serial there first", req.Profile, req.ConfigFile, req.OldSerial)
+	}
+	// Pin the old account first: the new account's name also holds the
+	// user and account words that profiles without mfabridge_account
+	// match on, and they must keep working until they are switched.
+	if req.OldAccount != "" {
+		out, _, err := awsconfig.ReplaceMFASerial(data, req.OldSerial, req.OldSerial, req.OldAccount)
+		if err != nil {
+			return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
+		}
+		if string(out) != string(data) {
+			if err := awsconfig.WriteConfigFile(req.ConfigFile, out); err != nil {
+				return nil, fmt.Errorf("rotate profile %q: pin mfabridge_account: %w", req.Profile, err)
+			}
+		}
+	}
+	user, acctID, err := e.caller(ctx, req.User)
+	if err != nil {
+		return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
+	}
+	name := req.DeviceName
+	if name == "" {
+		name = user + "-" + e.now().UTC().Format("20060102-150405")
+	}
+	j := &rotateJournal{Version: sts.CacheVersion, Profile: req.Profile, ConfigFile: req.ConfigFile, User: user, AccountID: acctID,
+		OldSerial: req.OldSerial, OldAccount: req.OldAccount, DeviceSpec: req.DeviceSpec, Touch: req.Touch,
+		NewName: name, NewAccount: req.Account, Done: []EnrollStep{}, Started: e.now().UTC()}
+	return j, nil
+}
+
+// replaceOld runs steps 4–8 of a rotation whose new device is enabled:
+// switch the config, verify the new device, deactivate and delete the old
+// one, remove its OATH account. Each step is recorded in the journal before
+// and after; a failure is a *RotateError.
+func (e *Enroller) replaceOld(ctx context.Context, cache *sts.Cache, j *rotateJournal, res *Rotated, save func() error) (*Rotated, error) {
 	stop := func(s EnrollStep, err error) (*Rotated, error) {
 		return nil, &RotateError{Profile: j.Profile, Step: s, NewSerial: j.NewSerial, OldSerial: j.OldSerial, Err: err}
 	}
@@ -278,43 +325,11 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 		case StepVerify:
 			mfa, err = e.verify(ctx, cache, j)
 		case StepDeactivateOld:
-			err = withMFA(func(o ...func(*iam.Options)) error {
-				_, err := e.iam.DeactivateMFADevice(ctx, &iam.DeactivateMFADeviceInput{UserName: aws.String(j.User), SerialNumber: aws.String(j.OldSerial)}, o...)
-				return err
-			})
-			if isCode(err, "NoSuchEntity") {
-				err = nil // already deactivated (an earlier run, or by hand)
-			}
-			if err != nil {
-				err = fmt.Errorf("deactivate %s: %w", j.OldSerial, iamErr(err))
-			}
+			err = e.deactivateOld(ctx, j, withMFA)
 		case StepDeleteOld:
-			if !strings.HasPrefix(j.OldSerial, "arn:") {
-				res.Notes = append(res.Notes, "the old device "+j.OldSerial+" is a hardware device: deactivated, not deleted")
-				break
-			}
-			err = withMFA(func(o ...func(*iam.Options)) error {
-				_, err := e.iam.DeleteVirtualMFADevice(ctx, &iam.DeleteVirtualMFADeviceInput{SerialNumber: aws.String(j.OldSerial)}, o...)
-				return err
-			})
-			if isCode(err, "NoSuchEntity") {
-				err = nil
-			}
-			if err != nil {
-				err = fmt.Errorf("delete %s: %w", j.OldSerial, iamErr(err))
-			}
+			err = e.deleteOld(ctx, j, res, withMFA)
 		case StepRemoveOldOATH:
-			if j.OldAccount == "" {
-				res.Notes = append(res.Notes, "no OATH account of the old device was found on this device; nothing removed there")
-				break
-			}
-			err = e.store.Delete(ctx, j.OldAccount)
-			if errors.Is(err, ErrNoOATHAccount) {
-				err = nil
-			}
-			if err != nil {
-				err = fmt.Errorf("delete the old OATH account %q: %w", j.OldAccount, err)
-			}
+			err = e.removeOldOATH(ctx, j, res)
 		}
 		if err != nil {
 			return stop(st, err)
@@ -328,11 +343,64 @@ func (e *Enroller) Rotate(ctx context.Context, cacheDir string, req RotateReques
 			return stop(st, err)
 		}
 	}
-	res.Profiles = j.Profiles
-	if err := os.Remove(cache.path(jname)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("rotate profile %q: done, but remove the journal: %w", j.Profile, err)
-	}
 	return res, nil
+}
+
+// withMFAFunc makes an IAM call with the MFA session of a rotation (see
+// replaceOld).
+type withMFAFunc func(call func(o ...func(*iam.Options)) error) error
+
+// deactivateOld deactivates the old device (step 6); one already
+// deactivated is fine.
+func (e *Enroller) deactivateOld(ctx context.Context, j *rotateJournal, withMFA withMFAFunc) error {
+	err := withMFA(func(o ...func(*iam.Options)) error {
+		_, err := e.iam.DeactivateMFADevice(ctx, &iam.DeactivateMFADeviceInput{UserName: aws.String(j.User), SerialNumber: aws.String(j.OldSerial)}, o...)
+		return err
+	})
+	if isCode(err, "NoSuchEntity") {
+		err = nil // already deactivated (an earlier run, or by hand)
+	}
+	if err != nil {
+		err = fmt.Errorf("deactivate %s: %w", j.OldSerial, iamErr(err))
+	}
+	return err
+}
+
+// deleteOld deletes the old virtual device from IAM (step 7); a hardware
+// device is only noted, one already deleted is fine.
+func (e *Enroller) deleteOld(ctx context.Context, j *rotateJournal, res *Rotated, withMFA withMFAFunc) error {
+	if !strings.HasPrefix(j.OldSerial, "arn:") {
+		res.Notes = append(res.Notes, "the old device "+j.OldSerial+" is a hardware device: deactivated, not deleted")
+		return nil
+	}
+	err := withMFA(func(o ...func(*iam.Options)) error {
+		_, err := e.iam.DeleteVirtualMFADevice(ctx, &iam.DeleteVirtualMFADeviceInput{SerialNumber: aws.String(j.OldSerial)}, o...)
+		return err
+	})
+	if isCode(err, "NoSuchEntity") {
+		err = nil
+	}
+	if err != nil {
+		err = fmt.Errorf("delete %s: %w", j.OldSerial, iamErr(err))
+	}
+	return err
+}
+
+// removeOldOATH deletes the old device's OATH account from the key (step
+// 8); none known is only noted, one already gone is fine.
+func (e *Enroller) removeOldOATH(ctx context.Context, j *rotateJournal, res *Rotated) error {
+	if j.OldAccount == "" {
+		res.Notes = append(res.Notes, "no OATH account of the old device was found on this device; nothing removed there")
+		return nil
+	}
+	err := e.store.Delete(ctx, j.OldAccount)
+	if errors.Is(err, ErrNoOATHAccount) {
+		err = nil
+	}
+	if err != nil {
+		err = fmt.Errorf("delete the old OATH account %q: %w", j.OldAccount, err)
+	}
+	return err
 }
 
 // rotateEnroll runs (or resumes) the enrollment part of a rotation.
@@ -416,7 +484,7 @@ func (e *Enroller) switchConfig(j *rotateJournal) error {
 	if err != nil {
 		return fmt.Errorf("switch profiles: %w", err)
 	}
-	out, changed, err := ReplaceMFASerial(data, j.OldSerial, j.NewSerial, j.NewAccount)
+	out, changed, err := awsconfig.ReplaceMFASerial(data, j.OldSerial, j.NewSerial, j.NewAccount)
 	if err != nil {
 		return fmt.Errorf("switch profiles: %w", err)
 	}
@@ -426,7 +494,7 @@ func (e *Enroller) switchConfig(j *rotateJournal) error {
 		}
 		return fmt.Errorf("switch profiles: no profile in %s has mfa_serial = %s any more", j.ConfigFile, j.OldSerial)
 	}
-	if err := WriteConfigFile(j.ConfigFile, out); err != nil {
+	if err := awsconfig.WriteConfigFile(j.ConfigFile, out); err != nil {
 		return fmt.Errorf("switch profiles: %w", err)
 	}
 	j.Profiles = changed
@@ -439,11 +507,11 @@ func (e *Enroller) switchConfig(j *rotateJournal) error {
 // ledger before the code is sent; if the code is refused (AWS may count the
 // enabling codes as spent, and IAM changes take a moment to reach STS) it
 // waits for the next step once.
-func (e *Enroller) verify(ctx context.Context, cache *fileCache, j *rotateJournal) (*aws.Credentials, error) {
+func (e *Enroller) verify(ctx context.Context, cache *sts.Cache, j *rotateJournal) (*aws.Credentials, error) {
 	if e.ident == nil {
 		return nil, errors.New("verify the new device: no STS client")
 	}
-	unlock, err := cache.lockSerial(ctx, j.NewSerial, nil)
+	unlock, err := cache.LockSerial(ctx, j.NewSerial, nil)
 	if err != nil {
 		return nil, fmt.Errorf("verify the new device: %w", err)
 	}
@@ -459,14 +527,14 @@ func (e *Enroller) verify(ctx context.Context, cache *fileCache, j *rotateJourna
 		return code, nil
 	}
 	for attempt := 0; ; attempt++ {
-		code, _, _, err := cache.freshStepCode(ctx, j.NewSerial, e.now, e.sleep, notify, compute)
+		code, _, _, err := cache.FreshStepCode(ctx, j.NewSerial, e.now, e.sleep, notify, compute)
 		if err != nil {
 			return nil, fmt.Errorf("verify the new device: %w", err)
 		}
 		out, err := e.ident.GetSessionToken(ctx, &awssts.GetSessionTokenInput{DurationSeconds: aws.Int32(900),
 			SerialNumber: aws.String(j.NewSerial), TokenCode: aws.String(code)})
 		if err == nil {
-			c, err := fromSDK(out.Credentials)
+			c, err := sts.FromSDK(out.Credentials)
 			if err != nil {
 				return nil, fmt.Errorf("verify the new device %s: GetSessionToken: %w", j.NewSerial, err)
 			}

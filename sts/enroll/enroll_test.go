@@ -1,4 +1,4 @@
-package sts
+package enroll
 
 import (
 	"bytes"
@@ -28,6 +28,8 @@ import (
 
 	"github.com/mfabridge/mfabridge/device"
 	"github.com/mfabridge/mfabridge/simulator/stsemu"
+	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // memStore is an in-memory OATHStore computing codes in software. It
@@ -100,7 +102,7 @@ func (m *memStore) Code(_ context.Context, account string, at time.Time) (string
 // tokens is the Provider's TokenFunc for profile p on the store: its
 // mfabridge_account, else the account device.MatchAccount picks, as the
 // CLI's device.Token does.
-func (m *memStore) tokens(p *Profile) TokenFunc {
+func (m *memStore) tokens(p *awsconfig.Profile) sts.TokenFunc {
 	return func(ctx context.Context, at time.Time) (string, error) {
 		acct := p.Account
 		if acct == "" {
@@ -208,7 +210,7 @@ func newIAMWorld(t *testing.T) *iamWorld {
 
 func newIAMWorldConfig(t *testing.T, name string) *iamWorld {
 	t.Helper()
-	cfg, err := stsemu.LoadConfig("../simulator/stsemu/testdata/" + name)
+	cfg, err := stsemu.LoadConfig("../../simulator/stsemu/testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +241,7 @@ func newIAMWorldConfig(t *testing.T, name string) *iamWorld {
 	return w
 }
 
-func (w *iamWorld) config() *Config {
+func (w *iamWorld) config() *awsconfig.Config {
 	w.t.Helper()
 	b, err := os.ReadFile(w.configFile)
 	if err != nil {
@@ -248,7 +250,7 @@ func (w *iamWorld) config() *Config {
 	return mustConfig(w.t, string(b), iamCreds, map[string]string{"AWS_ENDPOINT_URL": w.url})
 }
 
-func (w *iamWorld) profile(name string) *Profile {
+func (w *iamWorld) profile(name string) *awsconfig.Profile {
 	w.t.Helper()
 	p, err := w.config().ResolveSource(name)
 	if err != nil {
@@ -258,8 +260,8 @@ func (w *iamWorld) profile(name string) *Profile {
 }
 
 func (w *iamWorld) enroller(hook func(EnrollStep) error) *Enroller {
-	return NewEnroller(w.iam, w.ident, w.store, WithEnrollClock(w.clock.Now), WithStepHook(hook), WithEnrollSleep(w.clock.Sleep),
-		WithEnrollLogger(slog.New(slog.NewTextHandler(w.slogBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	return NewEnroller(w.iam, w.ident, w.store, WithClock(w.clock.Now), WithStepHook(hook), WithSleep(w.clock.Sleep),
+		WithLogger(slog.New(slog.NewTextHandler(w.slogBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 }
 
 // enabled lists alice's enabled devices.
@@ -302,7 +304,7 @@ func (w *iamWorld) assume(profile string) error {
 	if err != nil {
 		return err
 	}
-	pr, err := NewProvider(p, w.store.tokens(p), w.dir, WithClock(w.clock.Now), WithSleep(w.clock.Sleep))
+	pr, err := sts.NewProvider(p, w.store.tokens(p), w.dir, sts.WithClock(w.clock.Now), sts.WithSleep(w.clock.Sleep))
 	if err != nil {
 		return err
 	}
@@ -374,11 +376,11 @@ func TestEnrollThenAssumeRole(t *testing.T) {
 	}
 	// Point prod at the new device (as --write-config does) and assume the role with it.
 	b, _ := os.ReadFile(w.configFile)
-	out, err := SetProfileKeys(b, "prod", []Setting{{"mfa_serial", res.Serial}, {"mfabridge_account", res.Account}})
+	out, err := awsconfig.SetProfileKeys(b, "prod", []awsconfig.Setting{{Key: "mfa_serial", Value: res.Serial}, {Key: "mfabridge_account", Value: res.Account}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteConfigFile(w.configFile, out); err != nil {
+	if err := awsconfig.WriteConfigFile(w.configFile, out); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.assume("prod"); err != nil {
@@ -447,7 +449,7 @@ func TestEnrollErrors(t *testing.T) {
 	})
 	t.Run("codes refused", func(t *testing.T) {
 		w := newIAMWorld(t)
-		enr := NewEnroller(w.iam, w.ident, w.store, WithEnrollClock(func() time.Time { return w.clock.Now().Add(-5 * time.Minute) }))
+		enr := NewEnroller(w.iam, w.ident, w.store, WithClock(func() time.Time { return w.clock.Now().Add(-5 * time.Minute) }))
 		_, err := enr.Enroll(context.Background(), EnrollRequest{DeviceName: "alice-2"})
 		var ee *EnrollError
 		if !errors.As(err, &ee) || ee.Step != StepEnable || !strings.Contains(err.Error(), "InvalidAuthenticationCode") {
@@ -458,7 +460,7 @@ func TestEnrollErrors(t *testing.T) {
 		}
 	})
 	t.Run("keys not an IAM user", func(t *testing.T) {
-		p := &Profile{Source: Source{Profile: "x", CredentialProcess: "vault"}}
+		p := &awsconfig.Profile{Source: awsconfig.Source{Profile: "x", CredentialProcess: "vault"}}
 		if _, err := NewIAMClient(p, nil); !errors.Is(err, ErrNeedLongTermKeys) {
 			t.Fatalf("err = %v", err)
 		}
@@ -823,11 +825,11 @@ func TestRotateCrashMidStep(t *testing.T) {
 
 func TestRotateOnePerProfile(t *testing.T) {
 	w := newIAMWorld(t)
-	cache, err := openCache(w.dir)
+	cache, err := sts.OpenCache(w.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := cache.lockSerial(context.Background(), "rotate:prod", nil)
+	unlock, err := cache.LockSerial(context.Background(), "rotate:prod", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

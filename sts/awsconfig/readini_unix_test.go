@@ -1,6 +1,6 @@
 //go:build unix
 
-package sts
+package awsconfig
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package sts
+package awsconfig
 
 // charRun matches a whole string of lo to hi characters, each an ASCII
 // word character ([0-9A-Za-z_]) or one of extra: the regular expression

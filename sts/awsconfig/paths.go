@@ -1,4 +1,4 @@
-package sts
+package awsconfig
 
 // homeDir is the user's home directory as os.UserHomeDir finds it, from env:
 // %USERPROFILE% on Windows, $HOME elsewhere; "" when unset.
