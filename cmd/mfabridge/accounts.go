@@ -44,7 +44,11 @@ func (a *app) deviceSpec(flag string) string {
 }
 
 func (a *app) openDevice(ctx context.Context, flag string) (device.Device, error) {
-	return device.Open(ctx, a.deviceSpec(flag), device.Options{Getenv: a.getenv, Hooks: a.hooks(), Logger: a.log})
+	po, err := a.processOptions()
+	if err != nil {
+		return nil, err
+	}
+	return device.Open(ctx, a.deviceSpec(flag), device.Options{Getenv: a.getenv, Hooks: a.hooks(), Logger: a.log, Process: po})
 }
 
 // accountNames lists the names of the OATH accounts on d.
@@ -139,7 +143,7 @@ func (a *app) accountsCmd() *cobra.Command {
 		Use:   "accounts",
 		Short: "List, read and manage the OATH accounts on a device",
 	}
-	cmd.PersistentFlags().StringVar(&dev, "device", "", "device: yubikey, yubikey:SERIAL, sim:PATH or totp:env:VAR (default $MFABRIDGE_DEVICE, else the only YubiKey)")
+	cmd.PersistentFlags().StringVar(&dev, "device", "", "device: yubikey, yubikey:SERIAL, sim:PATH, totp:env:VAR or process:COMMAND (default $MFABRIDGE_DEVICE, else the only YubiKey)")
 
 	var listJSON bool
 	list := &cobra.Command{
