@@ -25,10 +25,12 @@ func (a *app) hooks() device.Hooks {
 			}
 			pw, err := a.term.readSecret(ctx, fmt.Sprintf("OATH password for %s: ", info))
 			if errors.Is(err, errNoTerminal) {
-				return "", fmt.Errorf("%w and there is no terminal to ask on: set MFABRIDGE_OATH_PASSWORD", device.ErrPasswordRequired)
+				return "", fmt.Errorf("%w and there is no terminal to ask on: set MFABRIDGE_OATH_PASSWORD, or run `mfabridge accounts password remember` once from a terminal", device.ErrPasswordRequired)
 			}
 			return pw, err
 		},
+		Keys:   a.oathKeys(),
+		Notice: a.term.notice,
 	}
 }
 
@@ -444,7 +446,7 @@ func (a *app) accountsRenameCmd(dev *string) *cobra.Command {
 func (a *app) accountsPasswordCmd(dev *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "password",
-		Short: "Set or clear the OATH applet's password",
+		Short: "Set, clear, remember or forget the OATH applet's password",
 	}
 	set := &cobra.Command{
 		Use:   "set",
@@ -504,6 +506,6 @@ func (a *app) accountsPasswordCmd(dev *string) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(set, clear)
+	cmd.AddCommand(set, clear, a.passwordRememberCmd(dev), a.passwordForgetCmd(dev))
 	return cmd
 }
