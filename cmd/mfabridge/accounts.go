@@ -18,13 +18,14 @@ import (
 // hooks wires the device UI callbacks to the terminal and the environment.
 func (a *app) hooks() device.Hooks {
 	return device.Hooks{
-		Touch: a.term.touch,
+		Touch: a.touchHook(),
 		Password: func(ctx context.Context, info device.Info) (string, error) {
 			if pw := a.getenv("MFABRIDGE_OATH_PASSWORD"); pw != "" {
 				return pw, nil
 			}
 			pw, err := a.term.readSecret(ctx, fmt.Sprintf("OATH password for %s: ", info))
 			if errors.Is(err, errNoTerminal) {
+				a.desktopNotice("OATH password needed", fmt.Sprintf("mfabridge needs the OATH password of %s and has no terminal to ask on: run `mfabridge accounts password remember` in a terminal", info))
 				return "", fmt.Errorf("%w and there is no terminal to ask on: set MFABRIDGE_OATH_PASSWORD, or run `mfabridge accounts password remember` once from a terminal", device.ErrPasswordRequired)
 			}
 			return pw, err
@@ -48,6 +49,9 @@ func (a *app) deviceSpec(flag string) string {
 func (a *app) openDevice(ctx context.Context, flag string) (device.Device, error) {
 	po, err := a.processOptions()
 	if err != nil {
+		return nil, err
+	}
+	if _, err := a.notifyMode(); err != nil {
 		return nil, err
 	}
 	return device.Open(ctx, a.deviceSpec(flag), device.Options{Getenv: a.getenv, Hooks: a.hooks(), Logger: a.log, Process: po})

@@ -4,9 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/zalando/go-keyring"
@@ -49,10 +47,8 @@ func (a *app) oathKeys() device.KeyStore {
 	switch runtime.GOOS {
 	case "darwin", "windows":
 	default:
-		if addr := a.getenv("DBUS_SESSION_BUS_ADDRESS"); addr == "" || addr == "autolaunch:" {
-			if _, err := os.Stat("/run/user/" + strconv.Itoa(os.Getuid()) + "/bus"); err != nil {
-				k.unavailable = errors.New("no D-Bus session bus for the Secret Service (DBUS_SESSION_BUS_ADDRESS is not set)")
-			}
+		if a.sessionBus() == "" {
+			k.unavailable = errors.New("no D-Bus session bus for the Secret Service (DBUS_SESSION_BUS_ADDRESS is not set)")
 		}
 	}
 	return k
