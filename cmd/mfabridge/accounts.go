@@ -78,7 +78,11 @@ func (a *app) openManager(ctx context.Context, flag string) (device.Device, devi
 	m, ok := d.(device.Manager)
 	if !ok {
 		d.Close()
-		return nil, nil, fmt.Errorf("%s: %w: a software TOTP device holds one fixed secret; use a YubiKey or sim:PATH", d.Info(), device.ErrUnsupported)
+		why := "a software TOTP device holds one fixed secret"
+		if d.Info().Kind == "process" {
+			why = "a code process only prints codes"
+		}
+		return nil, nil, fmt.Errorf("%s: %w: %s; use a YubiKey or sim:PATH", d.Info(), device.ErrUnsupported, why)
 	}
 	return d, m, nil
 }
