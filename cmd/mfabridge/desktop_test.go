@@ -13,12 +13,15 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/godbus/dbus/v5"
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/zalando/go-keyring"
+	"golang.org/x/sys/unix"
 
 	"github.com/mfabridge/mfabridge/internal/dbustest"
 	"github.com/mfabridge/mfabridge/oath"
@@ -33,6 +36,45 @@ import (
 // desktops: $HANG_BUS, where the notification service never answers, and
 // $EMPTY_BUS, where there is none.
 func TestDesktopScripts(t *testing.T) {
+	d := startDesktop(t)
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/desktop",
+		RequireExplicitExec: true,
+		Setup: func(e *testscript.Env) error {
+			kept := e.Vars[:0]
+			for _, kv := range e.Vars {
+				if !strings.HasPrefix(kv, "MFABRIDGE_") && !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "DBUS_") && !strings.HasPrefix(kv, "DISPLAY=") {
+					kept = append(kept, kv)
+				}
+			}
+			e.Vars = kept
+			e.Setenv("HOME", e.WorkDir)
+			e.Setenv("AWS_CONFIG_FILE", e.WorkDir+"/no-aws-config")
+			e.Setenv("AWS_SHARED_CREDENTIALS_FILE", e.WorkDir+"/no-aws-credentials")
+			e.Setenv("MFABRIDGE_TTY", "none") // a GUI caller: no terminal
+			e.Setenv("DBUS_SESSION_BUS_ADDRESS", d.bus)
+			e.Setenv("HANG_BUS", d.hangBus)
+			e.Setenv("EMPTY_BUS", d.emptyBus)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"busmonitor":  cmdBusMonitor,
+			"touchnotice": cmdTouchNotice,
+			"oathkey":     cmdOATHKey,
+		},
+	})
+}
+
+// desktop is a running desktop session (see TestDesktopScripts).
+type desktop struct {
+	bus, hangBus, emptyBus string
+}
+
+// startDesktop starts the session; it is stopped when the test ends. The
+// test process's own $DBUS_SESSION_BUS_ADDRESS points at it (oathkey
+// reads the keyring).
+func startDesktop(t *testing.T) desktop {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a desktop session")
 	}
@@ -101,33 +143,119 @@ func TestDesktopScripts(t *testing.T) {
 
 	// The test process reads the keyring too (oathkey).
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", bus)
+	return desktop{bus: bus, hangBus: hangBus, emptyBus: emptyBus}
+}
 
-	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/desktop",
-		RequireExplicitExec: true,
-		Setup: func(e *testscript.Env) error {
-			kept := e.Vars[:0]
-			for _, kv := range e.Vars {
-				if !strings.HasPrefix(kv, "MFABRIDGE_") && !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "DBUS_") && !strings.HasPrefix(kv, "DISPLAY=") {
-					kept = append(kept, kv)
-				}
+// TestRememberedPasswordRefusedOnTerminal: at a terminal (a pseudo-
+// terminal here), a remembered key that the applet refuses is reported
+// once and the password is asked for on the terminal, and the code comes.
+func TestRememberedPasswordRefusedOnTerminal(t *testing.T) {
+	d := startDesktop(t)
+	dir := t.TempDir()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "key.json")
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "DBUS_SESSION_BUS_ADDRESS=" + d.bus}
+	// mfabridge runs the command (this test binary under the name
+	// testscript.Main gives it) without a terminal.
+	mfabridge := func(stdin string, extraEnv []string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(self, args...)
+		cmd.Args[0] = "mfabridge"
+		cmd.Env = append(append(append([]string{}, env...), "MFABRIDGE_TTY=none"), extraEnv...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("mfabridge %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	mfabridge("", nil, "sim", "init", key, "--serial", "23232323")
+	mfabridge("JBSWY3DPEHPK3PXP\n", nil, "accounts", "add", "--device", "sim:"+key, "alice")
+	mfabridge("pw1\n", nil, "accounts", "password", "set", "--device", "sim:"+key)
+	mfabridge("pw1\n", nil, "accounts", "password", "remember", "--device", "sim:"+key)
+	// Changed by a client that knows nothing of the remembered key.
+	mfabridge("pw2\n", []string{"MFABRIDGE_OATH_KEYSTORE=none", "MFABRIDGE_OATH_PASSWORD=pw1"}, "accounts", "password", "set", "--device", "sim:"+key)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, self, "accounts", "code", "--device", "sim:"+key, "alice", "--at", "1700000000")
+	cmd.Args[0] = "mfabridge"
+	cmd.Env = env // MFABRIDGE_TTY unset: /dev/tty, the pseudo-terminal
+	tty, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	var (
+		mu     sync.Mutex
+		screen strings.Builder
+	)
+	prompted := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		once := sync.Once{}
+		for {
+			n, err := tty.Read(buf)
+			mu.Lock()
+			screen.Write(buf[:n])
+			s := screen.String()
+			mu.Unlock()
+			if strings.Contains(s, "OATH password for simulated YubiKey 23232323") {
+				once.Do(func() { close(prompted) })
 			}
-			e.Vars = kept
-			e.Setenv("HOME", e.WorkDir)
-			e.Setenv("AWS_CONFIG_FILE", e.WorkDir+"/no-aws-config")
-			e.Setenv("AWS_SHARED_CREDENTIALS_FILE", e.WorkDir+"/no-aws-credentials")
-			e.Setenv("MFABRIDGE_TTY", "none") // a GUI caller: no terminal
-			e.Setenv("DBUS_SESSION_BUS_ADDRESS", bus)
-			e.Setenv("HANG_BUS", hangBus)
-			e.Setenv("EMPTY_BUS", emptyBus)
-			return nil
-		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"busmonitor":  cmdBusMonitor,
-			"touchnotice": cmdTouchNotice,
-			"oathkey":     cmdOATHKey,
-		},
-	})
+			if err != nil {
+				return // EIO when the child exits
+			}
+		}
+	}()
+	select {
+	case <-prompted:
+	case <-ctx.Done():
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("no password prompt on the terminal:\n%q", screen.String())
+	}
+	// The prompt is written before echo is turned off: wait until it is
+	// off (the master reports the terminal's modes), as a user's typing
+	// would come after it anyway.
+	for {
+		tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tio.Lflag&unix.ECHO == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("echo never turned off for the password")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if _, err := tty.Write([]byte("pw2\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		<-done
+		t.Fatalf("code: %v\n%s", err, screen.String())
+	}
+	<-done
+	got := screen.String()
+	refused := "the OATH password remembered for simulated YubiKey 23232323 (" + key + ") was refused"
+	if strings.Count(got, refused) != 1 {
+		t.Errorf("want the refusal said once on the terminal:\n%q", got)
+	}
+	if !strings.Contains(got, "324550") {
+		t.Errorf("no code after the password was asked:\n%q", got)
+	}
+	if strings.Contains(got, "pw2") {
+		t.Errorf("the password was echoed:\n%q", got)
+	}
 }
 
 // startDaemon starts cmd and stops it when the test ends.
