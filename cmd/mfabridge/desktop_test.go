@@ -60,6 +60,7 @@ func TestDesktopScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"busmonitor":  cmdBusMonitor,
 			"touchnotice": cmdTouchNotice,
+			"notified":    cmdNotified,
 			"oathkey":     cmdOATHKey,
 		},
 	})
@@ -470,4 +471,19 @@ func cmdOATHKey(ts *testscript.TestScript, neg bool, args []string) {
 	if strings.Contains(got, args[1]) || strings.Contains(got, hex.EncodeToString([]byte(args[1]))) {
 		ts.Fatalf("keystore item holds the password")
 	}
+}
+
+// notified TEXT waits until bus.log shows a Notify call holding TEXT.
+func cmdNotified(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: notified TEXT")
+	}
+	waitLog(ts, ts.MkAbs("bus.log"), 10*time.Second, func(s string) bool {
+		for _, m := range parseMonitor(s) {
+			if m.kind == "method call" && m.member == "Notify" && strings.Contains(strings.Join(m.args, "\n"), args[0]) {
+				return true
+			}
+		}
+		return false
+	})
 }
