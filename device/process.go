@@ -16,11 +16,16 @@ import (
 // A code process (spec process:COMMAND, or aws-vault's mfa_process) is any
 // program that prints the current TOTP code: a password manager's CLI
 // (`op item get aws --otp`, `bw get totp aws`), oathtool, a script. It is
-// run as aws-vault runs mfa_process and credential_process: the command
-// text is handed unchanged to the platform shell, `/bin/sh -c COMMAND` on
-// Unix and `cmd.exe /d /s /c "COMMAND"` on Windows. Nothing is substituted
-// into it (no serial, no profile name), so its meaning is exactly what the
-// config file says; quoting inside it is the shell's business.
+// run as aws-vault runs it: the command text is handed unchanged to the
+// platform shell, `/bin/sh -c COMMAND` on Unix (aws-vault's mfa_process,
+// vault/mfa.go) and `cmd.exe /d /s /c "COMMAND"` on Windows (aws-vault runs
+// mfa_process with /bin/sh there too, which fails; its credential_process,
+// vault/executeprocess.go, uses `cmd.exe /C`, which we follow). Nothing is
+// substituted into the command (no serial, no profile name), so its
+// meaning is exactly what the config file says; quoting inside it is the
+// shell's business. Unlike aws-vault, standard error is captured (for the
+// error message) rather than passed through: a program that prompts does
+// so on the terminal itself, and standard input is empty.
 
 // DefaultProcessTimeout bounds one run of a code process: long enough for
 // a password manager to ask for an unlock, short enough that a command
