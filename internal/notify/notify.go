@@ -40,6 +40,10 @@ var (
 // DefaultTimeout bounds each exchange with the notification service.
 const DefaultTimeout = 2 * time.Second
 
+// DefaultCloseWait: a working service answers Notify within milliseconds;
+// waiting longer for a stuck one would only delay the caller's code.
+const DefaultCloseWait = 500 * time.Millisecond
+
 // Options configure a Notifier.
 type Options struct {
 	// BusAddress is the D-Bus session bus address (Linux, BSDs); empty:
@@ -52,6 +56,10 @@ type Options struct {
 	// Expire is how long the service may show a notice that is never
 	// closed (the process died); 0 means one minute.
 	Expire time.Duration
+	// CloseWait is how long Close waits for a notice still being sent
+	// (the key answered first); 0 means DefaultCloseWait. A notice shown
+	// after that is withdrawn as soon as it is up, if the process lives.
+	CloseWait time.Duration
 	// Logger gets debug lines; nil is silent.
 	Logger *slog.Logger
 	// GOOS chooses the platform (tests); empty means runtime.GOOS.
@@ -70,15 +78,19 @@ type handle interface {
 
 // Notifier shows desktop notifications.
 type Notifier struct {
-	b       backend
-	timeout time.Duration
-	log     *slog.Logger
+	b         backend
+	timeout   time.Duration
+	closeWait time.Duration
+	log       *slog.Logger
 }
 
 // New returns a Notifier for the platform.
 func New(o Options) *Notifier {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.CloseWait <= 0 {
+		o.CloseWait = min(DefaultCloseWait, o.Timeout)
 	}
 	if o.Expire <= 0 {
 		o.Expire = time.Minute
@@ -92,7 +104,7 @@ func New(o Options) *Notifier {
 	if o.GOOS == "" {
 		o.GOOS = runtime.GOOS
 	}
-	n := &Notifier{timeout: o.Timeout, log: o.Logger}
+	n := &Notifier{timeout: o.Timeout, closeWait: o.CloseWait, log: o.Logger}
 	switch o.GOOS {
 	case "darwin":
 		n.b = osascript{}
@@ -141,14 +153,14 @@ func (n *Notifier) Show(title, body string, failed func(error)) *Shown {
 	return s
 }
 
-// Close withdraws the notice. It waits at most the time limit for the
-// notice to be shown and as long again to withdraw it, so it never hangs;
+// Close withdraws the notice. It waits at most Options.CloseWait for the
+// notice to be shown and the time limit to withdraw it, so it never hangs;
 // a notice shown after Close gave up is withdrawn as soon as it is shown.
 func (s *Shown) Close() {
 	if s == nil {
 		return
 	}
-	t := time.NewTimer(s.n.timeout)
+	t := time.NewTimer(s.n.closeWait)
 	defer t.Stop()
 	select {
 	case <-s.done:

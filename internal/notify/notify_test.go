@@ -25,6 +25,7 @@ type server struct {
 	log     []string          // "notify SUMMARY|BODY|urgency", "close ID"
 	next    uint32
 	hang    chan struct{} // when set, Notify never answers until it is closed
+	slow    chan struct{} // when set, Notify answers once it is closed
 	changed chan struct{}
 }
 
@@ -32,6 +33,9 @@ func (s *server) Notify(app string, replaces uint32, icon, summary, body string,
 	if s.hang != nil {
 		<-s.hang
 		return 0, dbus.MakeFailedError(errors.New("too late"))
+	}
+	if s.slow != nil {
+		<-s.slow
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -122,6 +126,35 @@ func TestCloseBeforeShown(t *testing.T) {
 	}
 }
 
+// TestLateShowWithdrawn: the key answered (Close) while the service was
+// still busy with Notify; Close returns without waiting the whole time
+// limit, and the notice is withdrawn as soon as it is up.
+func TestLateShowWithdrawn(t *testing.T) {
+	addr := dbustest.Start(t, inCI)
+	s := &server{slow: make(chan struct{})}
+	serve(t, addr, s)
+	n := New(Options{BusAddress: addr, GOOS: "linux", Timeout: 10 * time.Second, CloseWait: 50 * time.Millisecond})
+	sh := n.Show("t", "b", func(err error) { t.Errorf("failed: %v", err) })
+	start := time.Now()
+	sh.Close()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Close took %v", d)
+	}
+	close(s.slow) // the service gets to it now
+	deadline := time.After(10 * time.Second)
+	for {
+		shown, log := s.snapshot()
+		if len(log) == 2 && len(shown) == 0 && log[1] == "close 1" {
+			return
+		}
+		select {
+		case <-s.changed:
+		case <-deadline:
+			t.Fatalf("the late notice was not withdrawn: shown %v, log %q", shown, log)
+		}
+	}
+}
+
 // TestNoService: a bus without a notification service, no bus at all, a
 // service that never answers, and a socket that never speaks D-Bus: each
 // fails through the callback within the time limit; Show and Close never
@@ -173,7 +206,7 @@ func TestNoService(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n := New(Options{BusAddress: tt.addr, Timeout: limit, GOOS: "linux"})
+			n := New(Options{BusAddress: tt.addr, Timeout: limit, CloseWait: limit / 3, GOOS: "linux"})
 			start := time.Now()
 			errc := make(chan error, 1)
 			sh := n.Show("t", "b", func(err error) { errc <- err })
@@ -181,8 +214,8 @@ func TestNoService(t *testing.T) {
 				t.Errorf("Show blocked for %v", d)
 			}
 			sh.Close()
-			if d := time.Since(start); d > 3*limit {
-				t.Errorf("Show+Close took %v with a %v limit", d, limit)
+			if d := time.Since(start); d >= limit {
+				t.Errorf("Show+Close took %v: Close waited for the %v limit", d, limit)
 			}
 			select {
 			case err := <-errc:
