@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/mfabridge
 PKGS      := ./...
 FUZZTIME  ?= 30s
-DEBS      := pcscd libpcsclite1 vsmartcard-vpcd yubikey-manager awscli
+DEBS      := pcscd libpcsclite1 vsmartcard-vpcd yubikey-manager awscli chromium
 # No cgo anywhere: pcsc loads the PC/SC library at run time (purego).
 export CGO_ENABLED ?= 0
 
@@ -19,8 +19,9 @@ build:
 # deps installs what the real-stack tests need: pcscd, its client library
 # (loaded at run time, nothing to build against) and the vpcd virtual reader
 # (a simulated YubiKey appears as a real card), Yubico's ykman (a real client
-# of that card) and the AWS CLI v2 (a real client of our STS emulator); for
-# desktop_test.go, a D-Bus session (dbus-daemon, dbus-monitor) with
+# of that card), the AWS CLI v2 (a real client of our STS emulator),
+# Debian's chromium (a real browser for the console sign-in, run headless)
+# and, for desktop_test.go, a D-Bus session (dbus-daemon, dbus-monitor) with
 # gnome-keyring's Secret Service and a notification daemon on Xvfb.
 deps:
 	@missing=""; \
@@ -29,6 +30,7 @@ deps:
 	[ -f /etc/reader.conf.d/vpcd ] || missing="$$missing vsmartcard-vpcd"; \
 	[ -x /usr/bin/ykman ] || missing="$$missing yubikey-manager"; \
 	[ -x /usr/bin/aws ] || missing="$$missing awscli"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -x /usr/bin/dbus-daemon ] || missing="$$missing dbus-daemon"; \
 	[ -x /usr/bin/dbus-monitor ] || missing="$$missing dbus-bin"; \
 	[ -x /usr/bin/gnome-keyring-daemon ] || missing="$$missing gnome-keyring"; \

@@ -137,7 +137,7 @@ func newEmuClock(t *testing.T, now func() time.Time, opts ...stsemu.Option) *emu
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &emu{t: t, clock: newFakeClock(t0), log: &lockedBuf{}, dir: t.TempDir(),
+	e := &emu{t: t, clock: newFakeClock(t0), log: &lockedBuf{}, dir: testCacheDir(t),
 		tokens: &fakeTokens{secret: emuSecret}}
 	if now == nil {
 		now = e.clock.Now

@@ -253,7 +253,7 @@ type harness struct {
 var t0 = time.Date(2026, 11, 22, 7, 0, 10, 0, time.UTC)
 
 func newHarness(t *testing.T) *harness {
-	h := &harness{t: t, clock: newFakeClock(t0), dir: t.TempDir(),
+	h := &harness{t: t, clock: newFakeClock(t0), dir: testCacheDir(t),
 		tokens: &fakeTokens{}}
 	h.sts = newFakeSTS(h.clock)
 	h.cfg = mustConfig(t, testConfig, testCredentials, nil)

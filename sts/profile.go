@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -72,15 +73,15 @@ const (
 )
 
 // LoadProfiles reads the shared config (AWS_CONFIG_FILE, else
-// $HOME/.aws/config) and credentials (AWS_SHARED_CREDENTIALS_FILE, else
-// $HOME/.aws/credentials) files. Missing files are not an error; unreadable
-// or malformed ones are.
+// ~/.aws/config) and credentials (AWS_SHARED_CREDENTIALS_FILE, else
+// ~/.aws/credentials) files, ~ being $HOME (%USERPROFILE% on Windows).
+// Missing files are not an error; unreadable or malformed ones are.
 func LoadProfiles(env Env) (*Config, error) {
 	if env == nil {
 		env = func(string) string { return "" }
 	}
 	c := &Config{env: env}
-	home := env("HOME")
+	home := homeDir(runtime.GOOS, env)
 	c.ConfigFile = env("AWS_CONFIG_FILE")
 	if c.ConfigFile == "" && home != "" {
 		c.ConfigFile = filepath.Join(home, ".aws", "config")

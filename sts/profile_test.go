@@ -230,7 +230,7 @@ func TestLoadProfilesFiles(t *testing.T) {
 	other := filepath.Join(dir, "other-config")
 	os.WriteFile(other, []byte("[profile other]\nmfa_serial = GAHT12345678\naws_access_key_id = AKIAEXAMPLE000000002\naws_secret_access_key = s\n"), 0o600)
 
-	c, err := LoadProfiles(testEnv{"HOME": home}.get)
+	c, err := LoadProfiles(testEnv{"HOME": home, "USERPROFILE": home}.get)
 	if err != nil {
 		t.Fatal(err)
 	}

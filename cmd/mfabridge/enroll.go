@@ -219,7 +219,7 @@ func (a *app) pinAccounts(s *enrollSetup, before []string, res *sts.Enrolled, wr
 // rest of the file byte for byte.
 func writeProfile(path, profile string, settings []sts.Setting) error {
 	if path == "" {
-		return errors.New("write config: no AWS config file (set HOME or AWS_CONFIG_FILE)")
+		return errors.New("write config: no AWS config file (set AWS_CONFIG_FILE, or HOME: USERPROFILE on Windows)")
 	}
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {

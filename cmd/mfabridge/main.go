@@ -111,6 +111,7 @@ AssumeRole / GetSessionToken, caching sessions so one touch serves many roles.`,
 		return usageError{fmt.Errorf("%w (see `%s --help`)", err, cmd.CommandPath())}
 	})
 	root.AddCommand(a.simCmd(), a.accountsCmd(), a.devicesCmd(), a.planCmd(), a.credentialProcessCmd(), a.exportCmd(), a.codeCmd(), a.execCmd(), a.serveCmd(), a.demoCmd(), a.doctorCmd(), a.enrollCmd(), a.rotateCmd())
+	root.AddCommand(a.loginCmd()) // login.go
 	return root
 }
 
