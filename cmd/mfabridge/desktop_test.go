@@ -457,7 +457,7 @@ func cmdOATHKey(ts *testscript.TestScript, neg bool, args []string) {
 	sel, err := oath.NewClient(card).Select(context.Background())
 	card.PowerOff()
 	ts.Check(err)
-	got, err := keyring.Get(oathKeyService, sel.DeviceID())
+	got, err := keyring.Get(oathKeyService, oathKeyUser(sel.DeviceID()))
 	if neg {
 		if !errors.Is(err, keyring.ErrNotFound) {
 			ts.Fatalf("keystore item for %s: %v, want none", sel.DeviceID(), err)

@@ -10,13 +10,17 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/mfabridge/mfabridge/device"
+	"github.com/mfabridge/mfabridge/sts/keystore"
 )
 
-// oathKeyService is the OS keystore service under which remembered OATH
-// password keys are stored, one item per device id (ykman's key for
-// remembered passwords). The item holds the derived key in hex, never the
+// Remembered OATH password keys live in the OS keystore under mfabridge's
+// service (sts/keystore keeps access keys there as "profile:NAME"), one
+// item per device id (what ykman keys remembered passwords by), account
+// "oath:DEVICE_ID". The item holds the derived key in hex, never the
 // password.
-const oathKeyService = "mfabridge OATH password"
+const oathKeyService = keystore.KeyringService
+
+func oathKeyUser(deviceID string) string { return "oath:" + deviceID }
 
 // keystoreTimeout bounds one keystore call: long enough to answer an
 // unlock prompt of the desktop keyring, short enough that a hung Secret
@@ -79,7 +83,7 @@ func (k *osKeys) call(what string, f func() error) error {
 func (k *osKeys) Load(id string) ([]byte, error) {
 	var s string
 	err := k.call("read", func() (err error) {
-		s, err = keyring.Get(oathKeyService, id)
+		s, err = keyring.Get(oathKeyService, oathKeyUser(id))
 		return err
 	})
 	if err != nil {
@@ -87,15 +91,15 @@ func (k *osKeys) Load(id string) ([]byte, error) {
 	}
 	key, err := hex.DecodeString(s)
 	if err != nil || len(key) != 16 {
-		return nil, fmt.Errorf("OS keystore: the item %q of %q is not a 16-byte key in hex; remove it with `mfabridge accounts password forget`", id, oathKeyService)
+		return nil, fmt.Errorf("OS keystore: the item %q of service %q is not a 16-byte key in hex; remove it with `mfabridge accounts password forget`", oathKeyUser(id), oathKeyService)
 	}
 	return key, nil
 }
 
 func (k *osKeys) Store(id string, key []byte) error {
-	return k.call("store", func() error { return keyring.Set(oathKeyService, id, hex.EncodeToString(key)) })
+	return k.call("store", func() error { return keyring.Set(oathKeyService, oathKeyUser(id), hex.EncodeToString(key)) })
 }
 
 func (k *osKeys) Forget(id string) error {
-	return k.call("remove", func() error { return keyring.Delete(oathKeyService, id) })
+	return k.call("remove", func() error { return keyring.Delete(oathKeyService, oathKeyUser(id)) })
 }
