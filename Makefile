@@ -19,8 +19,10 @@ build:
 # deps installs what the real-stack tests need: pcscd, its client library
 # (loaded at run time, nothing to build against) and the vpcd virtual reader
 # (a simulated YubiKey appears as a real card), Yubico's ykman (a real client
-# of that card), the AWS CLI v2 (a real client of our STS emulator) and
-# Debian's chromium (a real browser for the console sign-in, run headless).
+# of that card), the AWS CLI v2 (a real client of our STS emulator),
+# Debian's chromium (a real browser for the console sign-in, run headless)
+# and, for desktop_test.go, a D-Bus session (dbus-daemon, dbus-monitor) with
+# gnome-keyring's Secret Service and a notification daemon on Xvfb.
 deps:
 	@missing=""; \
 	command -v pcscd >/dev/null 2>&1 || missing="$$missing pcscd"; \
@@ -29,6 +31,11 @@ deps:
 	[ -x /usr/bin/ykman ] || missing="$$missing yubikey-manager"; \
 	[ -x /usr/bin/aws ] || missing="$$missing awscli"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/dbus-daemon ] || missing="$$missing dbus-daemon"; \
+	[ -x /usr/bin/dbus-monitor ] || missing="$$missing dbus-bin"; \
+	[ -x /usr/bin/gnome-keyring-daemon ] || missing="$$missing gnome-keyring"; \
+	[ -x /usr/bin/Xvfb ] || missing="$$missing xvfb"; \
+	[ -x /usr/lib/notification-daemon/notification-daemon ] || missing="$$missing notification-daemon"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing$$missing"; \
 		if [ "$$(id -u)" != 0 ]; then echo "deps: need root to apt-get install$$missing" >&2; exit 1; fi; \

@@ -147,6 +147,10 @@ func (d *doctor) account(ctx context.Context, p *awsconfig.Profile) {
 		return
 	}
 	defer dev.Close()
+	if dev.Info().Kind == "process" { // no accounts; running it would spend a code
+		d.report("ok", fmt.Sprintf("codes for %s come from %s (not run by doctor)", p.MFASerial, dev.Info()), "")
+		return
+	}
 	names, err := accountNames(ctx, dev)
 	if info := dev.Info(); err != nil && info.Kind == "yubikey" && info.Reader == "" {
 		// The key was not found: discovery runs in the first operation.

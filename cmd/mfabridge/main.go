@@ -13,9 +13,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mfabridge/mfabridge/internal/notify"
 )
 
 func main() {
@@ -31,6 +34,8 @@ type app struct {
 	debug          bool
 	log            *slog.Logger
 	term           *terminal
+	notifyOnce     sync.Once        // see desktop (notify.go)
+	notifier       *notify.Notifier // desktop notices
 }
 
 // usageError marks errors in how the command was called (exit status 2).

@@ -199,7 +199,7 @@ type Profile struct {
 	IAMEndpoint string
 
 	MFASerial       string        // the MFA device's ARN or hardware serial
-	Device          string        // mfabridge_device, empty → the caller's default
+	Device          string        // mfabridge_device, else process:<mfa_process>; empty → the caller's default
 	Account         string        // mfabridge_account, empty → matched from MFASerial
 	SessionDuration time.Duration // mfabridge_session_duration (default 12 h)
 	MFAMaxAge       time.Duration // mfabridge_mfa_max_age, 0 = unlimited
@@ -485,6 +485,9 @@ func chainLookup(chain []hop) func(key string) (string, string) {
 // checks the roles' session names (defaulted from the serial) and ARNs.
 func setSettings(p *Profile, lookup func(key string) (string, string)) (*Profile, error) {
 	p.Device, _ = lookup("mfabridge_device")
+	if mp, _ := lookup("mfa_process"); p.Device == "" && mp != "" {
+		p.Device = "process:" + mp // aws-vault's key: a command printing the code
+	}
 	p.Account, _ = lookup("mfabridge_account")
 	p.SessionDuration = DefaultSessionDuration
 	if v, from := lookup("mfabridge_session_duration"); v != "" {
