@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mfabridge/mfabridge/device"
 	"github.com/mfabridge/mfabridge/sts"
 )
 
@@ -37,19 +39,40 @@ var credentialVars = []string{
 	"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
 }
 
-func childEnv(base []string, add []string) []string {
-	drop := map[string]bool{}
+// secretVars are the variables mfabridge may read a secret from; they are
+// removed from a child's environment too (with the TOTP seed variable of a
+// totp:env:VAR device, see (*app).secretVarsOf).
+var secretVars = []string{"MFABRIDGE_OATH_PASSWORD", "MFABRIDGE_PIV_PIN", "MFABRIDGE_KEYRING_PASSPHRASE"}
+
+// secretVarsOf is secretVars plus the variable holding the TOTP seed when
+// the profile's device (mfabridge_device, else $MFABRIDGE_DEVICE) is
+// totp:env:VAR.
+func (a *app) secretVarsOf(p *sts.Profile) []string {
+	out := append([]string(nil), secretVars...)
+	if s, err := device.ParseSpec(a.deviceSpec(p.Device)); err == nil && s.Kind == "totp" {
+		out = append(out, s.EnvVar)
+	}
+	return out
+}
+
+// childEnv is base without credentialVars and drop, plus add (whose names
+// replace any in base).
+func childEnv(base, add, drop []string) []string {
+	dropped := map[string]bool{}
 	for _, v := range credentialVars {
-		drop[v] = true
+		dropped[v] = true
+	}
+	for _, v := range drop {
+		dropped[v] = true
 	}
 	for _, kv := range add {
 		name, _, _ := strings.Cut(kv, "=")
-		drop[name] = true
+		dropped[name] = true
 	}
 	out := make([]string, 0, len(base)+len(add))
 	for _, kv := range base {
 		name, _, _ := strings.Cut(kv, "=")
-		if !drop[name] {
+		if !dropped[name] {
 			out = append(out, kv)
 		}
 	}
@@ -72,37 +95,81 @@ With --server, CMD instead gets a local credential server
 long-running command keeps working past expiry: mfabridge refreshes through the
 device as needed.`,
 		Args: args(func(cmd *cobra.Command, argv []string) error {
-			if cmd.ArgsLenAtDash() != 1 || len(argv) < 2 {
+			switch {
+			case cmd.ArgsLenAtDash() == -1 && len(argv) >= 2:
+				return fmt.Errorf("put `--` between PROFILE and the command (mfabridge exec %s -- %s …): without it, the command's flags are read as mfabridge's", argv[0], argv[1])
+			case cmd.ArgsLenAtDash() != 1 || len(argv) < 2:
 				return errors.New("want PROFILE -- CMD [ARGS...]")
 			}
 			return nil
 		}),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
+			// A typo in the command costs no touch and no STS call.
+			if _, err := exec.LookPath(argv[1]); err != nil {
+				return a.cannotRun(argv[1], err)
+			}
+			p, err := a.profile(argv[0])
+			if err != nil {
+				return err
+			}
+			region, err := a.childRegion(p)
+			if err != nil {
+				return err
+			}
 			var env []string
 			if server {
-				p, err := a.profile(argv[0])
-				if err != nil {
-					return err
-				}
 				cs, err := a.startCredentialServer(ctx, p)
 				if err != nil {
 					return err
 				}
 				defer cs.close()
-				env = append(cs.env(), "AWS_REGION="+p.Region, "AWS_DEFAULT_REGION="+p.Region)
+				env = append(cs.env(), regionEnv(region)...)
 			} else {
-				c, p, err := a.credentials(ctx, argv[0])
+				c, _, err := a.credentials(ctx, argv[0])
 				if err != nil {
 					return err
 				}
-				env = credentialEnv(c, p.Region)
+				env = credentialEnv(c, region)
 			}
-			return a.runChild(argv[1:], childEnv(os.Environ(), env))
+			return a.runChild(argv[1:], childEnv(os.Environ(), env, a.secretVarsOf(p)))
 		},
 	}
+	// A flag mfabridge does not know is most likely the command's, given
+	// without `--` (exec PROFILE ls -l).
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w: if it belongs to the command, put `--` before the command (usage: %s)", err, c.UseLine())}
+	})
 	cmd.Flags().BoolVar(&server, "server", false, "serve credentials to CMD from a local endpoint that refreshes them, instead of fixed variables")
 	return cmd
+}
+
+// childRegion is the region a child gets, in the order of the AWS SDKs
+// (aws-sdk-go-v2 config: AWS_REGION, then AWS_DEFAULT_REGION, then the
+// shared config's region of the profile itself; a source_profile's region is
+// not inherited, as in the SDKs and botocore). "" when none is set: the child
+// then gets no region variable, as the SDK would have none.
+func (a *app) childRegion(p *sts.Profile) (string, error) {
+	for _, v := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+		if r := a.getenv(v); r != "" {
+			return r, nil
+		}
+	}
+	cfg, err := sts.LoadProfiles(a.getenv)
+	if err != nil {
+		return "", err
+	}
+	r, _ := cfg.Value(p.Name, "region")
+	return r, nil
+}
+
+// regionEnv sets both region variables (the SDKs read AWS_REGION, the AWS
+// CLI and botocore AWS_DEFAULT_REGION); nothing for "".
+func regionEnv(region string) []string {
+	if region == "" {
+		return nil
+	}
+	return []string{"AWS_REGION=" + region, "AWS_DEFAULT_REGION=" + region}
 }
 
 // runChild runs argv with env, forwarding signals (Unix; on Windows the
@@ -112,7 +179,7 @@ device as needed.`,
 func (a *app) runChild(argv []string, env []string) error {
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
-		return fmt.Errorf("run %q: %w", argv[0], err)
+		return a.cannotRun(argv[0], err)
 	}
 	c := exec.Command(path, argv[1:]...)
 	c.Env = env
@@ -121,7 +188,7 @@ func (a *app) runChild(argv []string, env []string) error {
 	signal.Notify(sigs, childSignals...)
 	defer signal.Stop(sigs)
 	if err := c.Start(); err != nil {
-		return fmt.Errorf("run %q: %w", argv[0], err)
+		return a.cannotRun(argv[0], err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -144,6 +211,18 @@ func (a *app) runChild(argv []string, env []string) error {
 		return fmt.Errorf("run %q: %w", argv[0], err)
 	}
 	return nil
+}
+
+// cannotRun reports a command that could not be started and returns the
+// status a POSIX shell gives: 127 when it is not found, 126 when it is found
+// but cannot be executed (no permission, a directory, not a program).
+func (a *app) cannotRun(name string, err error) error {
+	status, why := 126, "cannot execute"
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		status, why = 127, "command not found"
+	}
+	fmt.Fprintf(a.stderr, "mfabridge: error: run %q: %s: %v\n", name, why, err)
+	return exitStatus(status)
 }
 
 // credentialServer is the container-credentials endpoint: loopback only,
