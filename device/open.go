@@ -33,6 +33,8 @@ func Open(ctx context.Context, spec string, opts Options) (Device, error) {
 			v = opts.Getenv(s.EnvVar)
 		}
 		return NewTOTP(s.EnvVar, v)
+	case "reader":
+		return OpenReader(ctx, s.Reader, opts.Hooks, opts.Logger)
 	default:
 		return OpenYubiKey(ctx, s.Serial, opts.Hooks, opts.Logger)
 	}

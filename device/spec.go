@@ -13,11 +13,15 @@ import (
 //	yubikey:SERIAL     the YubiKey with this serial number
 //	sim:PATH           a simulated YubiKey whose state lives in PATH
 //	totp:env:VAR       a software TOTP secret (base32 or otpauth:// URI) in $VAR
+//	reader:NAME        the OATH card (YubiKey or other YKOATH card) in the
+//	                   PC/SC reader whose name contains NAME (ignoring case),
+//	                   as ykman --reader
 type Spec struct {
-	Kind   string // "yubikey", "sim" or "totp"
+	Kind   string // "yubikey", "sim", "totp" or "reader"
 	Serial uint32 // yubikey: 0 means "the only one"
 	Path   string // sim
 	EnvVar string // totp
+	Reader string // reader: part of the reader's name
 }
 
 // ParseSpec parses a device specification.
@@ -44,10 +48,15 @@ func ParseSpec(s string) (Spec, error) {
 			return Spec{}, fmt.Errorf("device %q: a software TOTP device is totp:env:VAR, with the secret in the environment variable VAR", s)
 		}
 		return Spec{Kind: "totp", EnvVar: v}, nil
+	case "reader":
+		if strings.TrimSpace(rest) == "" {
+			return Spec{}, fmt.Errorf("device %q: give part of the reader's name, as reader:NAME (see `mfabridge devices`)", s)
+		}
+		return Spec{Kind: "reader", Reader: rest}, nil
 	case "":
 		return Spec{}, fmt.Errorf("no device given: pass --device (yubikey, yubikey:SERIAL, sim:PATH or totp:env:VAR) or set MFABRIDGE_DEVICE")
 	default:
-		return Spec{}, fmt.Errorf("device %q: unknown kind %q; use yubikey, yubikey:SERIAL, sim:PATH or totp:env:VAR", s, kind)
+		return Spec{}, fmt.Errorf("device %q: unknown kind %q; use yubikey, yubikey:SERIAL, reader:NAME, sim:PATH or totp:env:VAR", s, kind)
 	}
 }
 
@@ -63,6 +72,8 @@ func (s Spec) String() string {
 		return "sim:" + s.Path
 	case "totp":
 		return "totp:env:" + s.EnvVar
+	case "reader":
+		return "reader:" + s.Reader
 	}
 	return s.Kind
 }
@@ -74,6 +85,10 @@ func (i Info) String() string {
 	case "yubikey":
 		if i.Serial != 0 {
 			return fmt.Sprintf("YubiKey %d", i.Serial)
+		}
+		if i.Reader != "" {
+			// No serial known: an OATH-only card, or a key opened by reader.
+			return fmt.Sprintf("OATH card in reader %q", i.Reader)
 		}
 		return "YubiKey"
 	case "sim":
