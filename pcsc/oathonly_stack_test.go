@@ -93,3 +93,27 @@ func TestStackOATHOnlyCard(t *testing.T) {
 		t.Fatalf("accounts code --device yubikey, only the OATH card: %v, stdout %q, stderr %q", err, stdout, stderr)
 	}
 }
+
+// The probe, against the simulator directly (no pcscd): an OATH-only card
+// is an OATH card without serial or firmware; the full card keeps its
+// serial.
+func TestProbeSimulatedOATHOnly(t *testing.T) {
+	ctx := context.Background()
+	only, err := simulator.Create(filepath.Join(t.TempDir(), "only.json"), 33333333, firmware, simulator.WithOATHOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if serial, fw, err := probeKey(ctx, only); err != nil || serial != 0 || fw != "" {
+		t.Fatalf("probeKey(OATH-only card) = %d, %q, %v; want 0, \"\", nil", serial, fw, err)
+	}
+	if serial, fw, err := probeSerial(ctx, only); err != nil || serial != 0 || fw != "" {
+		t.Fatalf("probeSerial(OATH-only card) = %d, %q, %v; want 0, \"\", nil", serial, fw, err)
+	}
+	full, err := simulator.Create(filepath.Join(t.TempDir(), "full.json"), 33333333, firmware)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if serial, fw, err := probeKey(ctx, full); err != nil || serial != 33333333 || fw != "5.4.3" {
+		t.Fatalf("probeKey(YubiKey) = %d, %q, %v", serial, fw, err)
+	}
+}
