@@ -36,6 +36,8 @@ func Open(ctx context.Context, spec string, opts Options) (Device, error) {
 		return NewTOTP(s.EnvVar, v)
 	case "process":
 		return NewProcess(s.Command, opts.Process)
+	case "reader":
+		return OpenReader(ctx, s.Reader, opts.Hooks, opts.Logger)
 	default:
 		return OpenYubiKey(ctx, s.Serial, opts.Hooks, opts.Logger)
 	}

@@ -15,11 +15,15 @@ import (
 //	totp:env:VAR       a software TOTP secret (base32 or otpauth:// URI) in $VAR
 //	process:COMMAND    the code COMMAND prints (a password manager's CLI;
 //	                   aws-vault's mfa_process), run by the platform shell
+//	reader:NAME        the OATH card (YubiKey or other YKOATH card) in the
+//	                   PC/SC reader whose name contains NAME (ignoring case),
+//	                   as ykman --reader
 type Spec struct {
-	Kind    string // "yubikey", "sim", "totp" or "process"
+	Kind    string // "yubikey", "sim", "totp", "reader" or "process"
 	Serial  uint32 // yubikey: 0 means "the only one"
 	Path    string // sim
 	EnvVar  string // totp
+	Reader  string // reader: part of the reader's name
 	Command string // process
 }
 
@@ -52,10 +56,15 @@ func ParseSpec(s string) (Spec, error) {
 			return Spec{}, fmt.Errorf("device %q: give the command that prints the code, as process:COMMAND", s)
 		}
 		return Spec{Kind: "process", Command: rest}, nil
+	case "reader":
+		if strings.TrimSpace(rest) == "" {
+			return Spec{}, fmt.Errorf("device %q: give part of the reader's name, as reader:NAME (see `mfabridge devices`)", s)
+		}
+		return Spec{Kind: "reader", Reader: rest}, nil
 	case "":
 		return Spec{}, fmt.Errorf("no device given: pass --device (yubikey, yubikey:SERIAL, sim:PATH, totp:env:VAR or process:COMMAND) or set MFABRIDGE_DEVICE")
 	default:
-		return Spec{}, fmt.Errorf("device %q: unknown kind %q; use yubikey, yubikey:SERIAL, sim:PATH, totp:env:VAR or process:COMMAND", s, kind)
+		return Spec{}, fmt.Errorf("device %q: unknown kind %q; use yubikey, yubikey:SERIAL, reader:NAME, sim:PATH, totp:env:VAR or process:COMMAND", s, kind)
 	}
 }
 
@@ -73,6 +82,8 @@ func (s Spec) String() string {
 		return "totp:env:" + s.EnvVar
 	case "process":
 		return "process:" + s.Command
+	case "reader":
+		return "reader:" + s.Reader
 	}
 	return s.Kind
 }
@@ -85,6 +96,10 @@ func (i Info) String() string {
 	case "yubikey":
 		if i.Serial != 0 {
 			return fmt.Sprintf("YubiKey %d", i.Serial)
+		}
+		if i.Reader != "" {
+			// No serial known: an OATH-only card, or a key opened by reader.
+			return fmt.Sprintf("OATH card in reader %q", i.Reader)
 		}
 		return "YubiKey"
 	case "sim":

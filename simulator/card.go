@@ -97,6 +97,12 @@ func WithChunkSize(n int) Option {
 	}
 }
 
+// WithOATHOnly makes a card with the OATH applet alone, as Yubico's
+// ykneo-oath on a NEO-era key or another JavaCard, or another YKOATH token:
+// SELECT of the PIV, management and OTP applets answers 6A82, so the card
+// shows no YubiKey serial or firmware (not persisted).
+func WithOATHOnly() Option { return func(c *Card) { c.oathOnly = true } }
+
 // applet is the currently selected applet.
 type applet int
 
@@ -120,6 +126,7 @@ type Card struct {
 	touch    TouchPolicy
 	touchSet bool
 	chunk    int
+	oathOnly bool // see WithOATHOnly
 	write    func(path string, data []byte) error
 	log      *slog.Logger // see WithLogger (log.go)
 

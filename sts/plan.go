@@ -155,10 +155,49 @@ func (pl *Plan) String() string {
 		}
 		fmt.Fprintf(&b, "; 0 for refreshes while the MFA session lasts (%s)", lasts)
 	} else if pl.Touches() > 0 {
-		fmt.Fprintf(&b, "; %d per refresh (every %s, reused while 15m remain)", pl.Touches(), fmtDur(pl.Final().Duration-awsconfig.MinRemaining))
+		fmt.Fprintf(&b, "; %d per refresh (every %s, reused while %s remain)", pl.Touches(), fmtDur(pl.Final().Duration-pl.ReuseMargin()), fmtDur(pl.ReuseMargin()))
 	}
 	b.WriteByte('\n')
+	if short := pl.ShortSession(); short != "" {
+		fmt.Fprintf(&b, "  note: %s\n", short)
+	}
 	return b.String()
+}
+
+// ReuseMargin is how long the final credentials must still be valid to be
+// handed out again. It is awsconfig.MinRemaining (the 15-minute rule of the AWS CLI's
+// cache and botocore's advisory refresh), shortened to a third of the session
+// for sessions under 45 minutes: a 15-minute session (duration_seconds =
+// 900, the minimum) would otherwise never be reusable and every request
+// would make a new STS call. A third leaves a 15-minute session 5 minutes,
+// the expiry window aws-sdk-go-v2 gives container credentials.
+func (pl *Plan) ReuseMargin() time.Duration {
+	if d := pl.Final().Duration / 3; d > 0 && d < awsconfig.MinRemaining {
+		return d
+	}
+	return awsconfig.MinRemaining
+}
+
+// ShortSession explains, when the final credentials last less than 45
+// minutes, how they are reused; "" otherwise.
+func (pl *Plan) ShortSession() string {
+	d := pl.Final().Duration
+	if m := pl.ReuseMargin(); m < awsconfig.MinRemaining {
+		how := "are reused for " + fmtDur(d-m)
+		if d <= awsconfig.MinRemaining {
+			how = "are never reusable under the AWS CLI's 15-minute rule (the AWS CLI and botocore would call STS on every command); mfabridge reuses them for " + fmtDur(d-m)
+		}
+		return fmt.Sprintf("%s lasts %s: its credentials %s, then calls STS again; a duration_seconds of 2700 or more keeps the 15-minute margin", pl.Final().describe(), fmtDur(d), how)
+	}
+	return ""
+}
+
+// describe names a step for messages: "AssumeRole ARN" or "GetSessionToken".
+func (s Step) describe() string {
+	if s.RoleARN != "" {
+		return string(s.Action) + " " + s.RoleARN
+	}
+	return string(s.Action)
 }
 
 func fmtDur(d time.Duration) string {

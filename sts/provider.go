@@ -241,11 +241,12 @@ func (pr *Provider) keys() []string {
 // next call's result does not depend on it.
 const callerMargin = time.Minute
 
-// margin is how long step i's result must still be valid to be used: 15
-// minutes for the credentials handed out, a minute for intermediate ones.
+// margin is how long step i's result must still be valid to be used: the
+// plan's ReuseMargin (15 minutes, less for short sessions) for the
+// credentials handed out, a minute for intermediate ones.
 func (pr *Provider) margin(i int) time.Duration {
 	if i == len(pr.plan.Steps)-1 {
-		return awsconfig.MinRemaining
+		return pr.plan.ReuseMargin()
 	}
 	return callerMargin
 }

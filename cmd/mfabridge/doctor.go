@@ -136,6 +136,9 @@ func (d *doctor) profile(cfg *awsconfig.Config, name string) *awsconfig.Profile 
 		}
 	}
 	d.report("ok", fmt.Sprintf("profile %q: %s from %s; mfa_serial %s", name, strings.Join(steps, " → "), pl.Source, p.MFASerial), "")
+	if short := pl.ShortSession(); short != "" {
+		d.report("warn", fmt.Sprintf("profile %q: %s", name, short), "set duration_seconds = 3600 (the default) in the role's profile unless the role must be short-lived")
+	}
 	return p
 }
 
