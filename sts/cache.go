@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -92,7 +93,7 @@ func openCache(dir string) (*fileCache, error) {
 	}
 	// One lstat on the usual Unix path (the directory exists): a cached
 	// credential_process pays for nothing more.
-	if err := securefile.EnsureDir(dir); err != nil {
+	if err := securefile.EnsureDir(dir, isCacheFile); err != nil {
 		return nil, fmt.Errorf("open cache: %w", cacheDirError(err))
 	}
 	return &fileCache{dir: dir}, nil
@@ -114,12 +115,49 @@ func cacheDirError(err error) error {
 		return fmt.Errorf("%w: its owner could read or plant credentials; remove it if it should be yours, %s", err, elsewhere)
 	case securefile.ErrNotDir:
 		return fmt.Errorf("%w: move the file away, %s", err, elsewhere)
+	case securefile.ErrShared:
+		// Issue 13 case 1: refused rather than silently moved into a
+		// subdirectory, so the folder named is the folder used (doctor,
+		// a user clearing the cache, a second tool reading it all agree).
+		return fmt.Errorf("%w: the cache must be a folder of its own, private to you; set MFABRIDGE_CACHE_DIR to a new folder (%s), which mfabridge creates private", err, e.Fix)
 	case securefile.ErrNotPrivate:
 		if e.Fix != "" {
 			return fmt.Errorf("%w: make it private (%s), %s", err, e.Fix, elsewhere)
 		}
 	}
 	return err
+}
+
+// isCacheFile claims the names mfabridge writes in its cache directory:
+// entries, ledgers and lock files (prefix + 64 hex digits), the rotation
+// journals of sts and sts/keystore, and temporary files of an atomic
+// write. securefile.EnsureDir tightens an existing directory only if it
+// holds nothing else.
+func isCacheFile(name string) bool {
+	if strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
+		return true
+	}
+	if strings.HasPrefix(name, "keyrotate-") {
+		return strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".lock")
+	}
+	base, ok := strings.CutSuffix(name, ".json")
+	if !ok {
+		base, ok = strings.CutSuffix(name, ".lock")
+	}
+	if !ok {
+		return false
+	}
+	for _, p := range []string{"ledger-", "lock-", "rotate-"} {
+		if b, ok := strings.CutPrefix(base, p); ok {
+			base = b
+			break
+		}
+	}
+	if len(base) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(base)
+	return err == nil
 }
 
 // removeStaleTemps deletes temporary files a killed writer left behind. It

@@ -14,8 +14,8 @@
 //     nothing there (every file reads as 0666).
 //
 // Error contract: a file or directory that fails a check gives an *Error
-// that unwraps to one of ErrLink, ErrNotRegular, ErrNotDir, ErrForeign or
-// ErrNotPrivate; a replacement that another program keeps blocking gives
+// that unwraps to one of ErrLink, ErrNotRegular, ErrNotDir, ErrForeign,
+// ErrNotPrivate or ErrShared (a directory EnsureDir will not tighten); a replacement that another program keeps blocking gives
 // ErrBusy. A missing file gives an error matching fs.ErrNotExist. Other
 // errors are the system's, wrapped with the path.
 package securefile
@@ -23,6 +23,8 @@ package securefile
 import (
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
 )
 
 // Reasons a file is not trusted.
@@ -33,6 +35,7 @@ var (
 	ErrForeign    = errors.New("is owned by another user")
 	ErrNotPrivate = errors.New("is not private")
 	ErrBusy       = errors.New("is held open by another program")
+	ErrShared     = errors.New("is a shared directory")
 )
 
 // Error says which path failed which check, and how to fix it.
@@ -64,4 +67,35 @@ func FixOf(err error) string {
 		return e.Fix
 	}
 	return ""
+}
+
+// foreignEntry returns the first name in the open directory d that ours
+// does not claim, or "" when every entry is ours (or there is none). A nil
+// ours claims nothing. It reads the directory in batches and stops at the
+// first foreign name: a directory such as /proc is not listed in full.
+func foreignEntry(d interface {
+	Readdirnames(n int) ([]string, error)
+}, ours func(name string) bool) (string, error) {
+	for {
+		names, err := d.Readdirnames(64)
+		for _, n := range names {
+			if ours == nil || !ours(n) {
+				return n, nil
+			}
+		}
+		if errors.Is(err, io.EOF) || (err == nil && len(names) == 0) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+}
+
+// sharedError is EnsureDir's refusal to tighten a directory it did not
+// create and that holds files that are not ours: changing its mode would
+// break whatever else uses it (/, /tmp, a project folder).
+func sharedError(dir, detail string) *Error {
+	return &Error{Path: dir, Err: ErrShared, Detail: detail,
+		Fix: "use a folder of its own, e.g. " + filepath.Join(dir, "mfabridge")}
 }

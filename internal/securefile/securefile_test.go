@@ -15,7 +15,7 @@ import (
 
 func TestWriteReadRoundTrip(t *testing.T) {
 	dir := filepath.Join(testDir(t), "a", "b")
-	if err := EnsureDir(dir); err != nil {
+	if err := EnsureDir(dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := CheckDir(dir); err != nil {
@@ -47,14 +47,14 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		t.Fatalf("directory holds %v, want only entry.json", ents)
 	}
 	// EnsureDir again: nothing to do.
-	if err := EnsureDir(dir); err != nil {
+	if err := EnsureDir(dir, nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestEnsureFile(t *testing.T) {
 	dir := filepath.Join(testDir(t), "d")
-	if err := EnsureDir(dir); err != nil {
+	if err := EnsureDir(dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	lock := filepath.Join(dir, "x.lock")
@@ -78,7 +78,7 @@ func TestEnsureFile(t *testing.T) {
 
 func TestWrongKind(t *testing.T) {
 	dir := filepath.Join(testDir(t), "d")
-	if err := EnsureDir(dir); err != nil {
+	if err := EnsureDir(dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing")
@@ -98,7 +98,7 @@ func TestWrongKind(t *testing.T) {
 	if err := WriteFile(file, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := EnsureDir(file); !errors.Is(err, ErrNotDir) {
+	if err := EnsureDir(file, nil); !errors.Is(err, ErrNotDir) {
 		t.Errorf("EnsureDir of a file: %v, want ErrNotDir", err)
 	}
 	var e *Error

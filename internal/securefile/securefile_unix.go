@@ -13,15 +13,21 @@ import (
 )
 
 // EnsureDir creates dir (mode 0700, parents as needed) if it is missing and
-// checks it: a directory, not a symbolic link, owned by the current user. A
-// directory of ours that others may enter is tightened to 0700. It costs one
-// lstat when the directory is already right.
-func EnsureDir(dir string) error {
+// checks it: a directory, not a symbolic link, owned by the current user.
+// A directory of ours that others may enter is tightened to 0700, but only
+// if EnsureDir created it or every entry in it is one ours claims (a nil
+// ours claims nothing, so only an empty directory qualifies); otherwise it
+// is left alone and the error unwraps to ErrShared. A directory with the
+// sticky, setuid or setgid bit (a shared /tmp) is never changed. It costs
+// one lstat when the directory is already right.
+func EnsureDir(dir string, ours func(name string) bool) error {
 	fi, err := os.Lstat(dir)
+	created := false
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
+		created = true
 		fi, err = os.Lstat(dir)
 	}
 	if err != nil {
@@ -30,11 +36,31 @@ func EnsureDir(dir string) error {
 	if err := checkDirInfo(dir, fi); err != nil {
 		return err
 	}
-	if fi.Mode().Perm() != 0o700 {
-		// Ours, so tighten it rather than leak what it holds.
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("restrict %s to its owner: %w", dir, err)
+	mode := fi.Mode()
+	if mode.Perm() == 0o700 {
+		return nil
+	}
+	if special := mode & (fs.ModeSticky | fs.ModeSetuid | fs.ModeSetgid); special != 0 {
+		return sharedError(dir, fmt.Sprintf("mode %v: its sticky/setuid/setgid bits say others share it; mfabridge does not change it", mode))
+	}
+	if !created {
+		d, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			return err
 		}
+		name, err := foreignEntry(d, ours)
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("list %s: %w", dir, err)
+		}
+		if name != "" {
+			return sharedError(dir, fmt.Sprintf("mode %#o, and it holds %q, which is not mfabridge's; mfabridge does not change the mode of a folder others use", mode.Perm(), name))
+		}
+	}
+	// Ours and holding nothing else, so tighten it rather than leak what
+	// it holds.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("restrict %s to its owner: %w", dir, err)
 	}
 	return nil
 }

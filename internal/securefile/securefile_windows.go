@@ -83,10 +83,15 @@ func checkHandle(path string, h windows.Handle, dir bool) error {
 // EnsureDir creates dir (parents as needed) with a protected DACL granting
 // only the current user if it is missing, and checks it: a directory, not a
 // reparse point, owned by the current user. A directory of ours that others
-// may use is restricted to us.
-func EnsureDir(dir string) error {
+// may use is restricted to us, but only if EnsureDir created it or every
+// entry in it is one ours claims (a nil ours claims nothing: only an empty
+// directory qualifies); otherwise it is left alone and the error unwraps to
+// ErrShared.
+func EnsureDir(dir string, ours func(name string) bool) error {
 	h, err := open(dir, windows.READ_CONTROL|windows.FILE_READ_ATTRIBUTES, windows.OPEN_EXISTING, nil)
+	created := false
 	if errors.Is(err, fs.ErrNotExist) {
+		created = true
 		if err := mkdirPrivate(dir); err != nil {
 			return err
 		}
@@ -101,8 +106,22 @@ func EnsureDir(dir string) error {
 	if !errors.As(err, &e) || e.Err != ErrNotPrivate {
 		return err
 	}
-	// Ours (the owner was checked first), so restrict it rather than leak
-	// what it holds.
+	if !created {
+		d, err := os.Open(dir)
+		if err != nil {
+			return err
+		}
+		name, err := foreignEntry(d, ours)
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("list %s: %w", dir, err)
+		}
+		if name != "" {
+			return sharedError(dir, fmt.Sprintf("%s, and it holds %q, which is not mfabridge's; mfabridge does not change the access of a folder others use", e.Detail, name))
+		}
+	}
+	// Ours (the owner was checked first) and holding nothing else, so
+	// restrict it rather than leak what it holds.
 	if terr := restrictDir(dir); terr != nil {
 		e.Detail += "; restricting it failed: " + terr.Error()
 		return e
