@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gofrs/flock"
-
 	"github.com/mfabridge/mfabridge/internal/securefile"
 )
 
@@ -70,6 +68,9 @@ type cacheEntry struct {
 	// MFATime is when the code that authenticated this session was
 	// accepted (GetSessionToken only); mfabridge_mfa_max_age counts from it.
 	MFATime time.Time `json:"mfa_time,omitzero"`
+	// For is what the entry was fetched for (the step's cache key before
+	// hashing): an entry is used only for that very step (issue 13 case 4).
+	For *stepKey `json:"for,omitempty"`
 }
 
 func (e *cacheEntry) valid() bool {
@@ -277,32 +278,33 @@ func (c *fileCache) recordStep(serial string, step int64, at time.Time) error {
 	return c.writeAtomic(ledgerName(serial), b)
 }
 
-// lockSerial takes the cross-process lock of an MFA serial. flock(2) locks
-// belong to the open file description, so two Providers in one process
-// exclude each other as two processes do.
+// restoreStep gives a step back: the ledger of serial holds prev again (or
+// nothing, when prev < 0). Call it with the serial's lock held, only for a
+// code that cannot have reached STS.
+func (c *fileCache) restoreStep(serial string, prev int64) error {
+	if prev < 0 {
+		if err := os.Remove(c.path(ledgerName(serial))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("restore step: %w", err)
+		}
+		return nil
+	}
+	return c.recordStep(serial, prev, time.Now())
+}
+
+// lockSerial takes the cross-process lock of an MFA serial. The lock
+// belongs to the open file (flock(2), LockFileEx), so two Providers in one
+// process exclude each other as two processes do. securefile.Lock locks
+// the very file it checked: a link or a FIFO planted at the lock path is
+// refused, never followed or blocked on (issue 13 cases 2 and 3).
 // waiting is called once if the lock is busy.
 func (c *fileCache) lockSerial(ctx context.Context, serial string, waiting func()) (unlock func(), err error) {
-	name := c.path("lock-" + cacheKey(struct{ Serial string }{serial}) + ".lock")
-	// Create it private (and check it) before flock opens it: on Windows a
-	// file flock creates would get whatever DACL it inherits.
-	if err := securefile.EnsureFile(name); err != nil {
-		return nil, fmt.Errorf("lock mfa serial: %w", err)
-	}
-	fl := flock.New(name, flock.SetPermissions(0o600))
-	ok, err := fl.TryLock()
-	if err == nil && !ok {
-		if waiting != nil {
-			waiting()
-		}
-		ok, err = fl.TryLockContext(ctx, 20*time.Millisecond)
-	}
+	unlock, err = securefile.Lock(ctx, c.lockPath(serial), waiting)
 	if err != nil {
-		fl.Close()
 		return nil, fmt.Errorf("lock mfa serial: %w", err)
 	}
-	if !ok {
-		fl.Close()
-		return nil, fmt.Errorf("lock mfa serial: %w", ctx.Err())
-	}
-	return func() { fl.Unlock(); fl.Close() }, nil
+	return unlock, nil
+}
+
+func (c *fileCache) lockPath(serial string) string {
+	return c.path("lock-" + cacheKey(struct{ Serial string }{serial}) + ".lock")
 }

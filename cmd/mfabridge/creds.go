@@ -96,8 +96,16 @@ func (a *app) provider(p *sts.Profile) (*sts.Provider, *tokenSource, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	timeout := sts.DefaultCallTimeout
+	if v := a.getenv("MFABRIDGE_STS_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, nil, fmt.Errorf("MFABRIDGE_STS_TIMEOUT=%q: want a positive duration, such as 30s (the default)", v)
+		}
+		timeout = d
+	}
 	ts := a.newTokenSource(p)
-	pr, err := sts.NewProvider(p, ts.Code, dir, sts.WithUI(sts.UI{Notify: a.term.notice}))
+	pr, err := sts.NewProvider(p, ts.Code, dir, sts.WithUI(sts.UI{Notify: a.term.notice}), sts.WithCallTimeout(timeout))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -21,10 +21,12 @@
 package securefile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 )
 
 // Reasons a file is not trusted.
@@ -98,4 +100,44 @@ func foreignEntry(d interface {
 func sharedError(dir, detail string) *Error {
 	return &Error{Path: dir, Err: ErrShared, Detail: detail,
 		Fix: "use a folder of its own, e.g. " + filepath.Join(dir, "mfabridge")}
+}
+
+// lockPoll is how often Lock retries a lock another process holds.
+const lockPoll = 20 * time.Millisecond
+
+// Lock takes an exclusive advisory lock (flock(2) on Unix, LockFileEx on
+// Windows) on path, creating it empty and private if missing. The lock is
+// taken on the very handle that was checked, so a link or a FIFO planted
+// at path is refused (ErrLink, ErrNotRegular) and never followed, created
+// or opened in a blocking way: there is no window between the check and
+// the open. If another holder has it, waiting is called once (it may be
+// nil) and Lock retries until ctx ends, returning ctx's error (wrapped).
+// The lock is released by unlock, or when the process exits.
+func Lock(ctx context.Context, path string, waiting func()) (unlock func(), err error) {
+	f, err := openLockFile(path)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := tryLock(f)
+	if err == nil && !ok {
+		if waiting != nil {
+			waiting()
+		}
+		t := time.NewTicker(lockPoll)
+		defer t.Stop()
+		for err == nil && !ok {
+			select {
+			case <-ctx.Done():
+				f.Close()
+				return nil, fmt.Errorf("lock %s: %w", path, context.Cause(ctx))
+			case <-t.C:
+			}
+			ok, err = tryLock(f)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil // closing the last handle releases the lock
 }

@@ -207,3 +207,37 @@ func WriteFile(path string, data []byte) (err error) {
 	}
 	return nil
 }
+
+// openLockFile creates path private (O_EXCL: never through a link) or
+// opens the existing one without following a link or blocking on a FIFO,
+// and checks what it opened.
+func openLockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err == nil {
+		if err := f.Chmod(0o600); err != nil { // whatever the umask took away
+			f.Close()
+			return nil, err
+		}
+		return f, nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return nil, err
+	}
+	return openChecked(path, os.O_RDONLY)
+}
+
+// tryLock takes the flock(2) lock of f without waiting.
+func tryLock(f *os.File) (bool, error) {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, syscall.EWOULDBLOCK):
+			return false, nil
+		case errors.Is(err, syscall.EINTR):
+			continue
+		}
+		return false, err
+	}
+}

@@ -3,7 +3,9 @@
 package securefile
 
 import (
+	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,5 +178,73 @@ func TestUnixForeignOwner(t *testing.T) {
 	os.Chown(dir, 4242, 4242)
 	if err := EnsureDir(dir, nil); !errors.Is(err, ErrForeign) {
 		t.Errorf("foreign directory: %v", err)
+	}
+}
+
+// TestLockRefusesLinksAndFIFOs pins issue 13 cases 2 and 3 for lock files:
+// a symbolic link at the lock path is refused and its target never
+// created; a FIFO is refused without blocking (the test would hang).
+func TestLockRefusesLinksAndFIFOs(t *testing.T) {
+	dir := filepath.Join(testDir(t), "d")
+	if err := EnsureDir(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(testDir(t), "victim")
+	link := filepath.Join(dir, "link.lock")
+	os.Symlink(victim, link)
+	if _, err := Lock(context.Background(), link, nil); !errors.Is(err, ErrLink) {
+		t.Errorf("Lock of a dangling symlink: %v, want ErrLink", err)
+	}
+	if _, err := os.Lstat(victim); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the link's target was created: %v", err)
+	}
+	fifo := filepath.Join(dir, "fifo.lock")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(context.Background(), fifo, nil); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("Lock of a FIFO: %v, want ErrNotRegular", err)
+	}
+	for _, read := range []func() error{
+		func() error { _, err := ReadFile(fifo, 10); return err },
+		func() error { return Check(fifo) },
+		func() error { return EnsureFile(fifo) },
+	} {
+		if err := read(); !errors.Is(err, ErrNotRegular) {
+			t.Errorf("FIFO: %v, want ErrNotRegular", err)
+		}
+	}
+	if _, err := Lock(context.Background(), dir, nil); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("Lock of a directory: %v, want ErrNotRegular", err)
+	}
+}
+
+// TestLockExcludes: a second Lock of the same file waits (and says so
+// once) until the first is released, and gives up when its context ends.
+func TestLockExcludes(t *testing.T) {
+	path := filepath.Join(testDir(t), "x.lock")
+	unlock, err := Lock(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Lstat(path); fi.Mode() != 0o600 {
+		t.Fatalf("lock file mode %v, want 0600", fi.Mode())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	waited := 0
+	_, err = Lock(ctx, path, func() { waited++; cancel() })
+	if !errors.Is(err, context.Canceled) || waited != 1 {
+		t.Fatalf("second Lock while held: %v (waiting called %d times), want context.Canceled after one call", err, waited)
+	}
+	got := make(chan error, 1)
+	go func() {
+		u, err := Lock(context.Background(), path, unlock) // releases the first on waiting
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	if err := <-got; err != nil {
+		t.Fatalf("Lock after release: %v", err)
 	}
 }

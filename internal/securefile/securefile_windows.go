@@ -403,3 +403,37 @@ func renameInfo(dst string, flags uint32) ([]byte, uint32, error) {
 	copy(unsafe.Slice(&ri.FileName[0], len(name)), name)
 	return buf, uint32(size), nil
 }
+
+// openLockFile creates path with the private descriptor or opens the
+// existing one without following a reparse point, and checks what it
+// opened.
+func openLockFile(path string) (*os.File, error) {
+	const access = windows.GENERIC_READ | windows.READ_CONTROL
+	h, err := createPrivate(path, access)
+	if errors.Is(err, fs.ErrExist) {
+		h, err = open(path, access, windows.OPEN_EXISTING, nil)
+		if err == nil {
+			if cerr := checkHandle(path, h, false); cerr != nil {
+				windows.CloseHandle(h)
+				return nil, cerr
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(h), path), nil
+}
+
+// tryLock takes a LockFileEx lock of f's first byte without waiting.
+func tryLock(f *os.File) (bool, error) {
+	var ol windows.Overlapped
+	err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) || errors.Is(err, windows.ERROR_IO_PENDING) {
+		return false, nil
+	}
+	return false, err
+}
