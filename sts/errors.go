@@ -88,6 +88,10 @@ type callInfo struct {
 	endpoint   string // endpoint_url / AWS_ENDPOINT_URL_STS, if set
 }
 
+// mayBeSpent ends the Fix of a failure after which the code sent may have
+// been consumed; settleStep removes it when the step was given back.
+const mayBeSpent = "; the code may have been consumed, the next attempt waits for a fresh one"
+
 // timeoutError is a call that the Provider's time-out ended (issue 13
 // case 7): it says which call, and after how long.
 func timeoutError(ci callInfo, d time.Duration, err error) error {
@@ -95,7 +99,7 @@ func timeoutError(ci callInfo, d time.Duration, err error) error {
 		Cause: "STS (or something on the way) accepted the request but did not answer",
 		Fix:   "check the network and the endpoint (AWS_ENDPOINT_URL_STS, endpoint_url), or raise MFABRIDGE_STS_TIMEOUT"}
 	if ci.withMFA {
-		ce.Fix += "; the code may have been consumed, the next attempt waits for a fresh one"
+		ce.Fix += mayBeSpent
 	}
 	return ce
 }
@@ -127,7 +131,7 @@ func classify(ci callInfo, err error) error {
 		ce.Cause = "no answer from STS"
 		ce.Fix = "check the network and the endpoint (AWS_ENDPOINT_URL_STS, endpoint_url)"
 		if ci.withMFA {
-			ce.Fix += "; the code may have been consumed, the next attempt waits for a fresh one"
+			ce.Fix += mayBeSpent
 		}
 		return ce
 	}

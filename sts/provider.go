@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -577,6 +578,7 @@ func (pr *Provider) settleStep(ce *CallError, sent *sendTrace, prev int64) {
 		return
 	}
 	ce.StepKept = true
+	ce.Fix = strings.Replace(ce.Fix, mayBeSpent, "", 1)
 }
 
 // skewCause says how far this computer's clock is from STS's, measured
