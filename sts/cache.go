@@ -94,7 +94,7 @@ func openCache(dir string) (*fileCache, error) {
 	}
 	// One lstat on the usual Unix path (the directory exists): a cached
 	// credential_process pays for nothing more.
-	if err := securefile.EnsureDir(dir, isCacheFile); err != nil {
+	if err := securefile.EnsureDir(dir, IsCacheFile); err != nil {
 		return nil, fmt.Errorf("open cache: %w", cacheDirError(err))
 	}
 	return &fileCache{dir: dir}, nil
@@ -129,12 +129,12 @@ func cacheDirError(err error) error {
 	return err
 }
 
-// isCacheFile claims the names mfabridge writes in its cache directory:
+// IsCacheFile claims the names mfabridge writes in its cache directory:
 // entries, ledgers and lock files (prefix + 64 hex digits), the rotation
 // journals of sts and sts/keystore, and temporary files of an atomic
 // write. securefile.EnsureDir tightens an existing directory only if it
-// holds nothing else.
-func isCacheFile(name string) bool {
+// holds nothing else (doctor checks it the same way).
+func IsCacheFile(name string) bool {
 	if strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
 		return true
 	}

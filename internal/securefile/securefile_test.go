@@ -2,6 +2,7 @@ package securefile
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -18,7 +19,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	if err := EnsureDir(dir, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckDir(dir); err != nil {
+	if err := CheckDir(dir, nil); err != nil {
 		t.Fatalf("CheckDir after EnsureDir: %v", err)
 	}
 	path := filepath.Join(dir, "entry.json")
@@ -102,10 +103,40 @@ func TestWrongKind(t *testing.T) {
 		t.Errorf("EnsureDir of a file: %v, want ErrNotDir", err)
 	}
 	var e *Error
-	if err := CheckDir(file); !errors.As(err, &e) || e.Path != file || e.Err != ErrNotDir {
+	if err := CheckDir(file, nil); !errors.As(err, &e) || e.Path != file || e.Err != ErrNotDir {
 		t.Errorf("CheckDir of a file: %#v", err)
 	}
 }
 
 // testDir is a temporary directory that Wine can remove (see testtemp).
 func testDir(t *testing.T) string { return testtemp.Dir(t) }
+
+// TestLockExcludes: a second Lock of the same file waits (and says so
+// once) until the first is released, and gives up when its context ends.
+func TestLockExcludes(t *testing.T) {
+	path := filepath.Join(testDir(t), "x.lock")
+	unlock, err := Lock(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(path); err != nil {
+		t.Fatalf("the lock file Lock created is not private: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	waited := 0
+	_, err = Lock(ctx, path, func() { waited++; cancel() })
+	if !errors.Is(err, context.Canceled) || waited != 1 {
+		t.Fatalf("second Lock while held: %v (waiting called %d times), want context.Canceled after one call", err, waited)
+	}
+	got := make(chan error, 1)
+	go func() {
+		u, err := Lock(context.Background(), path, unlock) // releases the first on waiting
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	if err := <-got; err != nil {
+		t.Fatalf("Lock after release: %v", err)
+	}
+}

@@ -40,22 +40,8 @@ func EnsureDir(dir string, ours func(name string) bool) error {
 	if mode.Perm() == 0o700 {
 		return nil
 	}
-	if special := mode & (fs.ModeSticky | fs.ModeSetuid | fs.ModeSetgid); special != 0 {
-		return sharedError(dir, fmt.Sprintf("mode %v: its sticky/setuid/setgid bits say others share it; mfabridge does not change it", mode))
-	}
-	if !created {
-		d, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		name, err := foreignEntry(d, ours)
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("list %s: %w", dir, err)
-		}
-		if name != "" {
-			return sharedError(dir, fmt.Sprintf("mode %#o, and it holds %q, which is not mfabridge's; mfabridge does not change the mode of a folder others use", mode.Perm(), name))
-		}
+	if err := ownedAlone(dir, mode, !created, ours); err != nil {
+		return err
 	}
 	// Ours and holding nothing else, so tighten it rather than leak what
 	// it holds.
@@ -65,9 +51,35 @@ func EnsureDir(dir string, ours func(name string) bool) error {
 	return nil
 }
 
+// ownedAlone refuses (ErrShared) to change a directory with the sticky,
+// setuid or setgid bit, or, when list is set, one holding an entry ours
+// does not claim.
+func ownedAlone(dir string, mode fs.FileMode, list bool, ours func(string) bool) error {
+	if special := mode & (fs.ModeSticky | fs.ModeSetuid | fs.ModeSetgid); special != 0 {
+		return sharedError(dir, fmt.Sprintf("mode %v: its sticky/setuid/setgid bits say others share it; mfabridge does not change it", mode))
+	}
+	if !list {
+		return nil
+	}
+	d, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	name, err := foreignEntry(d, ours)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("list %s: %w", dir, err)
+	}
+	if name != "" {
+		return sharedError(dir, fmt.Sprintf("mode %#o, and it holds %q, which is not mfabridge's; mfabridge does not change the mode of a folder others use", mode.Perm(), name))
+	}
+	return nil
+}
+
 // CheckDir checks an existing directory as EnsureDir does, without creating
-// or changing it; a directory others may enter is ErrNotPrivate.
-func CheckDir(dir string) error {
+// or changing it: a directory others may enter is ErrNotPrivate (with the
+// chmod that fixes it) if EnsureDir would tighten it, else ErrShared.
+func CheckDir(dir string, ours func(name string) bool) error {
 	fi, err := os.Lstat(dir)
 	if err != nil {
 		return err
@@ -76,6 +88,9 @@ func CheckDir(dir string) error {
 		return err
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		if err := ownedAlone(dir, fi.Mode(), true, ours); err != nil {
+			return err
+		}
 		return &Error{Path: dir, Err: ErrNotPrivate, Detail: fmt.Sprintf("mode %#o, want 0700", perm), Fix: "chmod 700 " + dir}
 	}
 	return nil

@@ -43,10 +43,10 @@ func TestUnixModes(t *testing.T) {
 	}
 	// A loose directory of ours is tightened; CheckDir reports it first.
 	os.Chmod(dir, 0o755)
-	if err := CheckDir(dir); !errors.Is(err, ErrNotPrivate) || FixOf(err) != "chmod 700 "+dir {
+	ours := func(name string) bool { return name == "f" || name == "l" }
+	if err := CheckDir(dir, ours); !errors.Is(err, ErrNotPrivate) || FixOf(err) != "chmod 700 "+dir {
 		t.Errorf("CheckDir of a 0755 directory: %v", err)
 	}
-	ours := func(name string) bool { return name == "f" || name == "l" }
 	if err := EnsureDir(dir, ours); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +87,9 @@ func TestEnsureDirLeavesSharedDirs(t *testing.T) {
 				t.Fatal(err)
 			}
 			before, _ := os.Lstat(dir)
+			if err := CheckDir(dir, ours); tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("CheckDir: %v, want %v", err, tc.want)
+			}
 			err := EnsureDir(dir, ours)
 			after, _ := os.Lstat(dir)
 			if tc.want == nil {
@@ -216,35 +219,5 @@ func TestLockRefusesLinksAndFIFOs(t *testing.T) {
 	}
 	if _, err := Lock(context.Background(), dir, nil); !errors.Is(err, ErrNotRegular) {
 		t.Errorf("Lock of a directory: %v, want ErrNotRegular", err)
-	}
-}
-
-// TestLockExcludes: a second Lock of the same file waits (and says so
-// once) until the first is released, and gives up when its context ends.
-func TestLockExcludes(t *testing.T) {
-	path := filepath.Join(testDir(t), "x.lock")
-	unlock, err := Lock(context.Background(), path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi, _ := os.Lstat(path); fi.Mode() != 0o600 {
-		t.Fatalf("lock file mode %v, want 0600", fi.Mode())
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	waited := 0
-	_, err = Lock(ctx, path, func() { waited++; cancel() })
-	if !errors.Is(err, context.Canceled) || waited != 1 {
-		t.Fatalf("second Lock while held: %v (waiting called %d times), want context.Canceled after one call", err, waited)
-	}
-	got := make(chan error, 1)
-	go func() {
-		u, err := Lock(context.Background(), path, unlock) // releases the first on waiting
-		if err == nil {
-			u()
-		}
-		got <- err
-	}()
-	if err := <-got; err != nil {
-		t.Fatalf("Lock after release: %v", err)
 	}
 }

@@ -107,17 +107,8 @@ func EnsureDir(dir string, ours func(name string) bool) error {
 		return err
 	}
 	if !created {
-		d, err := os.Open(dir)
-		if err != nil {
+		if err := ownedAlone(dir, e.Detail, ours); err != nil {
 			return err
-		}
-		name, err := foreignEntry(d, ours)
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("list %s: %w", dir, err)
-		}
-		if name != "" {
-			return sharedError(dir, fmt.Sprintf("%s, and it holds %q, which is not mfabridge's; mfabridge does not change the access of a folder others use", e.Detail, name))
 		}
 	}
 	// Ours (the owner was checked first) and holding nothing else, so
@@ -181,15 +172,40 @@ func restrictDir(dir string) error {
 		windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, dacl, nil)
 }
 
+// ownedAlone refuses (ErrShared) to change a directory holding an entry
+// ours does not claim; detail says why it is not private.
+func ownedAlone(dir, detail string, ours func(string) bool) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	name, err := foreignEntry(d, ours)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("list %s: %w", dir, err)
+	}
+	if name != "" {
+		return sharedError(dir, fmt.Sprintf("%s, and it holds %q, which is not mfabridge's; mfabridge does not change the access of a folder others use", detail, name))
+	}
+	return nil
+}
+
 // CheckDir checks an existing directory as EnsureDir does, without creating
 // or changing it.
-func CheckDir(dir string) error {
+func CheckDir(dir string, ours func(name string) bool) error {
 	h, err := open(dir, windows.READ_CONTROL|windows.FILE_READ_ATTRIBUTES, windows.OPEN_EXISTING, nil)
 	if err != nil {
 		return err
 	}
 	defer windows.CloseHandle(h)
-	return checkHandle(dir, h, true)
+	err = checkHandle(dir, h, true)
+	var e *Error
+	if errors.As(err, &e) && e.Err == ErrNotPrivate {
+		if serr := ownedAlone(dir, e.Detail, ours); serr != nil {
+			return serr
+		}
+	}
+	return err
 }
 
 // ReadFile reads a private file of ours (see the package doc), at most limit

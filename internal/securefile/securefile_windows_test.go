@@ -141,7 +141,7 @@ func TestLooseDirRestricted(t *testing.T) {
 		t.Fatal(err)
 	}
 	grantEveryoneRead(t, dir, true)
-	if err := CheckDir(dir); !errors.Is(err, ErrNotPrivate) {
+	if err := CheckDir(dir, nil); !errors.Is(err, ErrNotPrivate) {
 		t.Fatalf("CheckDir of an Everyone-readable directory: %v", err)
 	}
 	// Issue 13 case 1: a folder that holds files not ours is left alone.
@@ -152,7 +152,7 @@ func TestLooseDirRestricted(t *testing.T) {
 	if err := EnsureDir(dir, nil); !errors.Is(err, ErrShared) {
 		t.Fatalf("EnsureDir of a loose folder holding notes.txt: %v, want ErrShared", err)
 	}
-	if err := CheckDir(dir); !errors.Is(err, ErrNotPrivate) {
+	if err := CheckDir(dir, nil); !errors.Is(err, ErrNotPrivate) {
 		t.Fatalf("the shared folder was changed: CheckDir says %v", err)
 	}
 	os.Remove(notes)
@@ -277,7 +277,7 @@ func TestJunctionRefused(t *testing.T) {
 	if err := EnsureDir(junction, nil); !errors.Is(err, ErrLink) || !strings.Contains(err.Error(), "junction") {
 		t.Fatalf("EnsureDir of a junction: %v", err)
 	}
-	if err := CheckDir(junction); !errors.Is(err, ErrLink) {
+	if err := CheckDir(junction, nil); !errors.Is(err, ErrLink) {
 		t.Fatalf("CheckDir of a junction: %v", err)
 	}
 }
