@@ -152,8 +152,8 @@ func TestLooseDirRestricted(t *testing.T) {
 	if err := EnsureDir(dir, nil); !errors.Is(err, ErrShared) {
 		t.Fatalf("EnsureDir of a loose folder holding notes.txt: %v, want ErrShared", err)
 	}
-	if err := CheckDir(dir, nil); !errors.Is(err, ErrNotPrivate) {
-		t.Fatalf("the shared folder was changed: CheckDir says %v", err)
+	if err := CheckDir(dir, nil); !errors.Is(err, ErrShared) || !strings.Contains(err.Error(), "Everyone") {
+		t.Fatalf("the shared folder was changed (its DACL should still grant Everyone): CheckDir says %v", err)
 	}
 	os.Remove(notes)
 	err := EnsureDir(dir, nil)
