@@ -44,13 +44,13 @@ func TestEntryForAnotherTarget(t *testing.T) {
 	pr := h.provider("r1")
 	keys := pr.keys()
 	last := len(keys) - 1
-	e := pr.cache.get(keys[last])
+	e := pr.cache.get(keys[last], pr.log)
 	if e == nil || e.For == nil || e.For.RoleARN != "arn:aws:iam::210987654321:role/r1" {
 		t.Fatalf("entry for r1: %+v", e)
 	}
 	e.For = nil
 	pr.cache.put(keys[last], e)
-	if pr.usable(last, pr.cache.get(keys[last]), h.clock.Now()) {
+	if pr.usable(last, pr.cache.get(keys[last], pr.log), h.clock.Now()) {
 		t.Fatal("an entry without its target was usable")
 	}
 }
@@ -82,7 +82,7 @@ func TestExpiredAnswerRefused(t *testing.T) {
 		t.Fatalf("got %v, want ErrExpiredAnswer naming the call and the hour", err)
 	}
 	keys := pr.keys()
-	if e := pr.cache.get(keys[len(keys)-1]); e != nil {
+	if e := pr.cache.get(keys[len(keys)-1], pr.log); e != nil {
 		t.Fatalf("the expired answer was cached: %+v", e)
 	}
 }

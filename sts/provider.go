@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // TokenFunc returns the MFA code of the profile's mfa_serial for the TOTP
@@ -104,6 +106,17 @@ func WithCallTimeout(d time.Duration) Option {
 	}
 }
 
+// WithLogger sets the debug logger: the STS calls made (action, role,
+// serial, caller's access key id; never a code or a secret), cache entries
+// ignored and why, waits for another process's lock. The default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(p *Provider) {
+		if l != nil {
+			p.log = l
+		}
+	}
+}
+
 // LockNoticeDelay is how long a wait for another process's lock of the
 // same MFA serial may last before the terminal notice is shown (as
 // device.TouchDelay for touches): an uncontended wait stays silent.
@@ -127,7 +140,7 @@ func WithCredentialProcessRunner(run func(ctx context.Context, command string) (
 // share a cache directory: work for one MFA serial is serialised by a file
 // lock and the cache is re-checked after locking.
 type Provider struct {
-	profile    *Profile
+	profile    *awsconfig.Profile
 	plan       *Plan
 	token      TokenFunc
 	cache      *fileCache
@@ -135,20 +148,22 @@ type Provider struct {
 	sleep      func(ctx context.Context, d time.Duration) error
 	httpClient HTTPClient
 	ui         UI
+	log        *slog.Logger
 	api        API // see client
 	apiOnce    sync.Once
-	skew       *skewClient // the SDK client's HTTP client; nil with WithSTSClient
+	runProcess func(ctx context.Context, command string) ([]byte, error) // nil: runSourceProcess runs it
+	proc       processConfig                                             // process.go
+	skew       *skewClient                                               // the SDK client's HTTP client; nil with WithSTSClient
 	// callTimeout bounds each STS call (DefaultCallTimeout).
 	callTimeout time.Duration
 	keysOnce    sync.Once // stepKeys
 	keyNames    []string
 	keyFor      []stepKey
-	runProcess  func(ctx context.Context, command string) ([]byte, error)
 }
 
 // NewProvider builds a Provider for a resolved profile; token computes the
 // codes of its mfa_serial. cacheDir is created (0700) if missing.
-func NewProvider(p *Profile, token TokenFunc, cacheDir string, opts ...Option) (*Provider, error) {
+func NewProvider(p *awsconfig.Profile, token TokenFunc, cacheDir string, opts ...Option) (*Provider, error) {
 	if p == nil || token == nil {
 		return nil, errors.New("new provider: nil profile or token function")
 	}
@@ -161,7 +176,7 @@ func NewProvider(p *Profile, token TokenFunc, cacheDir string, opts ...Option) (
 		return nil, fmt.Errorf("new provider: %w", err)
 	}
 	pr := &Provider{profile: p, plan: plan, token: token, cache: cache,
-		now: time.Now, sleep: sleepCtx, runProcess: runCredentialProcess, callTimeout: DefaultCallTimeout}
+		now: time.Now, sleep: sleepCtx, log: slog.New(slog.DiscardHandler), callTimeout: DefaultCallTimeout}
 	for _, o := range opts {
 		o(pr)
 	}
@@ -276,7 +291,7 @@ const callerMargin = time.Minute
 // minutes for the credentials handed out, a minute for intermediate ones.
 func (pr *Provider) margin(i int) time.Duration {
 	if i == len(pr.plan.Steps)-1 {
-		return MinRemaining
+		return awsconfig.MinRemaining
 	}
 	return callerMargin
 }
@@ -300,7 +315,7 @@ func (pr *Provider) usable(i int, e *cacheEntry, now time.Time) bool {
 		if e.For != nil {
 			got = e.For.RoleARN + " " + e.For.Serial
 		}
-		slog.Debug("sts cache: ignoring entry written for another target", "action", s.Action,
+		pr.log.Debug("sts cache: ignoring entry written for another target", "action", s.Action,
 			"want", sks[i].RoleARN+" "+sks[i].Serial, "entry_for", got)
 		return false
 	}
@@ -328,13 +343,16 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 	steps := pr.plan.Steps
 	keys, sks := pr.stepKeys()
 	last := len(steps) - 1
-	if e := pr.cache.get(keys[last]); pr.usable(last, e, pr.now()) {
+	if e := pr.cache.get(keys[last], pr.log); pr.usable(last, e, pr.now()) {
 		return pr.handOut(steps[last], e), nil
 	}
 
+	if err := pr.checkReentry(); err != nil {
+		return nil, fmt.Errorf("get credentials for profile %q: %w", pr.profile.Name, err)
+	}
 	var notice *time.Timer
 	unlock, err := pr.cache.lockSerial(ctx, pr.profile.MFASerial, func() {
-		slog.Debug("sts: waiting for the lock of another mfabridge process", "serial", pr.profile.MFASerial)
+		pr.log.Debug("sts: waiting for the lock of another mfabridge process", "serial", pr.profile.MFASerial)
 		notice = time.AfterFunc(LockNoticeDelay, func() {
 			pr.ui.notify("waiting for another mfabridge process using %s (it may be waiting for a touch or for STS)", pr.profile.MFASerial)
 		})
@@ -352,7 +370,7 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 	start := 0
 	var caller *Credentials
 	for i := last; i >= 0; i-- {
-		if e := pr.cache.get(keys[i]); pr.usable(i, e, now) {
+		if e := pr.cache.get(keys[i], pr.log); pr.usable(i, e, now) {
 			if i == last {
 				return pr.handOut(steps[i], e), nil
 			}
@@ -375,7 +393,7 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 		e.For = &sks[i]
 		if err := pr.cache.put(keys[i], e); err != nil {
 			// Still usable; the next run redoes the call.
-			slog.Debug("sts cache: write failed", "err", err)
+			pr.log.Debug("sts cache: write failed", "err", err)
 		}
 		caller = &e.Credentials
 	}
@@ -394,10 +412,10 @@ func (pr *Provider) sourceCredentials(ctx context.Context) (*Credentials, error)
 	if src.AccessKeyID != "" {
 		return &Credentials{AccessKeyID: src.AccessKeyID, SecretAccessKey: src.SecretAccessKey, SessionToken: src.SessionToken}, nil
 	}
-	if IsSelfCommand(src.CredentialProcess) {
-		return nil, &ProfileError{Profile: src.Profile, Err: ErrRecursion}
+	if awsconfig.IsSelfCommand(src.CredentialProcess) {
+		return nil, &awsconfig.ProfileError{Profile: src.Profile, Err: awsconfig.ErrRecursion}
 	}
-	out, err := pr.runProcess(ctx, src.CredentialProcess)
+	out, err := pr.runSourceProcess(ctx, src.CredentialProcess)
 	if err != nil {
 		return nil, fmt.Errorf("run credential_process of profile %q: %w", src.Profile, err)
 	}
@@ -458,7 +476,7 @@ func (pr *Provider) call(ctx context.Context, s Step, idx int, caller Credential
 		}
 		return ce
 	}
-	slog.Debug("sts: call", "action", s.Action, "role", s.RoleARN, "serial", p.MFASerial, "mfa", s.MFA,
+	pr.log.Debug("sts: call", "action", s.Action, "role", s.RoleARN, "serial", p.MFASerial, "mfa", s.MFA,
 		"duration", s.Duration, "caller", caller.AccessKeyID)
 	switch s.Action {
 	case ActionGetSessionToken:
@@ -574,7 +592,7 @@ func (pr *Provider) settleStep(ce *CallError, sent *sendTrace, prev int64) {
 		return
 	}
 	if err := pr.cache.restoreStep(pr.profile.MFASerial, prev); err != nil {
-		slog.Debug("sts: could not give the unsent code's step back", "err", err)
+		pr.log.Debug("sts: could not give the unsent code's step back", "err", err)
 		return
 	}
 	ce.StepKept = true

@@ -76,5 +76,8 @@ func TestSIGTERMEndsEveryWait(t *testing.T) {
 	if !strings.Contains(waiterErr.String(), "lock mfa serial") {
 		t.Errorf("lock waiter: the error does not say it was waiting for the lock:\n%s", waiterErr)
 	}
+	if !strings.Contains(waiterErr.String(), "waiting for the lock of another mfabridge process") {
+		t.Errorf("lock waiter: no --debug line for the wait:\n%s", waiterErr)
+	}
 	stop(holder, holderErr, "touch waiter")
 }

@@ -108,6 +108,7 @@ type Server struct {
 	sessions map[string]*session // ASIA id → session
 	swept    time.Time           // when store last pruned sessions
 	logMu    sync.Mutex
+	signin   signinState // console sign-in tokens and sessions (signin.go)
 }
 
 type userRec struct {
@@ -319,6 +320,9 @@ type reqState struct {
 
 // ServeHTTP answers one Query API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveSignin(w, r) {
+		return
+	}
 	s.mu.Lock()
 	s.seq++
 	seq := s.seq
