@@ -107,8 +107,10 @@ func TestCacheStaleEntry(t *testing.T) {
 		t.Run(tt.left.String(), func(t *testing.T) {
 			h := newHarness(t)
 			pr := h.provider("long")
-			keys := pr.keys()
-			pr.cache.put(keys[0], testEntry("ASIACACHED", h.clock.Now().Add(tt.left)))
+			keys, sks := pr.stepKeys()
+			e := testEntry("ASIACACHED", h.clock.Now().Add(tt.left))
+			e.For = &sks[0]
+			pr.cache.put(keys[0], e)
 			c, err := pr.Credentials(context.Background())
 			if err != nil {
 				t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
@@ -355,6 +356,15 @@ type skewClient struct {
 	now   func() time.Time
 	ui    UI
 	once  sync.Once
+	// skew is the last difference measured (our clock - STS's Date), in
+	// nanoseconds; hasSkew says whether one was.
+	skew    atomic.Int64
+	hasSkew atomic.Bool
+}
+
+// measured returns the last clock difference seen (ours minus STS's).
+func (s *skewClient) measured() (time.Duration, bool) {
+	return time.Duration(s.skew.Load()), s.hasSkew.Load()
 }
 
 // maxSkew is the clock difference that gets a warning.
@@ -368,6 +378,8 @@ func (s *skewClient) Do(r *http.Request) (*http.Response, error) {
 	if d := resp.Header.Get("Date"); d != "" {
 		if t, perr := http.ParseTime(d); perr == nil {
 			skew := s.now().Truncate(time.Second).Sub(t)
+			s.skew.Store(int64(skew))
+			s.hasSkew.Store(true)
 			if skew > maxSkew || skew < -maxSkew {
 				s.once.Do(func() {
 					dir := "ahead of"

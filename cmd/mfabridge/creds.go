@@ -98,13 +98,21 @@ func (a *app) provider(p *awsconfig.Profile) (*sts.Provider, *tokenSource, error
 	if err != nil {
 		return nil, nil, err
 	}
+	timeout := sts.DefaultCallTimeout
+	if v := a.getenv("MFABRIDGE_STS_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, nil, fmt.Errorf("MFABRIDGE_STS_TIMEOUT=%q: want a positive duration, such as 30s (the default)", v)
+		}
+		timeout = d
+	}
 	ts := a.newTokenSource(p)
 	pr, err := sts.NewProvider(p, ts.Code, dir,
 		// a source profile's credential_process gets our environment, plus
 		// the lock held meanwhile; a held lock in ours is one of a calling
 		// mfabridge (issue 13 case 11)
 		sts.WithEnviron(os.Environ()),
-		sts.WithUI(sts.UI{Notify: a.term.notice}), sts.WithLogger(a.log))
+		sts.WithUI(sts.UI{Notify: a.term.notice}), sts.WithLogger(a.log), sts.WithCallTimeout(timeout))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -231,7 +231,7 @@ func (d *doctor) cache() {
 		return
 	}
 	const elsewhere = "or set MFABRIDGE_CACHE_DIR to a folder of your own"
-	err = securefile.CheckDir(dir)
+	err = securefile.CheckDir(dir, sts.IsCacheFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		d.report("ok", "cache "+dir+" does not exist yet (it is created private to you)", "")
@@ -241,6 +241,10 @@ func (d *doctor) cache() {
 		return
 	case errors.Is(err, securefile.ErrForeign):
 		d.report("fail", "cache "+err.Error()+": its owner could read or plant credentials", "remove it if it should be yours, "+elsewhere)
+		return
+	case errors.Is(err, securefile.ErrShared):
+		// Issue 13 case 1: never advise chmod of a folder others use.
+		d.report("fail", "cache "+err.Error()+": mfabridge will not use or change a folder others share", "set MFABRIDGE_CACHE_DIR to a new folder ("+securefile.FixOf(err)+")")
 		return
 	case errors.Is(err, securefile.ErrNotPrivate):
 		d.report("fail", "cache "+err.Error()+": others can read cached credentials", securefile.FixOf(err))

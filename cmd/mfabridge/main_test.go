@@ -59,6 +59,9 @@ func TestScripts(t *testing.T) {
 			// netcmds_test.go
 			"freeport": cmdFreePort,
 			"trickle":  cmdTrickle,
+			// fakests_test.go
+			"fakests":  cmdFakeSTS,
+			"waitfile": cmdWaitFile,
 		},
 	})
 }
