@@ -1,0 +1,3 @@
+package pcsc
+
+const Backend = "placeholder"
