@@ -87,7 +87,7 @@ func buildVersionInfo() versionInfo {
 // the first line, then one "key: value" line each.
 func (v versionInfo) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "mfabridge %s\n", v.Version)
+	fmt.Fprintf(&b, "mfabridge version %s\n", v.Version)
 	fmt.Fprintf(&b, "commit: %s\n", v.Commit)
 	fmt.Fprintf(&b, "go: %s\n", v.Go)
 	fmt.Fprintf(&b, "platform: %s\n", v.Platform)

@@ -47,7 +47,7 @@ func TestReadVersion(t *testing.T) {
 			if v.Go != runtime.Version() || v.Platform != runtime.GOOS+"/"+runtime.GOARCH || v.PCSC != pcsc.Backend {
 				t.Errorf("go %q platform %q pcsc %q, want %q, %s/%s and %q", v.Go, v.Platform, v.PCSC, runtime.Version(), runtime.GOOS, runtime.GOARCH, pcsc.Backend)
 			}
-			want := "mfabridge " + tt.wantVersion + "\ncommit: " + tt.wantCommit + "\ngo: " + runtime.Version() +
+			want := "mfabridge version " + tt.wantVersion + "\ncommit: " + tt.wantCommit + "\ngo: " + runtime.Version() +
 				"\nplatform: " + runtime.GOOS + "/" + runtime.GOARCH + "\npcsc: " + pcsc.Backend + "\n"
 			if got := v.String(); got != want {
 				t.Errorf("String() =\n%s\nwant\n%s", got, want)
