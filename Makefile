@@ -107,10 +107,11 @@ dist-check:
 # vet-all: go vet for each release platform (what vets for one OS's files
 # may not compile on another).
 vet-all:
-	@set -e; for t in $(PLATFORMS); do \
+	@failed=""; for t in $(PLATFORMS); do \
 		echo "vet $$t"; \
-		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet $(PKGS); \
-	done
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet $(PKGS) || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "vet-all: go vet failed for$$failed" >&2; exit 1; fi
 
 # deps-windows installs what test-windows needs: Wine (Debian's wine64) to
 # run Windows programs, and a MinGW C compiler for Wine's missing ProcessPrng
