@@ -285,14 +285,8 @@ type countingTokens struct {
 	codes atomic.Int64
 }
 
-func (t *countingTokens) Accounts(ctx context.Context, spec string) ([]string, error) {
-	return []string{account}, nil
-}
-
-func (t *countingTokens) Code(ctx context.Context, spec, acct string, at time.Time) (string, error) {
-	if acct != account {
-		return "", fmt.Errorf("compute code: no account %q", acct)
-	}
+// Code is the providers' sts.TokenFunc.
+func (t *countingTokens) Code(ctx context.Context, at time.Time) (string, error) {
 	t.codes.Add(1)
 	return totp.GenerateCodeCustom(mfaSecret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 }
@@ -341,8 +335,7 @@ func simulateDay(tb testing.TB, roles int, day, every time.Duration) dayResult {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		providers[i], err = sts.NewProvider(p, tokens, cache, sts.WithClock(clock.Now), sts.WithSleep(clock.Sleep),
-			sts.WithDefaultDevice("sim:day"))
+		providers[i], err = sts.NewProvider(p, tokens.Code, cache, sts.WithClock(clock.Now), sts.WithSleep(clock.Sleep))
 		if err != nil {
 			tb.Fatal(err)
 		}

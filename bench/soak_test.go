@@ -1,3 +1,9 @@
+//go:build unix
+
+// The soak test checks Unix cache invariants (mode 0600, uid, inode
+// snapshots) and sends Unix signals; internal/securefile has the Windows
+// equivalents and their tests.
+
 package bench
 
 // The fault and load suite: mixed `credential-process`, `exec` and `serve`

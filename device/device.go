@@ -1,6 +1,12 @@
 // Package device is the one plug point between the CLI / STS layers and
 // anything that yields OATH codes: a YubiKey (over PC/SC or the in-process
 // simulator, both through oath.Transport) or a software TOTP secret.
+//
+// Token binds a Device to an MFA serial: it chooses the OATH account
+// (MatchAccount, unless the profile pins one) and computes the code of the
+// TOTP step its caller asks for, in one card session per code. The CLI
+// hands Token.Code to the credentials provider as its code function, so
+// the provider never learns that devices exist.
 package device
 
 import (

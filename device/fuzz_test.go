@@ -1,6 +1,7 @@
 package device
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -45,6 +46,28 @@ func FuzzParseSpec(f *testing.F) {
 		again, err := ParseSpec(s.String())
 		if err != nil || again != s {
 			t.Errorf("round trip %q → %q → %+v, %v", in, s.String(), again, err)
+		}
+	})
+}
+
+func FuzzMatchAccount(f *testing.F) {
+	f.Add("arn:aws:iam::123456789012:mfa/alice", "Amazon Web Services:alice@123456789012\nGitHub:alice")
+	f.Add("GAHT12345678", "x GAHT12345678")
+	f.Fuzz(func(t *testing.T, serial, names string) {
+		list := bytes.Split([]byte(names), []byte("\n"))
+		ns := make([]string, len(list))
+		for i, n := range list {
+			ns[i] = string(n)
+		}
+		acc, _, err := MatchAccount(serial, ns)
+		if err == nil {
+			found := false
+			for _, n := range ns {
+				found = found || n == acc
+			}
+			if !found {
+				t.Fatalf("chose %q, not on the device", acc)
+			}
 		}
 	})
 }

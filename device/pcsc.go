@@ -5,41 +5,51 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/mfabridge/mfabridge/oath"
 	"github.com/mfabridge/mfabridge/pcsc"
 )
 
-// OpenYubiKey finds a YubiKey over PC/SC by the serial read from the key
-// itself (serial 0: the only key present) and returns it as a Device.
+// OpenYubiKey returns the YubiKey with this serial over PC/SC (serial 0:
+// the only key present) as a Device. It touches neither pcscd nor the card.
 //
-// Discovery happens once, here. Each later operation connects to the key's
-// reader in shared mode, runs inside one PC/SC transaction and disconnects,
-// so the key is never held between operations and other programs (ykman,
-// gpg) can use it in between.
-func OpenYubiKey(ctx context.Context, serial uint32, hooks Hooks, log *slog.Logger) (*YubiKey, error) {
-	pctx, err := pcsc.Open(ctx, pcsc.WithLogger(log))
-	if err != nil {
-		return nil, err
-	}
-	card, ki, err := pctx.OpenKey(ctx, serial)
-	if err != nil {
-		pctx.Close()
-		return nil, err
-	}
-	card.Close()
-	pctx.Close()
-	info := Info{Kind: "yubikey", Serial: ki.Serial, Firmware: ki.Firmware, Reader: ki.Reader}
-	open := func(ctx context.Context) (oath.Transport, func() error, error) {
+// Discovery (the serial read from the key itself) happens in the first
+// operation's card session: the connection that found the key is the one
+// the operation then uses, so a cold code costs one card connection. Later
+// operations connect to the reader the key was found in. Each operation
+// connects in shared mode, runs inside one PC/SC transaction and
+// disconnects, so the key is never held between operations and other
+// programs (ykman, gpg) can use it in between.
+func OpenYubiKey(_ context.Context, serial uint32, hooks Hooks, log *slog.Logger) (*YubiKey, error) {
+	y := NewYubiKey(Info{Kind: "yubikey", Serial: serial}, nil, hooks, log)
+	var (
+		mu     sync.Mutex // guards reader: sessions may run concurrently
+		reader string     // where discovery found the key
+	)
+	y.open = func(ctx context.Context) (oath.Transport, func() error, error) {
 		pctx, err := pcsc.Open(ctx, pcsc.WithLogger(log))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, &identifiedError{err}
 		}
-		card, err := pctx.Connect(ctx, ki.Reader)
 		// The card has a PC/SC context of its own: pcscd's slot for this
 		// one is not needed during the operation.
-		pctx.Close()
-		if err != nil {
+		defer pctx.Close()
+		mu.Lock()
+		r := reader
+		mu.Unlock()
+		var card *pcsc.Card
+		if r == "" {
+			var ki pcsc.KeyInfo
+			card, ki, err = pctx.OpenKey(ctx, serial)
+			if err != nil {
+				return nil, nil, &identifiedError{err}
+			}
+			mu.Lock()
+			reader = ki.Reader
+			mu.Unlock()
+			y.found(ki.Serial, ki.Firmware, ki.Reader)
+		} else if card, err = pctx.Connect(ctx, r); err != nil {
 			return nil, nil, err // says which reader already
 		}
 		if err := card.Begin(ctx); err != nil {
@@ -51,7 +61,7 @@ func OpenYubiKey(ctx context.Context, serial uint32, hooks Hooks, log *slog.Logg
 		}
 		return card, release, nil
 	}
-	return NewYubiKey(info, open, hooks, log), nil
+	return y, nil
 }
 
 // KeyReport describes one YubiKey for `mfabridge devices`.

@@ -21,7 +21,6 @@ type OpenFunc func(ctx context.Context) (t oath.Transport, release func() error,
 // YubiKey is a YubiKey OATH applet reached through any oath.Transport: a real
 // key over PC/SC or the in-process simulator.
 type YubiKey struct {
-	info  Info // as given; never written, so read without a lock
 	open  OpenFunc
 	hooks Hooks
 	log   *slog.Logger
@@ -29,10 +28,19 @@ type YubiKey struct {
 	// mu guards the fields below: sessions run concurrently (the
 	// credential server answers requests in parallel).
 	mu       sync.Mutex
+	info     Info   // as given, completed by discovery (see found)
 	key      []byte // derived password key, remembered for this process only
 	keyID    string // device id (from the salt) the key belongs to
 	firmware string // from the first SELECT, when info has no firmware
 }
+
+// identifiedError is an open failure that already says which key it is
+// about (discovery errors name the serial and the readers): session
+// returns it without the device prefix.
+type identifiedError struct{ err error }
+
+func (e *identifiedError) Error() string { return e.err.Error() }
+func (e *identifiedError) Unwrap() error { return e.err }
 
 // TouchDelay is how long a calculation may run before the touch notice is
 // shown: a credential without touch answers well within it.
@@ -49,13 +57,23 @@ func NewYubiKey(info Info, open OpenFunc, hooks Hooks, log *slog.Logger) *YubiKe
 // Info describes the key. When the key was opened without its firmware
 // version, the version comes from the first session's SELECT.
 func (y *YubiKey) Info() Info {
+	y.mu.Lock()
+	defer y.mu.Unlock()
 	info := y.info
 	if info.Firmware == "" {
-		y.mu.Lock()
 		info.Firmware = y.firmware
-		y.mu.Unlock()
 	}
 	return info
+}
+
+// found completes the key's description with what discovery learnt.
+func (y *YubiKey) found(serial uint32, firmware, reader string) {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	y.info.Serial, y.info.Reader = serial, reader
+	if firmware != "" {
+		y.info.Firmware = firmware
+	}
 }
 
 // Close releases nothing: no card is held between operations.
@@ -66,37 +84,39 @@ func (y *YubiKey) Close() error { return nil }
 func (y *YubiKey) session(ctx context.Context, fn func(c *oath.Client, sel *oath.SelectInfo) error) (err error) {
 	t, release, err := y.open(ctx)
 	if err != nil {
-		return fmt.Errorf("%s: %w", y.info, err)
+		if ie := (*identifiedError)(nil); errors.As(err, &ie) {
+			return ie.err
+		}
+		return fmt.Errorf("%s: %w", y.Info(), err)
 	}
 	defer func() {
 		if rerr := release(); rerr != nil && err == nil {
-			err = fmt.Errorf("%s: %w", y.info, rerr)
+			err = fmt.Errorf("%s: %w", y.Info(), rerr)
 		}
 	}()
 	c := oath.NewClient(t, oath.WithLogger(y.log))
 	sel, err := c.Select(ctx)
 	if err != nil {
-		return fmt.Errorf("%s: select OATH applet: %w", y.info, err)
+		return fmt.Errorf("%s: select OATH applet: %w", y.Info(), err)
 	}
-	if y.info.Firmware == "" {
-		y.mu.Lock()
-		if y.firmware == "" {
-			y.firmware = sel.VersionString()
-		}
-		y.mu.Unlock()
+	y.mu.Lock()
+	if y.info.Firmware == "" && y.firmware == "" {
+		y.firmware = sel.VersionString()
 	}
+	y.mu.Unlock()
 	if sel.Locked() {
 		if err := y.unlock(ctx, c, sel); err != nil {
 			return err
 		}
 	}
 	if err := fn(c, sel); err != nil {
-		return fmt.Errorf("%s: %w", y.info, err)
+		return fmt.Errorf("%s: %w", y.Info(), err)
 	}
 	return nil
 }
 
 func (y *YubiKey) unlock(ctx context.Context, c *oath.Client, sel *oath.SelectInfo) error {
+	info := y.Info()
 	id := sel.DeviceID()
 	y.mu.Lock()
 	key, keyID := y.key, y.keyID
@@ -105,28 +125,28 @@ func (y *YubiKey) unlock(ctx context.Context, c *oath.Client, sel *oath.SelectIn
 		if err := c.Validate(ctx, key); err == nil {
 			return nil
 		} else if !errors.Is(err, oath.ErrWrongPassword) {
-			return fmt.Errorf("%s: validate password: %w", y.info, err)
+			return fmt.Errorf("%s: validate password: %w", info, err)
 		}
 		// The password changed under us: ask again. The failed VALIDATE
 		// does not lock the applet out, but the challenge is spent.
 		var err error
 		if sel, err = c.Select(ctx); err != nil {
-			return fmt.Errorf("%s: select OATH applet: %w", y.info, err)
+			return fmt.Errorf("%s: select OATH applet: %w", info, err)
 		}
 	}
 	if y.hooks.Password == nil {
-		return fmt.Errorf("%s: %w: set MFABRIDGE_OATH_PASSWORD or run from a terminal to be asked", y.info, ErrPasswordRequired)
+		return fmt.Errorf("%s: %w: set MFABRIDGE_OATH_PASSWORD or run from a terminal to be asked", info, ErrPasswordRequired)
 	}
-	pw, err := y.hooks.Password(ctx, y.Info())
+	pw, err := y.hooks.Password(ctx, info)
 	if err != nil {
-		return fmt.Errorf("%s: read OATH password: %w", y.info, err)
+		return fmt.Errorf("%s: read OATH password: %w", info, err)
 	}
 	key = oath.DeriveKey(pw, sel.Salt)
 	if err := c.Validate(ctx, key); err != nil {
 		if errors.Is(err, oath.ErrWrongPassword) {
-			return fmt.Errorf("%s: %w: the key refused it (check MFABRIDGE_OATH_PASSWORD, or the password set with `ykman oath access change`)", y.info, ErrWrongPassword)
+			return fmt.Errorf("%s: %w: the key refused it (check MFABRIDGE_OATH_PASSWORD, or the password set with `ykman oath access change`)", info, ErrWrongPassword)
 		}
-		return fmt.Errorf("%s: validate password: %w", y.info, err)
+		return fmt.Errorf("%s: validate password: %w", info, err)
 	}
 	y.mu.Lock()
 	y.key, y.keyID = key, id
@@ -171,18 +191,49 @@ func credentialOf(e oath.ListEntry, calc oath.CalcEntry) Credential {
 // applet is password protected): nothing else is sent, so a code costs the
 // fewest APDUs. The period comes from the name's "period/" prefix.
 func (y *YubiKey) Calculate(ctx context.Context, name string, at time.Time) (Code, error) {
-	_, _, period := oath.ParseName(name, oath.TOTP)
 	var code Code
-	err := y.session(ctx, func(c *oath.Client, _ *oath.SelectInfo) error {
-		r, err := y.calculate(ctx, c, name, oath.TOTPChallenge(at, period))
-		if err != nil {
-			return err
-		}
-		from, to := stepBounds(at, period)
-		code = Code{Value: r.Code(), ValidFrom: from, ValidTo: to}
-		return nil
+	err := y.session(ctx, func(c *oath.Client, _ *oath.SelectInfo) (err error) {
+		code, err = y.calculateCode(ctx, c, name, at)
+		return err
 	})
 	return code, err
+}
+
+// calculateChosen is Calculate for a Token, in one card session: SELECT,
+// VALIDATE when needed, LIST only when account is empty (choose then picks
+// the account from the names), CALCULATE. It returns the account used.
+func (y *YubiKey) calculateChosen(ctx context.Context, account string, choose func([]string) (string, error), at time.Time) (Code, string, error) {
+	var code Code
+	err := y.session(ctx, func(c *oath.Client, _ *oath.SelectInfo) (err error) {
+		if account == "" {
+			entries, err := c.List(ctx)
+			if err != nil {
+				return fmt.Errorf("list accounts: %w", err)
+			}
+			names := make([]string, len(entries))
+			for i, e := range entries {
+				names[i] = e.Name
+			}
+			if account, err = choose(names); err != nil {
+				return err
+			}
+		}
+		code, err = y.calculateCode(ctx, c, account, at)
+		return err
+	})
+	return code, account, err
+}
+
+// calculateCode computes the code of name for the step holding at; the
+// period comes from the name's "period/" prefix.
+func (y *YubiKey) calculateCode(ctx context.Context, c *oath.Client, name string, at time.Time) (Code, error) {
+	_, _, period := oath.ParseName(name, oath.TOTP)
+	r, err := y.calculate(ctx, c, name, oath.TOTPChallenge(at, period))
+	if err != nil {
+		return Code{}, err
+	}
+	from, to := stepBounds(at, period)
+	return Code{Value: r.Code(), ValidFrom: from, ValidTo: to}, nil
 }
 
 // calculate sends one CALCULATE, showing the touch notice if the card has

@@ -1,6 +1,9 @@
-// Package pcsc talks to YubiKeys through the PC/SC daemon (pcscd on Linux)
-// and is the only package of mfabridge that uses cgo. Built with
-// CGO_ENABLED=0 every entry point returns ErrNotCompiled.
+// Package pcsc talks to YubiKeys through the platform's PC/SC service:
+// pcscd (pcsc-lite) on Linux and FreeBSD, the PCSC framework on macOS, the
+// Smart Card service (winscard.dll) on Windows. It is the only package of
+// mfabridge that knows PC/SC, and it uses no cgo: the library is loaded at
+// run time on first use (see winscard.go), so a machine without it runs
+// every command that needs no card.
 //
 // One card session per operation: Connect (shared mode), Begin, the APDUs of
 // one operation, End, Close. A Card satisfies oath.Transport.
@@ -8,10 +11,13 @@
 // Error contract: every PC/SC failure is a *PCSCError carrying the raw
 // SCARD_* code; errors.Is matches it against the sentinels below
 // (ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved,
-// ErrReaderBusy, ErrCardInUse, ErrTimeout) whose texts say what to do about it. Two cases
-// are not PC/SC codes: several keys and no serial chosen (*MultipleKeysError),
-// and an answer without a status word from a card still present
-// (ErrNoStatusWord). A cancelled ctx yields ctx's error, wrapped.
+// ErrReaderBusy, ErrCardInUse, ErrTimeout) whose texts say what to do about
+// it. A PC/SC library that cannot be loaded is a *LibraryError (which
+// library, what is wrong) matching ErrLibraryMissing or ErrLibraryUnusable.
+// Two cases are not PC/SC codes: several keys and no serial chosen
+// (*MultipleKeysError), and an answer without a status word from a card
+// still present (ErrNoStatusWord). A cancelled ctx yields ctx's error,
+// wrapped.
 //
 // Card removal: vpcd (and some reader drivers) report a card pulled out
 // mid-command as SCARD_E_NOT_TRANSACTED or as an empty answer; Transmit then
@@ -22,47 +28,145 @@ package pcsc
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 )
 
+// sentinel is a cause a caller can act on. Its message is what happened
+// and, after a colon, what to do about it on this OS (see advice).
+type sentinel struct{ what string }
+
+func (s *sentinel) Error() string {
+	if a := advice(runtime.GOOS, s); a != "" {
+		return s.what + ": " + a
+	}
+	return s.what
+}
+
 // Sentinels. Their messages are complete, actionable sentences for a user;
 // callers add context with %w.
 var (
-	// ErrNotCompiled: this binary was built without cgo.
-	ErrNotCompiled = errors.New("this build has no PC/SC support (built with CGO_ENABLED=0): " +
-		"rebuild with cgo and libpcsclite-dev to use a YubiKey, or use the simulator")
-	// ErrServiceNotRunning: the PC/SC daemon is not reachable.
-	ErrServiceNotRunning = errors.New("pcscd is not running: start it with `systemctl start pcscd` or `pcscd -f &`")
-	// ErrNoReaders: pcscd runs but knows no reader.
-	ErrNoReaders = errors.New("no smart card readers found: plug in the YubiKey " +
-		"(its CCID interface must be enabled, see `ykman config usb`)")
+	// ErrNotCompiled is no longer returned: every build has PC/SC (the
+	// library is loaded at run time). Kept so that callers still compile.
+	ErrNotCompiled = errors.New("this build has no PC/SC support")
+	// ErrLibraryMissing: the platform's PC/SC library is not installed
+	// (see *LibraryError for which one).
+	ErrLibraryMissing error = &sentinel{"the PC/SC library is not installed"}
+	// ErrLibraryUnusable: the PC/SC library is there but cannot be used by
+	// this program (another architecture, not a library, too old).
+	ErrLibraryUnusable error = &sentinel{"the PC/SC library cannot be used"}
+	// ErrServiceNotRunning: the PC/SC service (pcscd, SCardSvr) is not
+	// reachable (SCARD_E_NO_SERVICE, SCARD_E_SERVICE_STOPPED).
+	ErrServiceNotRunning error = &sentinel{"the PC/SC service is not running"}
+	// ErrNoReaders: the service runs but knows no reader.
+	ErrNoReaders error = &sentinel{"no smart card readers found"}
 	// ErrNoYubiKey: readers exist but none holds a YubiKey (or not the one asked for).
-	ErrNoYubiKey = errors.New("no YubiKey found: insert one " +
-		"(its CCID interface must be enabled, see `ykman config usb`)")
+	ErrNoYubiKey error = &sentinel{"no YubiKey found"}
 	// ErrCardRemoved: the card or its reader went away during the operation.
-	ErrCardRemoved = errors.New("the YubiKey was removed during the operation: reinsert it and try again")
+	ErrCardRemoved error = &sentinel{"the YubiKey was removed during the operation"}
 	// ErrReaderBusy: another program holds the reader exclusively (gpg's
 	// scdaemon, a PIV tool, ...). Connect has already retried for a few seconds.
-	ErrReaderBusy = errors.New("the reader is held exclusively by another program " +
-		"(for example gpg's scdaemon: `gpgconf --kill scdaemon`): close it and try again")
+	ErrReaderBusy error = &sentinel{"the reader is held exclusively by another program"}
 	// ErrCardInUse: another program kept a transaction open on the card
 	// (it is talking to the key) for longer than txWait.
-	ErrCardInUse = errors.New("another program has kept the YubiKey busy (an open PC/SC transaction: " +
-		"ykman, gpg's scdaemon, a browser or another smart card tool): let it finish or close it, and try again")
+	ErrCardInUse error = &sentinel{"another program has kept the YubiKey busy (an open PC/SC transaction: " +
+		"ykman, gpg's scdaemon, a browser or another smart card tool)"}
 	// ErrTimeout: the card or pcscd did not answer in time.
-	ErrTimeout = errors.New("timed out waiting for the YubiKey: reinsert it and try again")
+	ErrTimeout error = &sentinel{"timed out waiting for the YubiKey"}
 	// ErrNoStatusWord: the reader passed on an answer too short to hold a
 	// status word, and the card is still there.
-	ErrNoStatusWord = errors.New("the card answered without a status word: reinsert it and try again")
+	ErrNoStatusWord error = &sentinel{"the card answered without a status word"}
 )
 
-// PC/SC result codes (pcsc-lite pcsclite.h / Microsoft winerror.h). Kept here
-// as plain numbers so that the mapping is testable without cgo.
+// serviceName is what the PC/SC service is called on goos.
+func serviceName(goos string) string {
+	switch goos {
+	case "darwin":
+		return "the macOS smart card service"
+	case "windows":
+		return "the Smart Card service (SCardSvr)"
+	}
+	return "pcscd"
+}
+
+const ccidHint = "(its CCID interface must be enabled, see `ykman config usb`)"
+
+// advice is what a user can do about cause on goos: the one place that
+// holds advice (the CLI may take it over). cause is a sentinel of this
+// package or a *LibraryError; anything else has none ("").
+func advice(goos string, cause error) string {
+	if le, ok := cause.(*LibraryError); ok {
+		if le.Missing {
+			cause = ErrLibraryMissing
+		} else {
+			cause = ErrLibraryUnusable
+		}
+	}
+	switch cause {
+	case ErrLibraryMissing:
+		switch goos {
+		case "linux":
+			return "install pcsc-lite's library and daemon: `apt-get install libpcsclite1 pcscd` (Debian, Ubuntu), " +
+				"`dnf install pcsc-lite` (Fedora), `pacman -S pcsclite` (Arch)"
+		case "freebsd":
+			return "install pcsc-lite: `pkg install pcsc-lite ccid`, then `sysrc pcscd_enable=YES && service pcscd start`"
+		case "darwin":
+			return "PC/SC is part of macOS (PCSC.framework), nothing to install: this system's copy is missing or damaged"
+		case "windows":
+			return "winscard.dll is part of Windows: this system's copy is missing or damaged (`sfc /scannow` repairs it)"
+		}
+		return "PC/SC is not supported on " + goos + ": use a simulated key (sim:) or a TOTP secret (totp:)"
+	case ErrLibraryUnusable:
+		switch goos {
+		case "linux":
+			return "reinstall it for this machine (`apt-get install --reinstall libpcsclite1`, or your system's pcsc-lite package), " +
+				"or use the mfabridge build for this machine's architecture"
+		case "freebsd":
+			return "reinstall it for this machine (`pkg install -f pcsc-lite`), or use the mfabridge build for this machine's architecture"
+		case "darwin":
+			return "use the mfabridge build for this Mac (darwin/arm64 on Apple silicon, darwin/amd64 on Intel)"
+		case "windows":
+			return "use the mfabridge build for this PC (windows/arm64 or windows/amd64); `sfc /scannow` repairs system files"
+		}
+		return ""
+	case ErrServiceNotRunning:
+		switch goos {
+		case "linux":
+			return "start pcscd with `systemctl start pcscd` or `pcscd -f &` (package pcscd)"
+		case "freebsd":
+			return "start pcscd with `service pcscd onestart` (`sysrc pcscd_enable=YES` starts it at boot; package pcsc-lite)"
+		case "darwin":
+			return "macOS starts its smart card service when a reader is attached: plug in the YubiKey " + ccidHint +
+				"; nothing needs installing"
+		case "windows":
+			return "Windows starts the Smart Card service (SCardSvr) when a reader is attached and stops it when the last one goes: " +
+				"plug in the YubiKey " + ccidHint + "; if it is plugged in, check that the service is not disabled " +
+				"(`sc config SCardSvr start= demand`, then `sc start SCardSvr`)"
+		}
+		return "start the PC/SC service"
+	case ErrNoReaders:
+		return "plug in the YubiKey " + ccidHint
+	case ErrNoYubiKey:
+		return "insert one " + ccidHint
+	case ErrCardRemoved, ErrTimeout, ErrNoStatusWord:
+		return "reinsert it and try again"
+	case ErrReaderBusy:
+		return "close it and try again (for example gpg's scdaemon: `gpgconf --kill scdaemon`)"
+	case ErrCardInUse:
+		return "let it finish or close it, and try again"
+	}
+	return ""
+}
+
+// PC/SC result codes (pcsc-lite pcsclite.h / Microsoft winerror.h; the same
+// numbers on every platform).
 const (
+	codeInternalError      uint32 = 0x80100001 // SCARD_F_INTERNAL_ERROR
 	codeCancelled          uint32 = 0x80100002 // SCARD_E_CANCELLED
 	codeInvalidHandle      uint32 = 0x80100003 // SCARD_E_INVALID_HANDLE
 	codeUnknownReader      uint32 = 0x80100009 // SCARD_E_UNKNOWN_READER
+	codeInsufficientBuffer uint32 = 0x80100008 // SCARD_E_INSUFFICIENT_BUFFER
 	codeTimeout            uint32 = 0x8010000A // SCARD_E_TIMEOUT
 	codeSharingViolation   uint32 = 0x8010000B // SCARD_E_SHARING_VIOLATION
 	codeNoSmartcard        uint32 = 0x8010000C // SCARD_E_NO_SMARTCARD
@@ -83,9 +187,11 @@ const (
 )
 
 var codeNames = map[uint32]string{
+	codeInternalError:      "SCARD_F_INTERNAL_ERROR",
 	codeCancelled:          "SCARD_E_CANCELLED",
 	codeInvalidHandle:      "SCARD_E_INVALID_HANDLE",
 	codeUnknownReader:      "SCARD_E_UNKNOWN_READER",
+	codeInsufficientBuffer: "SCARD_E_INSUFFICIENT_BUFFER",
 	codeTimeout:            "SCARD_E_TIMEOUT",
 	codeSharingViolation:   "SCARD_E_SHARING_VIOLATION",
 	codeNoSmartcard:        "SCARD_E_NO_SMARTCARD",
@@ -140,6 +246,11 @@ func (e *PCSCError) Error() string {
 		name = "0x" + strings.ToUpper(strconv.FormatUint(uint64(e.Code), 16))
 	}
 	reason := "PC/SC error"
+	if !ok {
+		if text := stringifyCode(e.Code); text != "" {
+			reason += ": " + text // the library's own words for a code we do not know
+		}
+	}
 	switch e.Code {
 	case codeResetCard:
 		reason = "the card was reset by another program: try again"

@@ -13,7 +13,7 @@ func TestPCSCErrorMapping(t *testing.T) {
 		want    error
 		wantSub string
 	}{
-		{codeNoService, ErrServiceNotRunning, "systemctl start pcscd"},
+		{codeNoService, ErrServiceNotRunning, "the PC/SC service is not running: "},
 		{codeServiceStopped, ErrServiceNotRunning, "SCARD_E_SERVICE_STOPPED"},
 		{codeNoReadersAvailable, ErrNoReaders, "no smart card readers"},
 		{codeNoSmartcard, ErrNoYubiKey, "no YubiKey found"},
@@ -29,7 +29,8 @@ func TestPCSCErrorMapping(t *testing.T) {
 		{codeSecurityViolation, nil, "restarted meanwhile"},
 		{0x80100099, nil, "0x80100099"},
 	}
-	sentinels := []error{ErrNoStatusWord, ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved, ErrReaderBusy, ErrTimeout, ErrNotCompiled}
+	sentinels := []error{ErrNoStatusWord, ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved, ErrReaderBusy, ErrTimeout, ErrNotCompiled,
+		ErrCardInUse, ErrLibraryMissing, ErrLibraryUnusable}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%08X", tt.code), func(t *testing.T) {
 			err := fmt.Errorf("get code: %w", &PCSCError{Op: "transmit to \"r\"", Code: tt.code})
@@ -61,7 +62,8 @@ func TestMultipleKeysError(t *testing.T) {
 }
 
 func TestSentinelTextsAreLowercase(t *testing.T) {
-	for _, s := range []error{ErrNoStatusWord, ErrNotCompiled, ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved, ErrReaderBusy, ErrTimeout} {
+	for _, s := range []error{ErrNoStatusWord, ErrNotCompiled, ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved, ErrReaderBusy, ErrTimeout,
+		ErrCardInUse, ErrLibraryMissing, ErrLibraryUnusable, &LibraryError{Library: "l", Problem: "p", Missing: true}} {
 		msg := s.Error()
 		if msg[0] < 'a' || msg[0] > 'z' || strings.HasSuffix(msg, ".") {
 			t.Errorf("%q: want lowercase start and no final period", msg)

@@ -1,5 +1,3 @@
-//go:build cgo
-
 package pcsc
 
 import (
@@ -7,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
-
-	"github.com/ebfe/scard"
 )
 
 // busyWait is how long Connect retries a reader held exclusively by
@@ -30,35 +27,42 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// Context is a connection to the PC/SC daemon. It is safe for concurrent use.
+// Context is a connection to the PC/SC service. It is safe for concurrent use.
 type Context struct {
-	sc  *scard.Context
+	w   winscard
+	h   uintptr // SCARDCONTEXT
 	log *slog.Logger
 
 	mu     sync.Mutex
 	closed bool
 }
 
-// Open connects to the PC/SC daemon. It fails with an error wrapping
-// ErrServiceNotRunning when pcscd is not reachable.
+// Open connects to the PC/SC service, loading the platform's PC/SC library
+// on first use. It fails with a *LibraryError (ErrLibraryMissing,
+// ErrLibraryUnusable) when that library cannot be loaded, and with an error
+// wrapping ErrServiceNotRunning when the service is not reachable.
 func Open(ctx context.Context, opts ...Option) (*Context, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("connect to pcscd: %w", err)
+		return nil, fmt.Errorf("connect to %s: %w", serviceName(runtime.GOOS), err)
 	}
-	sc, err := scard.EstablishContext()
+	w, err := loadWinSCard()
 	if err != nil {
-		return nil, wrap("connect to pcscd", err)
+		return nil, err
 	}
-	c := &Context{sc: sc, log: slog.New(slog.DiscardHandler)}
+	h, err := w.establishContext()
+	if err != nil {
+		return nil, wrap("connect to "+serviceName(runtime.GOOS), err)
+	}
+	c := &Context{w: w, h: h, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(c)
 	}
 	return c, nil
 }
 
-// wrap turns an scard error into a *PCSCError; other errors get op as context.
+// wrap turns a scardError into a *PCSCError; other errors get op as context.
 func wrap(op string, err error) error {
-	var se scard.Error
+	var se scardError
 	if errors.As(err, &se) {
 		return &PCSCError{Op: op, Code: uint32(se)}
 	}
@@ -66,14 +70,14 @@ func wrap(op string, err error) error {
 }
 
 func isCode(err error, code uint32) bool {
-	var se scard.Error
+	var se scardError
 	return errors.As(err, &se) && uint32(se) == code
 }
 
 // Readers lists the reader names known to pcscd. It fails with an error
 // wrapping ErrNoReaders when there are none.
 func (c *Context) Readers() ([]string, error) {
-	rs, err := c.sc.ListReaders()
+	rs, err := c.w.listReaders(c.h)
 	if err != nil {
 		return nil, wrap("list readers", err)
 	}
@@ -97,10 +101,10 @@ func (c *Context) Connect(ctx context.Context, reader string) (*Card, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
-		sc, h, err := c.connectOnce(ctx, reader)
+		r, err := c.connectOnce(ctx, reader)
 		if err == nil {
 			c.log.Debug("pcsc: connected", "reader", reader)
-			return &Card{sc: sc, h: h, reader: reader, sem: make(chan struct{}, 1)}, nil
+			return &Card{w: c.w, sc: r.sc, h: r.h, proto: r.proto, reader: reader, sem: make(chan struct{}, 1)}, nil
 		}
 		if errors.Is(err, ErrCardInUse) || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return nil, fmt.Errorf("%s: %w", op, err)
@@ -122,9 +126,9 @@ func (c *Context) Connect(ctx context.Context, reader string) (*Card, error) {
 }
 
 type connectResult struct {
-	sc  *scard.Context
-	h   *scard.Card
-	err error
+	sc, h uintptr // the card's SCARDCONTEXT and SCARDHANDLE
+	proto uint32
+	err   error
 }
 
 // connectOnce is one SCardConnect in shared mode, on a PC/SC context of the
@@ -134,36 +138,36 @@ type connectResult struct {
 // connect wait while another program holds a transaction on the card, with
 // no time limit: connectOnce gives up after txWait (ErrCardInUse) or when ctx
 // ends, and a connection granted after that is dropped in the background.
-func (c *Context) connectOnce(ctx context.Context, reader string) (*scard.Context, *scard.Card, error) {
+func (c *Context) connectOnce(ctx context.Context, reader string) (connectResult, error) {
 	res := make(chan connectResult, 1)
 	var mu sync.Mutex
 	abandoned := false
 	go func() {
-		sc, err := scard.EstablishContext()
+		sc, err := c.w.establishContext()
 		if err != nil {
 			res <- connectResult{err: err}
 			return
 		}
-		h, err := sc.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+		h, proto, err := c.w.connect(sc, reader, shareShared)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil || abandoned {
 			if err == nil {
-				_ = h.Disconnect(scard.LeaveCard)
+				_ = c.w.disconnect(h, leaveCard)
 			}
-			_ = sc.Release()
+			_ = c.w.releaseContext(sc)
 			if abandoned {
 				return
 			}
 		}
-		res <- connectResult{sc, h, err}
+		res <- connectResult{sc, h, proto, err}
 	}()
 	t := time.NewTimer(txWait)
 	defer t.Stop()
 	var why error
 	select {
 	case r := <-res:
-		return r.sc, r.h, r.err
+		return r, r.err
 	case <-t.C:
 		why = fmt.Errorf("waited %v: %w", txWait, ErrCardInUse)
 	case <-ctx.Done():
@@ -173,10 +177,10 @@ func (c *Context) connectOnce(ctx context.Context, reader string) (*scard.Contex
 	defer mu.Unlock()
 	select {
 	case r := <-res: // arrived meanwhile
-		return r.sc, r.h, r.err
+		return r, r.err
 	default:
 		abandoned = true
-		return nil, nil, why
+		return connectResult{}, why
 	}
 }
 
@@ -190,7 +194,7 @@ func (c *Context) Close() error {
 	}
 	c.closed = true
 	c.mu.Unlock()
-	if err := c.sc.Release(); err != nil {
+	if err := c.w.releaseContext(c.h); err != nil {
 		return wrap("release PC/SC context", err)
 	}
 	return nil
@@ -201,8 +205,10 @@ func (c *Context) Close() error {
 // the Context that connected it is closed. Wrap each operation in
 // Begin/End. Methods are safe for concurrent use but serialised.
 type Card struct {
-	sc     *scard.Context // the card's own, see connectOnce
-	h      *scard.Card
+	w      winscard
+	sc     uintptr // the card's own SCARDCONTEXT, see connectOnce
+	h      uintptr // SCARDHANDLE
+	proto  uint32  // the active protocol, for SCARD_IO_REQUEST; guarded by sem
 	reader string
 	sem    chan struct{} // held while a call is in the PC/SC library
 
@@ -246,12 +252,14 @@ func (k *Card) Begin(ctx context.Context) error {
 	}
 	res := make(chan error, 1)
 	go func() {
-		err := k.h.BeginTransaction()
+		err := k.w.beginTransaction(k.h)
 		if isCode(err, codeResetCard) {
 			// Another program reset the card since we connected: pcsc-lite
 			// wants us to acknowledge that with a reconnect first.
-			if err = k.h.Reconnect(scard.ShareShared, scard.ProtocolAny, scard.LeaveCard); err == nil {
-				err = k.h.BeginTransaction()
+			var proto uint32
+			if proto, err = k.w.reconnect(k.h, shareShared, leaveCard); err == nil {
+				k.proto = proto
+				err = k.w.beginTransaction(k.h)
 			}
 		}
 		if err == nil {
@@ -287,7 +295,7 @@ func (k *Card) End() error {
 	k.mu.Lock()
 	k.inTx = false
 	k.mu.Unlock()
-	if err := k.h.EndTransaction(scard.LeaveCard); err != nil {
+	if err := k.w.endTransaction(k.h, leaveCard); err != nil {
 		return wrap(fmt.Sprintf("end transaction on %q", k.reader), err)
 	}
 	return nil
@@ -312,11 +320,11 @@ func (k *Card) Transmit(ctx context.Context, apdu []byte) ([]byte, error) {
 	cmd := append([]byte(nil), apdu...)
 	res := make(chan transmitResult, 1)
 	go func() {
-		resp, err := k.h.Transmit(cmd)
+		resp, err := k.w.transmit(k.h, k.proto, cmd)
 		// Free the handle before answering, so that a Close right after
 		// Transmit finds it idle and completes synchronously.
 		k.release()
-		res <- transmitResult{append([]byte(nil), resp...), err}
+		res <- transmitResult{resp, err}
 	}()
 	select {
 	case r := <-res:
@@ -357,15 +365,15 @@ func (k *Card) confirmRemoved(ctx context.Context) bool {
 	defer k.release()
 	deadline := time.Now().Add(removalWait)
 	for {
-		st, err := k.h.Status()
+		st, err := k.w.status(k.h)
 		switch {
 		case err != nil:
-			var se scard.Error
+			var se scardError
 			if errors.As(err, &se) && (errors.Is(sentinelFor(uint32(se)), ErrCardRemoved) || uint32(se) == codeNoSmartcard) {
 				return true
 			}
 			return false
-		case st.State&scard.Absent != 0:
+		case st.absent:
 			return true
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -381,11 +389,11 @@ func (k *Card) ATR() ([]byte, error) {
 		return nil, err
 	}
 	defer k.release()
-	st, err := k.h.Status()
+	st, err := k.w.status(k.h)
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("read status of %q", k.reader), err)
 	}
-	return append([]byte(nil), st.Atr...), nil
+	return st.atr, nil
 }
 
 // Close ends a pending transaction and disconnects, leaving the card powered
@@ -420,14 +428,14 @@ func (k *Card) disconnect() error {
 	k.mu.Unlock()
 	var errs []error
 	if inTx {
-		if err := k.h.EndTransaction(scard.LeaveCard); err != nil {
+		if err := k.w.endTransaction(k.h, leaveCard); err != nil {
 			errs = append(errs, wrap(fmt.Sprintf("end transaction on %q", k.reader), err))
 		}
 	}
-	if err := k.h.Disconnect(scard.LeaveCard); err != nil {
+	if err := k.w.disconnect(k.h, leaveCard); err != nil {
 		errs = append(errs, wrap(fmt.Sprintf("disconnect from %q", k.reader), err))
 	}
-	if err := k.sc.Release(); err != nil {
+	if err := k.w.releaseContext(k.sc); err != nil {
 		errs = append(errs, wrap("release PC/SC context", err))
 	}
 	return errors.Join(errs...)

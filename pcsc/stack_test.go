@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build linux
 
 package pcsc
 
@@ -32,8 +32,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/ebfe/scard"
 
 	"github.com/mfabridge/mfabridge/oath"
 	"github.com/mfabridge/mfabridge/simulator"
@@ -276,13 +274,47 @@ func (s *testStack) startPCSCD() error {
 }
 
 func listReaders() ([]string, error) {
-	c, err := scard.EstablishContext()
+	l, err := loadLib()
 	if err != nil {
 		return nil, err
 	}
-	defer c.Release()
-	return c.ListReaders()
+	c, err := l.establishContext()
+	if err != nil {
+		return nil, err
+	}
+	defer l.releaseContext(c)
+	return l.listReaders(c)
 }
+
+// otherProgram is another PC/SC client with a context of its own (as ykman
+// or gpg's scdaemon would be), connected to one reader.
+type otherProgram struct {
+	l      *lib
+	ctx, h uintptr
+}
+
+func connectOther(t testing.TB, reader string, share uint32) *otherProgram {
+	t.Helper()
+	l, err := loadLib()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := l.establishContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := l.connect(c, reader, share)
+	if err != nil {
+		l.releaseContext(c)
+		t.Fatal(err)
+	}
+	return &otherProgram{l: l, ctx: c, h: h}
+}
+
+func (o *otherProgram) begin() error      { return o.l.beginTransaction(o.h) }
+func (o *otherProgram) end() error        { return o.l.endTransaction(o.h, leaveCard) }
+func (o *otherProgram) disconnect() error { return o.l.disconnect(o.h, leaveCard) }
+func (o *otherProgram) release() error    { return o.l.releaseContext(o.ctx) }
 
 // stopPCSCD stops the pcscd we started, by PID.
 func (s *testStack) stopPCSCD() error {
@@ -423,21 +455,25 @@ func (sl *slot) detachNoWait() {
 
 // waitPresence waits until pcscd reports a card in reader (or none).
 func waitPresence(reader string, present bool) error {
-	c, err := scard.EstablishContext()
+	l, err := loadLib()
 	if err != nil {
 		return fmt.Errorf("wait for card in %q: %w", reader, err)
 	}
-	defer c.Release()
+	c, err := l.establishContext()
+	if err != nil {
+		return fmt.Errorf("wait for card in %q: %w", reader, err)
+	}
+	defer l.releaseContext(c)
 	deadline := time.Now().Add(stackDeadline)
-	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
+	rs := []readerState{{reader: reader, currentState: stateUnaware}}
 	for time.Now().Before(deadline) {
-		if err := c.GetStatusChange(rs, 200*time.Millisecond); err != nil && !errors.Is(err, scard.ErrTimeout) {
+		if err := l.getStatusChange(c, 200*time.Millisecond, rs); err != nil && err != scardError(codeTimeout) {
 			return fmt.Errorf("wait for card in %q: %w", reader, err)
 		}
-		if (rs[0].EventState&scard.StatePresent != 0) == present {
+		if (rs[0].eventState&statePresent != 0) == present {
 			return nil
 		}
-		rs[0].CurrentState = rs[0].EventState &^ scard.StateChanged
+		rs[0].currentState = rs[0].eventState &^ stateChanged
 	}
 	return fmt.Errorf("card in %q: present=%v not reached within %v", reader, present, stackDeadline)
 }
@@ -654,19 +690,12 @@ func TestStackReaderBusy(t *testing.T) {
 	busyWait = 600 * time.Millisecond
 	defer func() { busyWait = old }()
 
-	other, err := scard.EstablishContext()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Release()
-	h, err := other.Connect(s.slots[0].reader, scard.ShareExclusive, scard.ProtocolAny)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := connectOther(t, s.slots[0].reader, shareExclusive)
+	defer h.release()
 	held := true
 	defer func() {
 		if held {
-			h.Disconnect(scard.LeaveCard)
+			h.disconnect()
 		}
 	}()
 
@@ -701,7 +730,7 @@ func TestStackReaderBusy(t *testing.T) {
 	// Released during the backoff: Connect succeeds.
 	go func() {
 		time.Sleep(200 * time.Millisecond)
-		h.Disconnect(scard.LeaveCard)
+		h.disconnect()
 	}()
 	held = false
 	busyWait = 3 * time.Second
@@ -740,23 +769,16 @@ func TestStackTransactionHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	other, err := scard.EstablishContext()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Release()
-	h, err := other.Connect(reader, scard.ShareShared, scard.ProtocolAny)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Disconnect(scard.LeaveCard)
-	if err := h.BeginTransaction(); err != nil {
+	h := connectOther(t, reader, shareShared)
+	defer h.release()
+	defer h.disconnect()
+	if err := h.begin(); err != nil {
 		t.Fatal(err)
 	}
 	held := true
 	defer func() {
 		if held {
-			h.EndTransaction(scard.LeaveCard)
+			h.end()
 		}
 	}()
 
@@ -817,7 +839,7 @@ func TestStackTransactionHeld(t *testing.T) {
 	if d := time.Since(closeStart); d > time.Second {
 		t.Errorf("Close with a pending Begin blocked for %v", d)
 	}
-	if err := h.EndTransaction(scard.LeaveCard); err != nil {
+	if err := h.end(); err != nil {
 		t.Fatal(err)
 	}
 	held = false

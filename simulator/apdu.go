@@ -104,17 +104,32 @@ func (c *Card) handle(ctx context.Context, apdu []byte) ([]byte, error) {
 		return withSW(nil, oath.SWClaNotSupported), nil
 	}
 
-	// Continuation: SEND REMAINING (OATH) or GET RESPONSE (ISO) while an
-	// answer is pending. Any other command drops the rest of the answer.
-	// Only commands that passed the OATH lock check leave an answer pending
-	// (or SELECT, whose answer a locked client must read in full), so the
-	// lock is checked only when there is nothing to continue.
-	if cmd.ins == oath.InsSendRemaining && c.selected == appletOATH || cmd.ins == 0xC0 {
+	// Continuation while an answer is pending: SEND REMAINING (A5) in the
+	// OATH applet, GET RESPONSE (C0, ISO 7816-4) in the others. Any other
+	// command drops the rest of the answer. Only commands that passed the
+	// OATH lock check leave an answer pending (or SELECT, whose answer a
+	// locked client must read in full), so the lock is checked only when
+	// there is nothing to continue.
+	//
+	// Choices against Yubico's reference applet (ykneo-oath YkneoOath.java;
+	// what a YubiKey 5 does is not documented for these corners, so the
+	// reference decides, issue 13 case 23):
+	//   - OATH has no GET RESPONSE: 00 C0 falls through to the applet and
+	//     answers 6D00, as the reference does; Yubico's clients (ykman,
+	//     yubikit) continue OATH answers with A5 only.
+	//   - SEND REMAINING with nothing pending answers 9000 and no data (the
+	//     reference sends its zero remaining bytes), or 6982 while locked
+	//     (its authentication check comes first).
+	if c.selected == appletOATH && cmd.ins == oath.InsSendRemaining || c.selected != appletOATH && cmd.ins == insGetResponse {
 		if c.pending == nil {
-			if c.selected == appletOATH && c.locked() {
+			switch {
+			case c.selected != appletOATH:
+				return withSW(nil, oath.SWConditionsNotMet), nil
+			case c.locked():
 				return withSW(nil, oath.SWAuthRequired), nil
+			default:
+				return withSW(nil, oath.SWOK), nil
 			}
-			return withSW(nil, oath.SWConditionsNotMet), nil
 		}
 		return c.chunked(c.pending, oath.SWOK), nil
 	}
@@ -147,6 +162,10 @@ func (c *Card) handle(ctx context.Context, apdu []byte) ([]byte, error) {
 	}
 	return c.chunked(data, sw), nil
 }
+
+// insGetResponse is ISO 7816-4's GET RESPONSE, which PIV clients send on
+// 61xx (piv.md); the OATH applet uses SEND REMAINING instead.
+const insGetResponse = 0xC0
 
 // chunked sends at most c.chunk bytes of data; the rest waits for SEND
 // REMAINING with 61xx, xx = min(remaining, chunk), 00 meaning 256 or more.

@@ -5,8 +5,9 @@
 // (vpcd*.go) exposes it to pcscd so that ykman can talk to it too.
 //
 // A Card is in memory (New) or backed by a JSON state file (Create, Open)
-// that is rewritten atomically, with mode 0600, before any command that
-// changes persistent state answers 9000. The state file holds the card's
+// that is rewritten atomically, private to the user (mode 0600; an
+// owner-only DACL on Windows), before any command that changes persistent
+// state answers 9000. The state file holds the card's
 // secrets: it IS the device. Its format (hex for bytes, names for types):
 //
 //	{
@@ -38,9 +39,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 
+	"github.com/mfabridge/mfabridge/internal/securefile"
 	"github.com/mfabridge/mfabridge/oath"
 )
 
@@ -52,7 +53,11 @@ var atr = []byte{
 }
 
 const (
-	defaultChunk = 0xFF
+	// defaultChunk is how many bytes of an answer go in one response APDU.
+	// Yubico's reference OATH applet sends APDU.getOutBlockSize() bytes, 254
+	// as measured (issue 13 case 23); what a YubiKey 5 sends is not in our
+	// sources, so the reference decides. Clients must accept any size.
+	defaultChunk = 0xFE
 	maxChain     = 1 << 16 // bytes accumulated over chained APDUs
 )
 
@@ -82,8 +87,8 @@ func WithTouch(p TouchPolicy) Option {
 func WithRand(r io.Reader) Option { return func(c *Card) { c.rand = r } }
 
 // WithChunkSize sets how many response bytes the card sends before it
-// answers 61xx and waits for SEND REMAINING. The default, 255, is what a
-// real key does; n < 1 keeps the default.
+// answers 61xx and waits for SEND REMAINING. The default is 254, as
+// Yubico's reference applet; n < 1 keeps the default.
 func WithChunkSize(n int) Option {
 	return func(c *Card) {
 		if n >= 1 {
@@ -181,23 +186,24 @@ func Create(path string, serial uint32, fw Version, opts ...Option) (*Card, erro
 	return c, nil
 }
 
-// Open loads the card stored at path. It refuses a file that group or
-// others may read or write (it holds the card's keys), a file that is not
+// maxStateSize bounds the state file: 32 credentials take a few KiB.
+const maxStateSize = 1 << 20
+
+// Open loads the card stored at path. It refuses a file that is not private
+// to the user (it holds the card's keys: mode 0600 and ours on Unix; owner
+// and DACL on Windows, see internal/securefile), a link, a file that is not
 // valid JSON, and a state no YubiKey could be in, saying why.
 func Open(path string, opts ...Option) (*Card, error) {
-	fi, err := os.Stat(path)
+	data, err := securefile.ReadFile(path, maxStateSize+1)
 	if err != nil {
+		var se *securefile.Error
+		if errors.As(err, &se) && se.Fix != "" {
+			return nil, fmt.Errorf("open simulator: %w: the state file holds the card's keys; fix: %s", err, se.Fix)
+		}
 		return nil, fmt.Errorf("open simulator: %w", err)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("open simulator %s: not a regular file", path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("open simulator %s: mode %#o lets others read the card's keys; want 0600 (chmod 600 %s)", path, perm, path)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("open simulator: %w", err)
+	if len(data) > maxStateSize {
+		return nil, fmt.Errorf("open simulator %s: %w: larger than %d bytes", path, ErrInvalidState, maxStateSize)
 	}
 	st, err := decodeState(data)
 	if err != nil {
@@ -239,7 +245,7 @@ func decodeState(data []byte) (*State, error) {
 func (c *Card) Path() string { return c.path }
 
 // Save writes the state file atomically (temporary file in the same
-// directory, fsync, rename), mode 0600.
+// directory, fsync, rename), private to the user.
 func (c *Card) Save() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -261,41 +267,11 @@ func (c *Card) persist(st *State) error {
 	return nil
 }
 
-// writeAtomic replaces path with data: temporary file in the same
-// directory, mode 0600, fsync, rename, fsync of the directory.
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync() // best effort: the rename is done; a failed directory sync is not a failed save
-		d.Close()
-	}
-	return nil
+// writeAtomic replaces path with a file private to the user holding data
+// (internal/securefile: temporary file in the same directory, fsync,
+// rename; on Windows the rename is retried while a reader holds the file).
+func writeAtomic(path string, data []byte) error {
+	return securefile.WriteFile(path, data)
 }
 
 // ATR returns the card's answer to reset (a YubiKey 5 NFC over USB).

@@ -40,8 +40,10 @@ func TestFraming(t *testing.T) {
 		{"bad CLA", "80 A1 00 00 00", oath.SWClaNotSupported},
 		{"proprietary CLA", "A4 04 00 08", oath.SWClaNotSupported},
 		{"unknown INS", "00 42 00 00 00", oath.SWInsNotSupported},
-		{"GET RESPONSE with nothing pending", "00 C0 00 00 00", oath.SWConditionsNotMet},
-		{"SEND REMAINING with nothing pending", "00 A5 00 00 00", oath.SWConditionsNotMet},
+		// The reference applet has no GET RESPONSE, and SEND REMAINING with
+		// nothing left sends nothing (issue 13 case 23).
+		{"GET RESPONSE", "00 C0 00 00 00", oath.SWInsNotSupported},
+		{"SEND REMAINING with nothing pending", "00 A5 00 00 00", oath.SWOK},
 		{"LIST wrong TLV", "00 02 00 00 03 71 05 61", oath.SWWrongSyntax},
 	}
 	for _, tt := range tests {
@@ -314,12 +316,12 @@ func TestChunking(t *testing.T) {
 			}
 			size := chunk
 			if size == 0 {
-				size = 255
+				size = 254 // the reference applet's
 			}
 			if wantN := (len(wantList) + size - 1) / size; n != wantN {
 				t.Fatalf("LIST took %d APDUs, want %d", n, wantN)
 			}
-			all, _ := readAll(t, c, apdu(0, 0xA4, 0, 1, []byte{0x74, 0x08, 0, 0, 0, 0, 0, 0, 0, 1}), "00 C0 00 00 00")
+			all, _ := readAll(t, c, apdu(0, 0xA4, 0, 1, []byte{0x74, 0x08, 0, 0, 0, 0, 0, 0, 0, 1}), "00 A5 00 00 00")
 			items, err := oath.ParseTLVs(all)
 			if err != nil || len(items) != 2*MaxCredentials {
 				t.Fatalf("CALCULATE ALL: %d items, %v", len(items), err)
@@ -340,14 +342,18 @@ func TestChunkingInterrupted(t *testing.T) {
 	mustTx(t, c, "00 A4 00 01 0A 74 08 0000000000000001", 0x610A) // 27 bytes
 	mustTx(t, c, "00 A5 00 00", 0x6107)
 	mustTx(t, c, "00 A5 00 00", oath.SWOK)
-	mustTx(t, c, "00 A5 00 00", oath.SWConditionsNotMet)
+	if got := mustTx(t, c, "00 A5 00 00", oath.SWOK); len(got) != 0 { // nothing left
+		t.Fatalf("SEND REMAINING after the end: %x", got)
+	}
 	// So does a SELECT (whose own answer is chunked too).
 	mustTx(t, c, "00 A1 00 00 00", 0x610A)
 	mustTx(t, c, selectOATH, 0x6105)
 	if got := mustTx(t, c, "00 A5 00 00", oath.SWOK); !bytes.Equal(got, make([]byte, 5)) {
 		t.Fatalf("rest of SELECT: %x", got)
 	}
-	mustTx(t, c, "00 A5 00 00", oath.SWConditionsNotMet)
+	if got := mustTx(t, c, "00 A5 00 00", oath.SWOK); len(got) != 0 { // nothing left
+		t.Fatalf("SEND REMAINING after the end: %x", got)
+	}
 }
 
 func TestChaining(t *testing.T) {

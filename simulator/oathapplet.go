@@ -39,17 +39,30 @@ func (c *Card) oathSelect() ([]byte, uint16) {
 	return out, oath.SWOK
 }
 
+// p1p2Zero reports whether an instruction that takes no parameters got
+// P1 = P2 = 00. Yubico's reference applet answers 6B00 otherwise for PUT,
+// DELETE, SET CODE, LIST and VALIDATE (issue 13 case 23: the simulator
+// accepted any P1/P2); RENAME, which came later, is held to the same rule.
+func p1p2Zero(cmd command) bool { return cmd.p1 == 0 && cmd.p2 == 0 }
+
 func (c *Card) oathCommand(ctx context.Context, cmd command) ([]byte, uint16, error) {
 	switch cmd.ins {
 	case oath.InsValidate:
+		if !p1p2Zero(cmd) {
+			return nil, oath.SWWrongP1P2, nil
+		}
 		data, sw := c.oathValidate(cmd)
 		return data, sw, nil
 	case oath.InsReset:
 		return nil, c.oathReset(cmd), nil
 	case oath.InsPut, oath.InsDelete, oath.InsSetCode, oath.InsRename,
 		oath.InsList, oath.InsCalculate, oath.InsCalculateAll:
+		// As in the reference, authentication is checked before P1/P2.
 		if c.locked() {
 			return nil, oath.SWAuthRequired, nil
+		}
+		if cmd.ins != oath.InsCalculate && cmd.ins != oath.InsCalculateAll && !p1p2Zero(cmd) {
+			return nil, oath.SWWrongP1P2, nil
 		}
 	default:
 		return nil, oath.SWInsNotSupported, nil
@@ -146,6 +159,12 @@ func (c *Card) oathPut(cmd command) uint16 {
 			st.Credentials[i] = cred // same name overwrites, in place
 			return oath.SWOK
 		}
+		// Capacity: MaxCredentials (32), what Yubico documents for the
+		// YubiKey 5's OATH applet, whatever the names' length. The reference
+		// applet instead refuses a PUT that would make its LIST answer exceed
+		// its 2048-byte send buffer (32 names of 64 bytes need 2144); a
+		// YubiKey 5 is known to hold 32 such names, so the count decides
+		// here (issue 13 case 23).
 		if len(st.Credentials) >= MaxCredentials {
 			return oath.SWNoSpace
 		}

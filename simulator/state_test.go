@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mfabridge/mfabridge/internal/securefile"
+	"github.com/mfabridge/mfabridge/internal/testtemp"
 	"github.com/mfabridge/mfabridge/oath"
 )
 
 func TestCreateOpenRoundTrip(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "card.json")
+	path := filepath.Join(testtemp.Dir(t), "card.json")
 	c, err := Create(path, 12345678, fw543)
 	if err != nil {
 		t.Fatal(err)
@@ -26,12 +28,8 @@ func TestCreateOpenRoundTrip(t *testing.T) {
 	if c.Path() != path || c.Serial() != 12345678 || c.Firmware() != fw543 {
 		t.Fatalf("card %q %d %v", c.Path(), c.Serial(), c.Firmware())
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Fatalf("mode %#o, want 0600", fi.Mode().Perm())
+	if err := securefile.Check(path); err != nil { // 0600 and ours; on Windows an owner-only DACL
+		t.Fatalf("state file not private: %v", err)
 	}
 	if _, err := Create(path, 1, fw543); !errors.Is(err, ErrStateExists) || !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("second Create: %v, want ErrStateExists and fs.ErrExist", err)
@@ -53,7 +51,7 @@ func TestCreateOpenRoundTrip(t *testing.T) {
 }
 
 func TestCreateStoresTouchPolicy(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "card.json")
+	path := filepath.Join(testtemp.Dir(t), "card.json")
 	p := TouchPolicy{Mode: TouchDelay, Delay: 2 * time.Second}
 	if _, err := Create(path, 7, fw543, WithTouch(p)); err != nil {
 		t.Fatal(err)
@@ -79,7 +77,7 @@ func TestCreateStoresTouchPolicy(t *testing.T) {
 }
 
 func TestHOTPCounterPersists(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "card.json")
+	path := filepath.Join(testtemp.Dir(t), "card.json")
 	c, err := Create(path, 7, fw543)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +103,7 @@ func TestHOTPCounterPersists(t *testing.T) {
 }
 
 func TestSaveFailureKeepsState(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "card.json")
+	path := filepath.Join(testtemp.Dir(t), "card.json")
 	c, err := Create(path, 7, fw543)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +159,7 @@ func TestSaveFailureKeepsState(t *testing.T) {
 }
 
 func TestWriteAtomic(t *testing.T) {
-	dir := t.TempDir()
+	dir := testtemp.Dir(t)
 	path := filepath.Join(dir, "state.json")
 	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
@@ -169,12 +167,8 @@ func TestWriteAtomic(t *testing.T) {
 	if err := writeAtomic(path, []byte("new")); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Fatalf("mode %#o after save, want 0600", fi.Mode().Perm())
+	if err := securefile.Check(path); err != nil {
+		t.Fatalf("state file not private after save: %v", err)
 	}
 	if got, _ := os.ReadFile(path); string(got) != "new" {
 		t.Fatalf("content %q", got)
@@ -219,34 +213,28 @@ func TestOpenErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		content string
-		mode    os.FileMode
 		want    string // in the error text
 	}{
-		{"good", string(good), 0o600, ""},
-		{"group readable", string(good), 0o640, "mode 0640"},
-		{"world readable", string(good), 0o604, "chmod 600"},
-		{"empty", "", 0o600, "invalid simulator state"},
-		{"truncated", string(good[:len(good)/2]), 0o600, "invalid simulator state"},
-		{"syntax", `{"serial": 1,}`, 0o600, "corrupt JSON at byte"},
-		{"wrong type", `{"serial": "one"}`, 0o600, "invalid simulator state"},
-		{"unknown field", `{"serial": 1, "firmware": "5.4.3", "salt": "0000000000000000", "touch_policy": {}}`, 0o600, "touch_policy"},
-		{"two objects", string(good) + string(good), 0o600, "data after the JSON object"},
-		{"bad firmware", `{"serial": 1, "firmware": "5.4", "salt": "0000000000000000"}`, 0o600, "want X.Y.Z"},
-		{"short salt", `{"serial": 1, "firmware": "5.4.3", "salt": "0000"}`, 0o600, "salt is 2 bytes"},
-		{"bad hex", `{"serial": 1, "firmware": "5.4.3", "salt": "zz"}`, 0o600, "decode hex"},
-		{"bad touch mode", `{"serial": 1, "firmware": "5.4.3", "salt": "0000000000000000", "touch": {"mode": "sometimes"}}`, 0o600, "invalid touch mode"},
-		{"bad credential type", `{"serial": 1, "firmware": "5.4.3", "salt": "0000000000000000", "credentials": [{"name": "a", "type": "motp", "alg": "sha1", "digits": 6, "key": ""}]}`, 0o600, "unknown type"},
-		{"bad digits", `{"serial": 1, "firmware": "5.4.3", "salt": "0000000000000000", "credentials": [{"name": "a", "type": "totp", "alg": "sha1", "digits": 10, "key": ""}]}`, 0o600, "10 digits"},
-		{"duplicate names", `{"serial": 1, "firmware": "5.4.3", "salt": "0000000000000000", "credentials": [{"name": "a", "type": "totp", "alg": "sha1", "digits": 6, "key": ""}, {"name": "a", "type": "hotp", "alg": "sha1", "digits": 6, "key": ""}]}`, 0o600, "duplicate name"},
-		{"SHA512 on old firmware", `{"serial": 1, "firmware": "4.2.0", "salt": "0000000000000000", "credentials": [{"name": "a", "type": "totp", "alg": "sha512", "digits": 6, "key": ""}]}`, 0o600, "SHA512 needs"},
+		{"good", string(good), ""},
+		{"empty", "", "invalid simulator state"},
+		{"truncated", string(good[:len(good)/2]), "invalid simulator state"},
+		{"syntax", `{"serial": 1,}`, "corrupt JSON at byte"},
+		{"wrong type", `{"serial": "one"}`, "invalid simulator state"},
+		{"unknown field", `{"serial": 1, "firmware": "5.4.3", "salt": "0000000000000000", "touch_policy": {}}`, "touch_policy"},
+		{"two objects", string(good) + string(good), "data after the JSON object"},
+		{"bad firmware", `{"serial": 1, "firmware": "5.4", "salt": "0000000000000000"}`, "want X.Y.Z"},
+		{"short salt", `{"serial": 1, "firmware": "5.4.3", "salt": "0000"}`, "salt is 2 bytes"},
+		{"bad hex", `{"serial": 1, "firmware": "5.4.3", "salt": "zz"}`, "decode hex"},
+		{"bad touch mode", `{"serial": 1, "firmware": "5.4.3", "salt": "0000000000000000", "touch": {"mode": "sometimes"}}`, "invalid touch mode"},
+		{"bad credential type", `{"serial": 1, "firmware": "5.4.3", "salt": "0000000000000000", "credentials": [{"name": "a", "type": "motp", "alg": "sha1", "digits": 6, "key": ""}]}`, "unknown type"},
+		{"bad digits", `{"serial": 1, "firmware": "5.4.3", "salt": "0000000000000000", "credentials": [{"name": "a", "type": "totp", "alg": "sha1", "digits": 10, "key": ""}]}`, "10 digits"},
+		{"duplicate names", `{"serial": 1, "firmware": "5.4.3", "salt": "0000000000000000", "credentials": [{"name": "a", "type": "totp", "alg": "sha1", "digits": 6, "key": ""}, {"name": "a", "type": "hotp", "alg": "sha1", "digits": 6, "key": ""}]}`, "duplicate name"},
+		{"SHA512 on old firmware", `{"serial": 1, "firmware": "4.2.0", "salt": "0000000000000000", "credentials": [{"name": "a", "type": "totp", "alg": "sha512", "digits": 6, "key": ""}]}`, "SHA512 needs"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "card.json")
-			if err := os.WriteFile(path, []byte(tt.content), tt.mode); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chmod(path, tt.mode); err != nil { // beat the umask
+			path := filepath.Join(testtemp.Dir(t), "card.json")
+			if err := writeAtomic(path, []byte(tt.content)); err != nil { // private: refused only for its content
 				t.Fatal(err)
 			}
 			_, err := Open(path)
@@ -260,10 +248,10 @@ func TestOpenErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Open(filepath.Join(t.TempDir(), "missing.json")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := Open(filepath.Join(testtemp.Dir(t), "missing.json")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Open of a missing file: %v", err)
 	}
-	if _, err := Open(t.TempDir()); err == nil {
+	if _, err := Open(testtemp.Dir(t)); err == nil {
 		t.Fatal("Open of a directory succeeded")
 	}
 }

@@ -7,26 +7,52 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"syscall"
+	"runtime"
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/mfabridge/mfabridge/internal/securefile"
 )
 
-// DefaultCacheDir returns MFABRIDGE_CACHE_DIR, else $HOME/.cache/mfabridge.
+// DefaultCacheDir returns MFABRIDGE_CACHE_DIR if set, else the user cache
+// directory of the system (as os.UserCacheDir finds it) + "mfabridge":
+//
+//   - Windows: %LocalAppData%\mfabridge
+//   - macOS: $HOME/Library/Caches/mfabridge
+//   - others: $XDG_CACHE_HOME/mfabridge (if absolute), else $HOME/.cache/mfabridge
 func DefaultCacheDir(env Env) (string, error) {
+	return defaultCacheDir(runtime.GOOS, env)
+}
+
+func defaultCacheDir(goos string, env Env) (string, error) {
 	if env == nil {
 		return "", errors.New("default cache dir: no environment")
 	}
 	if d := env("MFABRIDGE_CACHE_DIR"); d != "" {
 		return d, nil
 	}
-	if h := env("HOME"); h != "" {
-		return filepath.Join(h, ".cache", "mfabridge"), nil
+	switch goos {
+	case "windows":
+		if d := env("LocalAppData"); d != "" {
+			return filepath.Join(d, "mfabridge"), nil
+		}
+		return "", errors.New("default cache dir: neither MFABRIDGE_CACHE_DIR nor LocalAppData is set")
+	case "darwin", "ios":
+		if h := env("HOME"); h != "" {
+			return filepath.Join(h, "Library", "Caches", "mfabridge"), nil
+		}
+	default:
+		// XDG: a relative value is invalid and ignored.
+		if d := env("XDG_CACHE_HOME"); d != "" && filepath.IsAbs(d) {
+			return filepath.Join(d, "mfabridge"), nil
+		}
+		if h := env("HOME"); h != "" {
+			return filepath.Join(h, ".cache", "mfabridge"), nil
+		}
 	}
 	return "", errors.New("default cache dir: neither MFABRIDGE_CACHE_DIR nor HOME is set")
 }
@@ -51,44 +77,49 @@ func (e *cacheEntry) valid() bool {
 		c.SecretAccessKey != "" && !c.Expiration.IsZero()
 }
 
-// fileCache stores entries as JSON files in a 0700 directory owned by us.
-// Entries that cannot be trusted (unparsable, wrong mode, foreign owner,
-// not a regular file) are ignored, and replaced on the next write.
+// fileCache stores entries as JSON files in a directory private to the
+// user (internal/securefile: 0700 and ours on Unix, owner SID and an
+// owner-only DACL on Windows). Entries that cannot be trusted (unparsable,
+// readable by others, foreign owner, a link, not a regular file) are
+// ignored, and replaced on the next write.
 type fileCache struct {
 	dir string
-	uid int
 }
 
 func openCache(dir string) (*fileCache, error) {
 	if dir == "" {
 		return nil, errors.New("open cache: empty directory name")
 	}
-	// One lstat on the usual path (the directory exists): a cached
+	// One lstat on the usual Unix path (the directory exists): a cached
 	// credential_process pays for nothing more.
-	fi, err := os.Lstat(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("open cache: %w", err)
+	if err := securefile.EnsureDir(dir); err != nil {
+		return nil, fmt.Errorf("open cache: %w", cacheDirError(err))
+	}
+	return &fileCache{dir: dir}, nil
+}
+
+// cacheDirError adds the cause and the fix to a cache directory that
+// cannot be trusted: it holds credentials, so a link could send them
+// elsewhere and a directory of someone else's lets them read or plant them.
+func cacheDirError(err error) error {
+	var e *securefile.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	const elsewhere = "or set MFABRIDGE_CACHE_DIR to a folder of your own"
+	switch e.Err {
+	case securefile.ErrLink:
+		return fmt.Errorf("%w: it could redirect cached credentials elsewhere; remove the link (mfabridge then creates a private folder), %s", err, elsewhere)
+	case securefile.ErrForeign:
+		return fmt.Errorf("%w: its owner could read or plant credentials; remove it if it should be yours, %s", err, elsewhere)
+	case securefile.ErrNotDir:
+		return fmt.Errorf("%w: move the file away, %s", err, elsewhere)
+	case securefile.ErrNotPrivate:
+		if e.Fix != "" {
+			return fmt.Errorf("%w: make it private (%s), %s", err, e.Fix, elsewhere)
 		}
-		fi, err = os.Lstat(dir)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("open cache: %w", err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("open cache: %s is not a directory", dir)
-	}
-	uid := os.Getuid()
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != uid {
-		return nil, fmt.Errorf("open cache: %s is owned by uid %d, not %d", dir, st.Uid, uid)
-	}
-	if fi.Mode().Perm() != 0o700 {
-		// Ours, so tighten it rather than leak credentials.
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("open cache: %w", err)
-		}
-	}
-	return &fileCache{dir: dir, uid: uid}, nil
+	return err
 }
 
 // removeStaleTemps deletes temporary files a killed writer left behind. It
@@ -117,27 +148,10 @@ func cacheKey(v any) string {
 
 func (c *fileCache) path(name string) string { return filepath.Join(c.dir, name) }
 
-// readTrusted reads a file only if it is a regular 0600 file owned by us.
+// readTrusted reads a file only if it is a regular file private to us and
+// not a link (securefile.ReadFile).
 func (c *fileCache) readTrusted(name string) ([]byte, error) {
-	f, err := os.OpenFile(c.path(name), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", name)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		return nil, fmt.Errorf("%s: mode %o, want 600", name, fi.Mode().Perm())
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != c.uid {
-		return nil, fmt.Errorf("%s: owned by uid %d", name, st.Uid)
-	}
-	return io.ReadAll(io.LimitReader(f, 1<<20))
+	return securefile.ReadFile(c.path(name), 1<<20)
 }
 
 // get returns the entry under key, or nil if absent or untrustworthy.
@@ -177,40 +191,12 @@ func (c *fileCache) put(key string, e *cacheEntry) error {
 	return c.writeAtomic(key+".json", b)
 }
 
-// writeAtomic writes temp file + fsync + rename + directory fsync: a reader
-// (or a crash) sees the old content or the new, never a mix.
+// writeAtomic replaces a file with a private one (securefile.WriteFile:
+// temp file, fsync, rename): a reader (or a crash) sees the old content or
+// the new, never a mix.
 func (c *fileCache) writeAtomic(name string, data []byte) error {
-	tmp, err := os.CreateTemp(c.dir, "."+name+".tmp-*") // mode 0600
-	if err != nil {
+	if err := securefile.WriteFile(c.path(name), data); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
-	}
-	tmpName := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := os.Rename(tmpName, c.path(name)); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	ok = true
-	if d, err := os.Open(c.dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	c.removeStaleTemps()
 	return nil
@@ -259,6 +245,11 @@ func (c *fileCache) recordStep(serial string, step int64, at time.Time) error {
 // waiting is called once if the lock is busy.
 func (c *fileCache) lockSerial(ctx context.Context, serial string, waiting func()) (unlock func(), err error) {
 	name := c.path("lock-" + cacheKey(struct{ Serial string }{serial}) + ".lock")
+	// Create it private (and check it) before flock opens it: on Windows a
+	// file flock creates would get whatever DACL it inherits.
+	if err := securefile.EnsureFile(name); err != nil {
+		return nil, fmt.Errorf("lock mfa serial: %w", err)
+	}
 	fl := flock.New(name, flock.SetPermissions(0o600))
 	ok, err := fl.TryLock()
 	if err == nil && !ok {

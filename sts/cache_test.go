@@ -9,88 +9,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mfabridge/mfabridge/internal/testtemp"
 )
 
 func testEntry(id string, exp time.Time) *cacheEntry {
 	return &cacheEntry{Action: ActionAssumeRole, Target: "arn:aws:iam::210987654321:role/r",
 		Credentials: Credentials{AccessKeyID: id, SecretAccessKey: "s", SessionToken: "t", Expiration: exp}}
-}
-
-func TestCachePermissions(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "a", "mfabridge")
-	c, err := openCache(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(dir)
-	if err != nil || fi.Mode().Perm() != 0o700 {
-		t.Fatalf("dir mode %v (%v), want 0700", fi.Mode(), err)
-	}
-	if err := c.put("k", testEntry("AKIA1", t0)); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.recordStep("GAHT12345678", 42, t0); err != nil {
-		t.Fatal(err)
-	}
-	unlock, err := c.lockSerial(context.Background(), "GAHT12345678", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unlock()
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 3 {
-		t.Fatalf("want entry, ledger and lock files, got %v", ents)
-	}
-	for _, e := range ents {
-		fi, _ := e.Info()
-		if fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s: mode %v, want 0600", e.Name(), fi.Mode())
-		}
-	}
-	// A loose directory of ours is tightened.
-	os.Chmod(dir, 0o755)
-	if _, err := openCache(dir); err != nil {
-		t.Fatal(err)
-	}
-	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
-		t.Errorf("dir mode %v after reopen, want 0700", fi.Mode())
-	}
-	// A directory owned by someone else is refused.
-	if os.Getuid() == 0 {
-		os.Chown(dir, 4242, 4242)
-		if _, err := openCache(dir); err == nil || !strings.Contains(err.Error(), "owned by uid 4242") {
-			t.Errorf("foreign dir: got %v", err)
-		}
-		os.Chown(dir, 0, 0)
-	}
-}
-
-func TestOpenCacheRefusesNonDirectory(t *testing.T) {
-	base := t.TempDir()
-	real := filepath.Join(base, "real")
-	if err := os.Mkdir(real, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(base, "link")
-	if err := os.Symlink(real, link); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(base, "file")
-	if err := os.WriteFile(file, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, dir := range []string{link, file} {
-		if _, err := openCache(dir); err == nil || !strings.Contains(err.Error(), "is not a directory") {
-			t.Errorf("openCache(%s): got %v, want not a directory", dir, err)
-		}
-	}
-	// A missing directory below a missing parent is created.
-	if _, err := openCache(filepath.Join(real, "x", "y")); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestCacheUntrustedEntries(t *testing.T) {
@@ -106,10 +33,7 @@ func TestCacheUntrustedEntries(t *testing.T) {
 	if _, err := parseEntry(good); err != nil {
 		t.Fatalf("good entry refused: %v", err)
 	}
-	tests := []struct {
-		name  string
-		setup func(t *testing.T, path string)
-	}{
+	tests := []untrustedCase{
 		{"corrupted", func(t *testing.T, p string) {
 			os.WriteFile(p, []byte(`{"version":1,"action":"AssumeRole","credentials":{"acc`), 0o600)
 		}},
@@ -120,23 +44,11 @@ func TestCacheUntrustedEntries(t *testing.T) {
 		{"future version", func(t *testing.T, p string) {
 			os.WriteFile(p, []byte(strings.Replace(string(good), cur, `"version":9,`, 1)), 0o600)
 		}},
-		{"group readable", func(t *testing.T, p string) { os.WriteFile(p, good, 0o600); os.Chmod(p, 0o640) }},
-		{"symlink", func(t *testing.T, p string) {
-			target := p + ".real"
-			os.WriteFile(target, good, 0o600)
-			os.Symlink(target, p)
-		}},
-		{"foreign owner", func(t *testing.T, p string) {
-			if os.Getuid() != 0 {
-				t.Skip("needs root to chown")
-			}
-			os.WriteFile(p, good, 0o600)
-			os.Chown(p, 4242, 4242)
-		}},
 	}
+	tests = append(tests, untrustedFiles(good)...) // per OS: permissions, owner, links
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := openCache(t.TempDir())
+			c, err := openCache(testCacheDir(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +66,10 @@ func TestCacheUntrustedEntries(t *testing.T) {
 		})
 	}
 	// The entry format round-trips (and good entries are accepted).
-	c, _ := openCache(t.TempDir())
+	c, err := openCache(testCacheDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	c.put("k", testEntry("AKIAGOOD", t0))
 	if e := c.get("k"); e == nil || !e.Credentials.Expiration.Equal(t0) {
 		t.Fatalf("round trip: %+v", e)
@@ -162,7 +77,10 @@ func TestCacheUntrustedEntries(t *testing.T) {
 }
 
 func TestCacheLedger(t *testing.T) {
-	c, _ := openCache(t.TempDir())
+	c, err := openCache(testCacheDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := c.lastStep("GAHT12345678"); got != -1 {
 		t.Fatalf("empty ledger: %d", got)
 	}
@@ -212,13 +130,29 @@ func TestCacheStaleEntry(t *testing.T) {
 	}
 }
 
+// testCacheDir names a cache directory for openCache to create, in a
+// temporary directory removed after the test (testtemp: os.RemoveAll fails
+// under Wine). openCache must create it: on Windows under Wine a directory
+// made by os.MkdirTemp lets Everyone read it (Wine derives DACLs from the
+// Unix mode), which openCache refuses and Wine cannot change.
+func testCacheDir(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(testtemp.Dir(t), "mfabridge")
+}
+
+// untrustedCase makes the file at path one the cache must not hand out.
+type untrustedCase struct {
+	name  string
+	setup func(t *testing.T, path string)
+}
+
 // TestCacheKilledWriter kills a writer process (this test binary, re-run
 // as a helper) at random points and checks the entry is always whole.
 func TestCacheKilledWriter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	dir := t.TempDir()
+	dir := testCacheDir(t)
 	c, err := openCache(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +165,7 @@ func TestCacheKilledWriter(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Duration(20+round*15) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Process.Kill()
 		cmd.Wait()
 		e := c.get("k")
 		if e == nil {
@@ -282,8 +216,11 @@ func TestCacheWriterHelper(t *testing.T) {
 // TestLockBetweenDescriptors: flock(2) locks belong to open file
 // descriptions, so two handles in one process exclude each other.
 func TestLockBetweenDescriptors(t *testing.T) {
-	dir := t.TempDir()
-	a, _ := openCache(dir)
+	dir := testCacheDir(t)
+	a, err := openCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, _ := openCache(dir)
 	unlockA, err := a.lockSerial(context.Background(), "GAHT12345678", nil)
 	if err != nil {
@@ -313,7 +250,7 @@ func TestLockBetweenDescriptors(t *testing.T) {
 // verify) skips a step with under minStepLeft to run and a step the ledger
 // holds, and records the step before handing the code out.
 func TestFreshStepCode(t *testing.T) {
-	c, err := openCache(t.TempDir())
+	c, err := openCache(testCacheDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,8 +137,8 @@ func newEmuClock(t *testing.T, now func() time.Time, opts ...stsemu.Option) *emu
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &emu{t: t, clock: newFakeClock(t0), log: &lockedBuf{}, dir: t.TempDir(),
-		tokens: &fakeTokens{secret: emuSecret, accounts: []string{"GitHub:alice", "AWS:alice@111111111111"}}}
+	e := &emu{t: t, clock: newFakeClock(t0), log: &lockedBuf{}, dir: testCacheDir(t),
+		tokens: &fakeTokens{secret: emuSecret}}
 	if now == nil {
 		now = e.clock.Now
 	}
@@ -156,7 +156,7 @@ func newEmuClock(t *testing.T, now func() time.Time, opts ...stsemu.Option) *emu
 func (e *emu) provider(name string, opts ...Option) *Provider {
 	e.t.Helper()
 	p := mustResolve(e.t, e.cfg, name)
-	pr, err := NewProvider(p, e.tokens, e.dir, append([]Option{WithClock(e.clock.Now), WithSleep(e.clock.Sleep)}, opts...)...)
+	pr, err := NewProvider(p, e.tokens.Code, e.dir, append([]Option{WithClock(e.clock.Now), WithSleep(e.clock.Sleep)}, opts...)...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestEmuClockSkew(t *testing.T) {
 	var mu sync.Mutex
 	var notices []string
 	p := mustResolve(t, e.cfg, "alice")
-	pr, err := NewProvider(p, e.tokens, e.dir, WithClock(time.Now), WithUI(UI{Notify: func(m string) {
+	pr, err := NewProvider(p, e.tokens.Code, e.dir, WithClock(time.Now), WithUI(UI{Notify: func(m string) {
 		mu.Lock()
 		defer mu.Unlock()
 		notices = append(notices, m)

@@ -178,7 +178,7 @@ type EnrollRequest struct {
 	// DeviceName is the virtual MFA device's name; empty: the user name.
 	DeviceName string
 	// Account is the OATH account name; empty: "AWS:DEVICENAME@ACCOUNTID",
-	// which MatchAccount finds from the serial.
+	// which the CLI's account matching (device.MatchAccount) finds from the serial.
 	Account string
 	// Touch makes the OATH account require a touch for each code (the
 	// enabling codes then need two touches).

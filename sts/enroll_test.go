@@ -26,6 +26,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/mfabridge/mfabridge/device"
 	"github.com/mfabridge/mfabridge/simulator/stsemu"
 )
 
@@ -96,16 +97,23 @@ func (m *memStore) Code(_ context.Context, account string, at time.Time) (string
 	return totp.GenerateCodeCustom(base32.StdEncoding.EncodeToString(k), at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix})
 }
 
-// tokens adapts the store to a TokenSource for the Provider.
-func (m *memStore) tokens() TokenSource { return storeTokens{m} }
-
-type storeTokens struct{ m *memStore }
-
-func (s storeTokens) Accounts(ctx context.Context, _ string) ([]string, error) {
-	return s.m.Accounts(ctx)
-}
-func (s storeTokens) Code(ctx context.Context, _, account string, at time.Time) (string, error) {
-	return s.m.Code(ctx, account, at)
+// tokens is the Provider's TokenFunc for profile p on the store: its
+// mfabridge_account, else the account device.MatchAccount picks, as the
+// CLI's device.Token does.
+func (m *memStore) tokens(p *Profile) TokenFunc {
+	return func(ctx context.Context, at time.Time) (string, error) {
+		acct := p.Account
+		if acct == "" {
+			names, err := m.Accounts(ctx)
+			if err != nil {
+				return "", err
+			}
+			if acct, _, err = device.MatchAccount(p.MFASerial, names); err != nil {
+				return "", err
+			}
+		}
+		return m.Code(ctx, acct, at)
+	}
 }
 
 // failingIAM wraps an IAMAPI and refuses chosen calls with a transport-like error.
@@ -294,7 +302,7 @@ func (w *iamWorld) assume(profile string) error {
 	if err != nil {
 		return err
 	}
-	pr, err := NewProvider(p, w.store.tokens(), w.dir, WithClock(w.clock.Now), WithSleep(w.clock.Sleep))
+	pr, err := NewProvider(p, w.store.tokens(p), w.dir, WithClock(w.clock.Now), WithSleep(w.clock.Sleep))
 	if err != nil {
 		return err
 	}
@@ -358,10 +366,11 @@ func TestEnrollThenAssumeRole(t *testing.T) {
 	if got := w.enabled(); !slices.Contains(got, res.Serial) {
 		t.Fatalf("enabled devices %v lack %s", got, res.Serial)
 	}
-	// The default account name is found from the serial.
-	acct, _, err := MatchAccount(res.Serial, []string{"AWS:alice@111111111111", res.Account})
+	// The default account name is found from the serial (by the device
+	// package, which the CLI hands the provider's code function).
+	acct, _, err := device.MatchAccount(res.Serial, []string{"AWS:alice@111111111111", res.Account})
 	if err != nil || acct != res.Account {
-		t.Errorf("MatchAccount = %q, %v", acct, err)
+		t.Errorf("device.MatchAccount = %q, %v", acct, err)
 	}
 	// Point prod at the new device (as --write-config does) and assume the role with it.
 	b, _ := os.ReadFile(w.configFile)
@@ -687,7 +696,7 @@ func TestRotatePinsOldAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	names, _ := w.store.Accounts(context.Background())
-	if _, _, err := MatchAccount("arn:aws:iam::111111111111:mfa/alice", names); !errors.Is(err, ErrAmbiguousAccount) {
+	if _, _, err := device.MatchAccount("arn:aws:iam::111111111111:mfa/alice", names); !errors.Is(err, device.ErrAmbiguousAccount) {
 		t.Fatalf("the test needs names that match ambiguously: %v %v", names, err)
 	}
 	if p := w.profile("prod"); p.Account != "AWS:alice@111111111111" {

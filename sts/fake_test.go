@@ -41,26 +41,15 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// fakeTokens computes real TOTP codes from testSecret and counts them.
+// fakeTokens computes real TOTP codes from testSecret and counts them. Its
+// Code method is the Provider's TokenFunc.
 type fakeTokens struct {
-	accounts []string
-	codes    atomic.Int32
-	lists    atomic.Int32
-	secret   string
-	lastSpec atomic.Value // device spec of the last call
-	lastAcct atomic.Value // account of the last Code call
+	codes  atomic.Int32
+	secret string
 }
 
-func (f *fakeTokens) Accounts(ctx context.Context, spec string) ([]string, error) {
-	f.lists.Add(1)
-	f.lastSpec.Store(spec)
-	return f.accounts, nil
-}
-
-func (f *fakeTokens) Code(ctx context.Context, spec, account string, at time.Time) (string, error) {
+func (f *fakeTokens) Code(ctx context.Context, at time.Time) (string, error) {
 	f.codes.Add(1)
-	f.lastSpec.Store(spec)
-	f.lastAcct.Store(account)
 	s := f.secret
 	if s == "" {
 		s = testSecret
@@ -264,8 +253,8 @@ type harness struct {
 var t0 = time.Date(2026, 11, 22, 7, 0, 10, 0, time.UTC)
 
 func newHarness(t *testing.T) *harness {
-	h := &harness{t: t, clock: newFakeClock(t0), dir: t.TempDir(),
-		tokens: &fakeTokens{accounts: []string{"GitHub:alice", "Amazon Web Services:alice@123456789012"}}}
+	h := &harness{t: t, clock: newFakeClock(t0), dir: testCacheDir(t),
+		tokens: &fakeTokens{}}
 	h.sts = newFakeSTS(h.clock)
 	h.cfg = mustConfig(t, testConfig, testCredentials, nil)
 	return h
@@ -274,7 +263,7 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) provider(name string) *Provider {
 	h.t.Helper()
 	p := mustResolve(h.t, h.cfg, name)
-	pr, err := NewProvider(p, h.tokens, h.dir, WithClock(h.clock.Now), WithSleep(h.clock.Sleep),
+	pr, err := NewProvider(p, h.tokens.Code, h.dir, WithClock(h.clock.Now), WithSleep(h.clock.Sleep),
 		WithSTSClient(h.sts), WithUI(UI{Notify: h.notify}))
 	if err != nil {
 		h.t.Fatal(err)

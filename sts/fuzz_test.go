@@ -1,7 +1,6 @@
 package sts
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -103,26 +102,4 @@ func sameEntry(a, b *cacheEntry) bool {
 		ca.AccessKeyID == cb.AccessKeyID && ca.SecretAccessKey == cb.SecretAccessKey &&
 		ca.SessionToken == cb.SessionToken && ca.Expiration.Equal(cb.Expiration) &&
 		a.MFATime.Equal(b.MFATime)
-}
-
-func FuzzMatchAccount(f *testing.F) {
-	f.Add("arn:aws:iam::123456789012:mfa/alice", "Amazon Web Services:alice@123456789012\nGitHub:alice")
-	f.Add("GAHT12345678", "x GAHT12345678")
-	f.Fuzz(func(t *testing.T, serial, names string) {
-		list := bytes.Split([]byte(names), []byte("\n"))
-		ns := make([]string, len(list))
-		for i, n := range list {
-			ns[i] = string(n)
-		}
-		acc, _, err := MatchAccount(serial, ns)
-		if err == nil {
-			found := false
-			for _, n := range ns {
-				found = found || n == acc
-			}
-			if !found {
-				t.Fatalf("chose %q, not on the device", acc)
-			}
-		}
-	})
 }

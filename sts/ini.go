@@ -30,10 +30,22 @@ func (e *iniSyntaxError) Error() string {
 
 // parseINI parses the AWS flavour of INI. It never panics on any input; lines
 // that make no sense produce an *iniSyntaxError naming the line.
+//
+// A section header repeated verbatim, or a key repeated within one section
+// (keys compare case-insensitively), is an error naming both lines: the AWS
+// CLI (v1 1.45 and v2 2.9, through Python's configparser in strict mode)
+// refuses such a file with "Unable to parse config file", where a
+// last-one-wins reading would silently pick a role or key the user may not
+// mean. As in configparser, headers that differ only in spacing
+// ("[profile x]", "[ profile  x ]") are not duplicates, and repeated
+// sub-keys of an indented block are not checked (botocore keeps the last).
 func parseINI(name string, data []byte) (*iniFile, error) {
 	f := &iniFile{sections: map[string]map[string]string{}}
 	var cur map[string]string
-	parent := "" // key whose value continues in indented sub-keys
+	parent := ""                // key whose value continues in indented sub-keys
+	headers := map[string]int{} // section header as written → its line
+	var keys map[string]int     // keys of the current section → their line
+	curHeader := ""
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	n := 0
@@ -57,6 +69,12 @@ func parseINI(name string, data []byte) (*iniFile, error) {
 			if sec == "" {
 				return nil, &iniSyntaxError{name, n, "empty section name"}
 			}
+			curHeader = line[:end+1]
+			if first, dup := headers[curHeader]; dup {
+				return nil, &iniSyntaxError{name, n, fmt.Sprintf("section %s repeats the one at line %d (the AWS CLI refuses duplicate sections too)", curHeader, first)}
+			}
+			headers[curHeader] = n
+			keys = map[string]int{}
 			if _, ok := f.sections[sec]; !ok {
 				f.sections[sec] = map[string]string{}
 				f.order = append(f.order, sec)
@@ -87,6 +105,10 @@ func parseINI(name string, data []byte) (*iniFile, error) {
 			cur[parent+"."+key] = val
 			continue
 		}
+		if first, dup := keys[key]; dup {
+			return nil, &iniSyntaxError{name, n, fmt.Sprintf("key %q repeats line %d in section %s (the AWS CLI refuses duplicate keys too)", key, first, curHeader)}
+		}
+		keys[key] = n
 		cur[key] = val
 		parent = ""
 		if val == "" {

@@ -63,10 +63,10 @@ func TestEmuChildHelper(t *testing.T) {
 	}
 	url, dir, _ := strings.Cut(spec, "|")
 	cfg := mustConfig(t, emuProfiles, emuCreds, map[string]string{"AWS_ENDPOINT_URL_STS": url})
-	tokens := &fakeTokens{secret: emuSecret, accounts: []string{"AWS:alice@111111111111"}}
+	tokens := &fakeTokens{secret: emuSecret}
 	var wg sync.WaitGroup
 	for _, name := range []string{"r1", "r2", "r3", "r4"} {
-		pr, err := NewProvider(mustResolve(t, cfg, name), tokens, dir)
+		pr, err := NewProvider(mustResolve(t, cfg, name), tokens.Code, dir)
 		if err != nil {
 			t.Fatal(err)
 		}

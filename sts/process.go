@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -61,13 +60,14 @@ func ParseProcessOutput(b []byte) (*Credentials, error) {
 	return c, nil
 }
 
-// runCredentialProcess runs command through sh -c, as aws-sdk-go-v2 does,
-// with a one-minute limit. Its stderr goes into the error on failure (the
+// runCredentialProcess runs command through the system shell (sh -c; on
+// Windows cmd.exe /c, see shellCommand), as the AWS SDKs do, with a
+// one-minute limit. Its stderr goes into the error on failure (the
 // process is expected to keep secrets off stderr).
 func runCredentialProcess(ctx context.Context, command string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", command)
+	cmd := shellCommand(ctx, command)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mfabridge/mfabridge/internal/regfile"
 )
 
 // Env looks up an environment variable. The CLI passes os.Getenv; tests pass
@@ -71,15 +73,15 @@ const (
 )
 
 // LoadProfiles reads the shared config (AWS_CONFIG_FILE, else
-// $HOME/.aws/config) and credentials (AWS_SHARED_CREDENTIALS_FILE, else
-// $HOME/.aws/credentials) files. Missing files are not an error; unreadable
-// or malformed ones are.
+// ~/.aws/config) and credentials (AWS_SHARED_CREDENTIALS_FILE, else
+// ~/.aws/credentials) files, ~ being $HOME (%USERPROFILE% on Windows).
+// Missing files are not an error; unreadable or malformed ones are.
 func LoadProfiles(env Env) (*Config, error) {
 	if env == nil {
 		env = func(string) string { return "" }
 	}
 	c := &Config{env: env}
-	home := env("HOME")
+	home := homeDir(runtime.GOOS, env)
 	c.ConfigFile = env("AWS_CONFIG_FILE")
 	if c.ConfigFile == "" && home != "" {
 		c.ConfigFile = filepath.Join(home, ".aws", "config")
@@ -114,17 +116,27 @@ func ParseProfiles(config, credentials []byte, env Env) (*Config, error) {
 	return c, nil
 }
 
+// maxINIBytes caps what readINI reads of a config or credentials file. The
+// largest real files are generated ones (one profile per SSO account and
+// role: about 150 bytes each), so 16 MiB leaves room for some 100 000
+// profiles while AWS_CONFIG_FILE=/dev/zero or a huge file stops at once
+// (issue 13 case 15).
+const maxINIBytes = 16 << 20
+
+// readINI reads and parses one file; a missing file is an empty one. Only a
+// regular file (or a symlink to one) is read: a FIFO is refused without
+// blocking, a device or directory without reading (regfile.Read).
 func readINI(path string) (*iniFile, error) {
 	empty := &iniFile{sections: map[string]map[string]string{}}
 	if path == "" {
 		return empty, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := regfile.Read(path, maxINIBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return empty, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err
 	}
 	return parseINI(path, data)
 }

@@ -230,7 +230,7 @@ func TestLoadProfilesFiles(t *testing.T) {
 	other := filepath.Join(dir, "other-config")
 	os.WriteFile(other, []byte("[profile other]\nmfa_serial = GAHT12345678\naws_access_key_id = AKIAEXAMPLE000000002\naws_secret_access_key = s\n"), 0o600)
 
-	c, err := LoadProfiles(testEnv{"HOME": home}.get)
+	c, err := LoadProfiles(testEnv{"HOME": home, "USERPROFILE": home}.get)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,40 +269,6 @@ func TestParseINI(t *testing.T) {
 		if _, err := parseINI("x", []byte(bad)); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
-	}
-}
-
-func TestMatchAccount(t *testing.T) {
-	const serial = "arn:aws:iam::123456789012:mfa/alice"
-	tests := []struct {
-		name   string
-		serial string
-		names  []string
-		want   string
-		err    error
-	}{
-		{"ykman style", serial, []string{"GitHub:alice", "Amazon Web Services:alice@123456789012"}, "Amazon Web Services:alice@123456789012", nil},
-		{"exact serial", serial, []string{"AWS:alice@123456789012", serial}, serial, nil},
-		{"case and path", "arn:aws:iam::123456789012:mfa/team/Alice", []string{"aws:alice@123456789012"}, "aws:alice@123456789012", nil},
-		{"word boundary", serial, []string{"AWS:malice@123456789012"}, "", ErrNoAccount},
-		{"account missing", serial, []string{"AWS:alice"}, "", ErrNoAccount},
-		{"ambiguous", serial, []string{"AWS:alice@123456789012", "AWS-old:alice@123456789012"}, "", ErrAmbiguousAccount},
-		{"hardware serial", "GAHT12345678", []string{"token GAHT12345678", "x"}, "token GAHT12345678", nil},
-		{"empty device", serial, nil, "", ErrNoAccount},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, why, err := MatchAccount(tt.serial, tt.names)
-			if !errors.Is(err, tt.err) || got != tt.want {
-				t.Fatalf("got %q, %v; want %q, %v", got, err, tt.want, tt.err)
-			}
-			if err == nil && !strings.Contains(why, tt.want) {
-				t.Errorf("reason %q does not name the account", why)
-			}
-			if err != nil && !strings.Contains(err.Error(), "mfabridge_account") {
-				t.Errorf("error %q has no hint", err)
-			}
-		})
 	}
 }
 
@@ -406,6 +372,40 @@ func TestConfigValue(t *testing.T) {
 	} {
 		if got, ok := c.Value(tt.profile, tt.key); got != tt.want || ok != tt.ok {
 			t.Errorf("Value(%q, %q) = %q, %v; want %q, %v", tt.profile, tt.key, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestParseINIDuplicates pins issue 13 case 14: a repeated section or key
+// is refused with both line numbers, as the AWS CLI refuses the file
+// ("Unable to parse config file"); what configparser accepts is accepted.
+func TestParseINIDuplicates(t *testing.T) {
+	bad := []struct {
+		name, data string
+		line       int
+		msg        string
+	}{
+		{"section", "[profile x]\nregion = us-east-1\n\n[profile x]\nregion = eu-west-1\n", 4, "section [profile x] repeats the one at line 1"},
+		{"key", "[profile x]\nregion = us-east-1\nrole_arn = r\nregion = eu-west-1\n", 4, `key "region" repeats line 2 in section [profile x]`},
+		{"key, other case and spacing", "[x]\nAWS_Access_Key_ID = A\naws_access_key_id\t= B\n", 3, `key "aws_access_key_id" repeats line 2 in section [x]`},
+		{"credentials section", "[default]\n[x]\naws_access_key_id = A\n[default]\n", 4, "section [default] repeats the one at line 1"},
+	}
+	for _, tt := range bad {
+		_, err := parseINI("f", []byte(tt.data))
+		var se *iniSyntaxError
+		if !errors.As(err, &se) || se.Line != tt.line || !strings.Contains(se.Msg, tt.msg) {
+			t.Errorf("%s: got %v, want a syntax error at line %d with %q", tt.name, err, tt.line, tt.msg)
+		}
+	}
+	good := []string{
+		"[profile x]\nregion = a\n[x]\nregion = b\n",               // config-style and credentials-style names differ
+		"[profile x]\nregion = a\n[ profile  x ]\noutput = json\n", // configparser compares headers as written
+		"[a]\nk = 1\n[b]\nk = 2\n",
+		"[services s]\nsts =\n  endpoint_url = a\n  endpoint_url = b\n", // sub-keys: botocore keeps the last
+	}
+	for _, g := range good {
+		if _, err := parseINI("f", []byte(g)); err != nil {
+			t.Errorf("%q: %v", g, err)
 		}
 	}
 }

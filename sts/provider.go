@@ -16,16 +16,18 @@ import (
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 )
 
-// TokenSource yields OATH codes; the CLI implements it with a device.
+// TokenFunc returns the MFA code of the profile's mfa_serial for the TOTP
+// step holding at. It is stscreds' TokenProvider with a context (a wait
+// for a touch must be cancellable) and a time: the Provider decides which
+// step it needs (never one sent before, never one about to end) and the
+// function computes that step's code, not the current one. The caller binds
+// it to a device before it reaches the Provider, which never learns how
+// codes are made.
 //
-// Error contract: errors are returned as is (wrapped) in Retrieve's error;
-// they must not contain secrets.
-type TokenSource interface {
-	// Accounts lists the OATH account names on the device.
-	Accounts(ctx context.Context, deviceSpec string) ([]string, error)
-	// Code computes the code of account for the TOTP step holding at.
-	Code(ctx context.Context, deviceSpec, account string, at time.Time) (string, error)
-}
+// Error contract: errors are returned as they are after "get credentials
+// for profile NAME: ", so they say themselves what failed; they must not
+// contain the code or any secret. ctx.Err() when cancelled.
+type TokenFunc func(ctx context.Context, at time.Time) (string, error)
 
 // UI carries terminal notices. A nil Notify drops them.
 type UI struct {
@@ -88,10 +90,6 @@ func WithUI(ui UI) Option { return func(p *Provider) { p.ui = ui } }
 // then only works if the fake goes through an HTTP client of ours.
 func WithSTSClient(api API) Option { return func(p *Provider) { p.api = api } }
 
-// WithDefaultDevice sets the device spec used when the profile has no
-// mfabridge_device (the CLI passes MFABRIDGE_DEVICE).
-func WithDefaultDevice(spec string) Option { return func(p *Provider) { p.defaultDevice = spec } }
-
 // WithCredentialProcessRunner replaces how a source profile's
 // credential_process is run (tests).
 func WithCredentialProcessRunner(run func(ctx context.Context, command string) ([]byte, error)) Option {
@@ -103,28 +101,24 @@ func WithCredentialProcessRunner(run func(ctx context.Context, command string) (
 // share a cache directory: work for one MFA serial is serialised by a file
 // lock and the cache is re-checked after locking.
 type Provider struct {
-	profile       *Profile
-	plan          *Plan
-	tokens        TokenSource
-	cache         *fileCache
-	now           func() time.Time
-	sleep         func(ctx context.Context, d time.Duration) error
-	httpClient    HTTPClient
-	ui            UI
-	api           API // see client
-	apiOnce       sync.Once
-	defaultDevice string
-	runProcess    func(ctx context.Context, command string) ([]byte, error)
-
-	mu      sync.Mutex
-	account string // resolved OATH account
+	profile    *Profile
+	plan       *Plan
+	token      TokenFunc
+	cache      *fileCache
+	now        func() time.Time
+	sleep      func(ctx context.Context, d time.Duration) error
+	httpClient HTTPClient
+	ui         UI
+	api        API // see client
+	apiOnce    sync.Once
+	runProcess func(ctx context.Context, command string) ([]byte, error)
 }
 
-// NewProvider builds a Provider for a resolved profile; cacheDir is created
-// (0700) if missing.
-func NewProvider(p *Profile, tokens TokenSource, cacheDir string, opts ...Option) (*Provider, error) {
-	if p == nil || tokens == nil {
-		return nil, errors.New("new provider: nil profile or token source")
+// NewProvider builds a Provider for a resolved profile; token computes the
+// codes of its mfa_serial. cacheDir is created (0700) if missing.
+func NewProvider(p *Profile, token TokenFunc, cacheDir string, opts ...Option) (*Provider, error) {
+	if p == nil || token == nil {
+		return nil, errors.New("new provider: nil profile or token function")
 	}
 	plan, err := MakePlan(p)
 	if err != nil {
@@ -134,7 +128,7 @@ func NewProvider(p *Profile, tokens TokenSource, cacheDir string, opts ...Option
 	if err != nil {
 		return nil, fmt.Errorf("new provider: %w", err)
 	}
-	pr := &Provider{profile: p, plan: plan, tokens: tokens, cache: cache,
+	pr := &Provider{profile: p, plan: plan, token: token, cache: cache,
 		now: time.Now, sleep: sleepCtx, runProcess: runCredentialProcess}
 	for _, o := range opts {
 		o(pr)

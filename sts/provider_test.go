@@ -21,9 +21,6 @@ func TestProviderSharedSession(t *testing.T) {
 	if got, want := h.counts(), (counts{codes: 1, gst: 1, ar: 4}); got != want {
 		t.Fatalf("cold: got %+v, want %+v", got, want)
 	}
-	if h.noticesWith("Amazon Web Services:alice@123456789012") == 0 {
-		t.Errorf("no notice naming the chosen account: %q", h.notices)
-	}
 	// Warm: nothing happens.
 	h.get("r1")
 	if got, want := h.counts(), (counts{codes: 1, gst: 1, ar: 4}); got != want {
@@ -179,7 +176,7 @@ func TestProviderErrors(t *testing.T) {
 				t.Fatalf("error %q: want a *CallError mentioning %q", err, tt.text)
 			}
 			// The code never leaks into the message.
-			code, _ := (&fakeTokens{}).Code(context.Background(), "", "", h.clock.Now())
+			code, _ := (&fakeTokens{}).Code(context.Background(), h.clock.Now())
 			if strings.Contains(err.Error(), code) {
 				t.Fatalf("error contains the code: %q", err)
 			}
@@ -192,19 +189,6 @@ func TestProviderErrors(t *testing.T) {
 				t.Errorf("retry reused step %d", before)
 			}
 		})
-	}
-}
-
-func TestProviderAccountChoice(t *testing.T) {
-	h := newHarness(t)
-	h.tokens.accounts = []string{"GitHub:alice", "AWS:bob@123456789012"}
-	_, err := h.provider("base").Credentials(context.Background())
-	var ae *AccountMatchError
-	if !errors.Is(err, ErrNoAccount) || !errors.As(err, &ae) || !strings.Contains(err.Error(), "mfabridge_account") {
-		t.Fatalf("got %v, want ErrNoAccount with a hint", err)
-	}
-	if h.counts().codes != 0 {
-		t.Fatal("computed a code without an account")
 	}
 }
 
@@ -223,7 +207,7 @@ mfa_serial = arn:aws:iam::123456789012:mfa/alice
 	}
 	ran := 0
 	p := mustResolve(t, cfg, "proc")
-	pr, err := NewProvider(p, h.tokens, h.dir, WithClock(h.clock.Now), WithSleep(h.clock.Sleep), WithSTSClient(h.sts),
+	pr, err := NewProvider(p, h.tokens.Code, h.dir, WithClock(h.clock.Now), WithSleep(h.clock.Sleep), WithSTSClient(h.sts),
 		WithCredentialProcessRunner(func(ctx context.Context, cmd string) ([]byte, error) {
 			ran++
 			if cmd != "/opt/bin/get-keys --user alice" {
@@ -252,7 +236,7 @@ func TestProviderCancelledWait(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	p := mustResolve(t, h.cfg, "long2")
-	pr, err := NewProvider(p, h.tokens, h.dir, WithClock(h.clock.Now), WithSTSClient(h.sts)) // real sleep
+	pr, err := NewProvider(p, h.tokens.Code, h.dir, WithClock(h.clock.Now), WithSTSClient(h.sts)) // real sleep
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,36 +281,5 @@ func TestProviderLedgerAhead(t *testing.T) {
 	}
 	if got := pr.cache.lastStep(pr.profile.MFASerial); got != start.Unix()/30 {
 		t.Fatalf("ledger step %d, want %d", got, start.Unix()/30)
-	}
-}
-
-func TestProviderDeviceSpec(t *testing.T) {
-	cfg := mustConfig(t, `
-[profile dflt]
-mfa_serial = arn:aws:iam::123456789012:mfa/alice
-[profile own]
-mfa_serial = arn:aws:iam::123456789012:mfa/alice
-mfabridge_device = yubikey:12345678
-mfabridge_account = AWS:alice
-`, "[dflt]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n[own]\naws_access_key_id = AKIAEXAMPLE000000002\naws_secret_access_key = s\n", nil)
-	for _, tt := range []struct{ profile, spec, account string }{
-		{"dflt", "sim:/tmp/default", "Amazon Web Services:alice@123456789012"},
-		{"own", "yubikey:12345678", "AWS:alice"},
-	} {
-		h := newHarness(t)
-		pr, err := NewProvider(mustResolve(t, cfg, tt.profile), h.tokens, h.dir, WithClock(h.clock.Now),
-			WithSleep(h.clock.Sleep), WithSTSClient(h.sts), WithDefaultDevice("sim:/tmp/default"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pr.Credentials(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if got, acct := h.tokens.lastSpec.Load(), h.tokens.lastAcct.Load(); got != tt.spec || acct != tt.account {
-			t.Errorf("%s: device %v account %v, want %s %s", tt.profile, got, acct, tt.spec, tt.account)
-		}
-		if tt.profile == "own" && h.tokens.lists.Load() != 0 {
-			t.Errorf("%s: listed accounts although mfabridge_account is set", tt.profile)
-		}
 	}
 }

@@ -451,7 +451,13 @@ func (e *Enroller) verify(ctx context.Context, cache *fileCache, j *rotateJourna
 	notify := func(format string, args ...any) {
 		e.log.Debug("verify the new device: " + fmt.Sprintf(format, args...))
 	}
-	compute := func(ctx context.Context, at time.Time) (string, error) { return e.store.Code(ctx, j.NewAccount, at) }
+	compute := func(ctx context.Context, at time.Time) (string, error) {
+		code, err := e.store.Code(ctx, j.NewAccount, at)
+		if err != nil {
+			return "", fmt.Errorf("compute code for %s: %w", j.NewSerial, err)
+		}
+		return code, nil
+	}
 	for attempt := 0; ; attempt++ {
 		code, _, _, err := cache.freshStepCode(ctx, j.NewSerial, e.now, e.sleep, notify, compute)
 		if err != nil {

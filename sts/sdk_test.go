@@ -64,7 +64,7 @@ func sdkProvider(t *testing.T, srv *httptest.Server, profile string, notify func
 	t.Helper()
 	cfg := mustConfig(t, testConfig, testCredentials, map[string]string{"AWS_ENDPOINT_URL_STS": srv.URL})
 	p := mustResolve(t, cfg, profile)
-	pr, err := NewProvider(p, &fakeTokens{accounts: []string{"AWS:alice@123456789012"}}, t.TempDir(),
+	pr, err := NewProvider(p, (&fakeTokens{}).Code, testCacheDir(t),
 		WithHTTPClient(srv.Client()), WithUI(UI{Notify: notify}))
 	if err != nil {
 		t.Fatal(err)

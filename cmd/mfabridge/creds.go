@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -13,47 +14,53 @@ import (
 	"github.com/mfabridge/mfabridge/sts"
 )
 
-// tokenSource implements sts.TokenSource with devices, opened once per spec
-// for the life of the command.
+// tokenSource is the code source of one profile: its Code is the
+// provider's sts.TokenFunc. The device (the profile's mfabridge_device, else
+// $MFABRIDGE_DEVICE, else the only YubiKey) is opened on the first code, so
+// a credential served from the cache opens nothing; it stays open, with the
+// OATH account chosen, for the life of the command.
 type tokenSource struct {
-	a    *app
-	mu   sync.Mutex
-	devs map[string]device.Device
+	a      *app
+	p      *sts.Profile
+	chosen func(account, why string) // see device.WithChosen
+
+	mu  sync.Mutex
+	tok *device.Token
 }
 
-func (t *tokenSource) open(ctx context.Context, spec string) (device.Device, error) {
+// token returns the profile's device.Token, opening the device on first use.
+func (t *tokenSource) token(ctx context.Context) (*device.Token, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if d, ok := t.devs[spec]; ok {
-		return d, nil
+	if t.tok != nil {
+		return t.tok, nil
 	}
-	d, err := t.a.openDevice(ctx, spec)
+	d, err := t.a.openDevice(ctx, t.p.Device)
 	if err != nil {
 		return nil, err
 	}
-	if t.devs == nil {
-		t.devs = map[string]device.Device{}
+	opts := []device.TokenOption{device.WithChosen(t.chosen)}
+	if t.p.Account != "" {
+		opts = append(opts, device.WithAccount(t.p.Account))
 	}
-	t.devs[spec] = d
-	return d, nil
+	t.tok = device.NewToken(d, t.p.MFASerial, opts...)
+	return t.tok, nil
 }
 
-func (t *tokenSource) Accounts(ctx context.Context, spec string) ([]string, error) {
-	d, err := t.open(ctx, spec)
+// Code computes the profile's code for the TOTP step holding at (the
+// sts.TokenFunc). A failed account match is reported as it is (it names
+// the serial, the accounts and the fix); other failures say which code.
+func (t *tokenSource) Code(ctx context.Context, at time.Time) (string, error) {
+	tok, err := t.token(ctx)
 	if err != nil {
-		return nil, err
+		return "", fmt.Errorf("compute code for %s: %w", t.p.MFASerial, err)
 	}
-	return accountNames(ctx, d)
-}
-
-func (t *tokenSource) Code(ctx context.Context, spec, account string, at time.Time) (string, error) {
-	d, err := t.open(ctx, spec)
-	if err != nil {
-		return "", err
+	c, err := tok.Code(ctx, at)
+	if ae := (*device.AccountMatchError)(nil); errors.As(err, &ae) {
+		return "", ae
 	}
-	c, err := d.Calculate(ctx, account, at)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("compute code for %s: %w", t.p.MFASerial, err)
 	}
 	return c.Value, nil
 }
@@ -61,9 +68,15 @@ func (t *tokenSource) Code(ctx context.Context, spec, account string, at time.Ti
 func (t *tokenSource) close() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, d := range t.devs {
-		d.Close()
+	if t.tok != nil {
+		t.tok.Device().Close()
 	}
+}
+
+// newTokenSource is the code source for p; the account chosen by matching
+// the serial is shown as a terminal notice.
+func (a *app) newTokenSource(p *sts.Profile) *tokenSource {
+	return &tokenSource{a: a, p: p, chosen: func(_, why string) { a.term.notice(why) }}
 }
 
 // profile loads the AWS config and resolves one profile ("" = $AWS_PROFILE,
@@ -83,10 +96,8 @@ func (a *app) provider(p *sts.Profile) (*sts.Provider, *tokenSource, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ts := &tokenSource{a: a}
-	pr, err := sts.NewProvider(p, ts, dir,
-		sts.WithDefaultDevice(a.deviceSpec("")),
-		sts.WithUI(sts.UI{Notify: a.term.notice}))
+	ts := a.newTokenSource(p)
+	pr, err := sts.NewProvider(p, ts.Code, dir, sts.WithUI(sts.UI{Notify: a.term.notice}))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -254,28 +265,21 @@ func (a *app) codeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := a.openDevice(ctx, p.Device)
+			ts := &tokenSource{a: a, p: p, chosen: func(_, why string) { a.log.Debug("account chosen", "why", why) }}
+			defer ts.close()
+			tok, err := ts.token(ctx)
 			if err != nil {
 				return err
-			}
-			defer d.Close()
-			account := p.Account
-			if account == "" {
-				names, err := accountNames(ctx, d)
-				if err != nil {
-					return err
-				}
-				var why string
-				if account, why, err = sts.MatchAccount(p.MFASerial, names); err != nil {
-					return fmt.Errorf("profile %q: %w", p.Name, err)
-				}
-				a.log.Debug("account chosen", "why", why)
 			}
 			now := time.Now()
-			c, err := d.Calculate(ctx, account, now)
+			c, err := tok.Code(ctx, now)
+			if ae := (*device.AccountMatchError)(nil); errors.As(err, &ae) {
+				return fmt.Errorf("profile %q: %w", p.Name, ae)
+			}
 			if err != nil {
 				return err
 			}
+			account := tok.Account()
 			left := int(c.ValidTo.Sub(now).Round(time.Second) / time.Second)
 			if asJSON {
 				return a.writeJSON(map[string]any{"profile": p.Name, "mfa_serial": p.MFASerial, "account": account, "code": c.Value, "seconds_left": left})

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,17 +38,6 @@ const (
 	demoKeyID    = "AKIAALICE00000000001"
 	demoKeyValue = "alice-secret-access-key-0000000000000000"
 )
-
-// countingTokens counts the codes read from the device.
-type countingTokens struct {
-	sts.TokenSource
-	codes atomic.Int32
-}
-
-func (c *countingTokens) Code(ctx context.Context, spec, account string, at time.Time) (string, error) {
-	c.codes.Add(1)
-	return c.TokenSource.Code(ctx, spec, account, at)
-}
 
 func (a *app) demoCmd() *cobra.Command {
 	var keep bool
@@ -118,7 +106,7 @@ func (a *app) demo(ctx context.Context, dir string) error {
 	if err != nil {
 		return fmt.Errorf("listen on 127.0.0.1: %w", err)
 	}
-	hs := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	hs := stsemu.HTTPServer(emu, stsemu.DefaultTimeouts)
 	go hs.Serve(ln)
 	defer hs.Close()
 	url := "http://" + ln.Addr().String()
@@ -176,7 +164,7 @@ mfabridge_device = %s
 	say("3. the code from the device: %s (valid %ds more; mfabridge never sends one code twice)", code.Value, int(code.ValidTo.Sub(now).Seconds()))
 
 	// 4. The role, with MFA.
-	tokens := &countingTokens{TokenSource: &tokenSource{a: a}}
+	var codes atomic.Int32 // codes read from the device, over all profiles
 	stsClient := func(c aws.CredentialsProvider) *awssts.Client {
 		return awssts.New(awssts.Options{Region: "us-east-1", Credentials: c, BaseEndpoint: aws.String(url)})
 	}
@@ -185,7 +173,13 @@ mfabridge_device = %s
 		if err != nil {
 			return nil, "", err
 		}
-		pr, err := sts.NewProvider(p, tokens, env["MFABRIDGE_CACHE_DIR"], sts.WithUI(sts.UI{Notify: a.term.notice}))
+		ts := a.newTokenSource(p)
+		defer ts.close()
+		count := func(ctx context.Context, at time.Time) (string, error) {
+			codes.Add(1)
+			return ts.Code(ctx, at)
+		}
+		pr, err := sts.NewProvider(p, count, env["MFABRIDGE_CACHE_DIR"], sts.WithUI(sts.UI{Notify: a.term.notice}))
 		if err != nil {
 			return nil, "", err
 		}
@@ -211,7 +205,7 @@ mfabridge_device = %s
 	}
 	say("   credentials: %.8s… (secret and session token withheld), expire %s", c.AccessKeyID, c.Expiration.UTC().Format(time.RFC3339))
 	say("   get-caller-identity: %s", arn)
-	say("   codes read from the device: %d", tokens.codes.Load())
+	say("   codes read from the device: %d", codes.Load())
 
 	// 5. A second role: no new touch.
 	_, arn, err = get("audit")
@@ -219,7 +213,7 @@ mfabridge_device = %s
 		return err
 	}
 	say("5. a second role, profile audit: %s", arn)
-	say("   codes read from the device: still %d (the MFA session is shared by every role on this serial)", tokens.codes.Load())
+	say("   codes read from the device: still %d (the MFA session is shared by every role on this serial)", codes.Load())
 
 	// 6. Without MFA: denied.
 	static := credentials.NewStaticCredentialsProvider(demoKeyID, demoKeyValue, "")

@@ -10,12 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mfabridge/mfabridge/device"
+	"github.com/mfabridge/mfabridge/internal/securefile"
 	"github.com/mfabridge/mfabridge/pcsc"
 	"github.com/mfabridge/mfabridge/sts"
 )
@@ -147,6 +147,11 @@ func (d *doctor) account(ctx context.Context, p *sts.Profile) {
 	}
 	defer dev.Close()
 	names, err := accountNames(ctx, dev)
+	if info := dev.Info(); err != nil && info.Kind == "yubikey" && info.Reader == "" {
+		// The key was not found: discovery runs in the first operation.
+		d.report("fail", fmt.Sprintf("device %s: %v", spec, err), "set mfabridge_device in the profile, --device, or MFABRIDGE_DEVICE")
+		return
+	}
 	if err != nil {
 		d.report("fail", fmt.Sprintf("%s: %v", dev.Info(), err), "")
 		return
@@ -161,7 +166,7 @@ func (d *doctor) account(ctx context.Context, p *sts.Profile) {
 		d.report("fail", fmt.Sprintf("%s has no account %q (it holds: %s)", dev.Info(), p.Account, strings.Join(names, ", ")), "fix mfabridge_account, or add the account with `mfabridge accounts add`")
 		return
 	}
-	_, why, err := sts.MatchAccount(p.MFASerial, names)
+	_, why, err := device.MatchAccount(p.MFASerial, names)
 	if err != nil {
 		d.report("fail", fmt.Sprintf("%s: %v", dev.Info(), err), "set mfabridge_account = NAME in the profile")
 		return
@@ -208,41 +213,51 @@ func (d *doctor) skew(ctx context.Context, p *sts.Profile) {
 	d.report("ok", fmt.Sprintf("clock: within %s of %s", skew, endpoint), "")
 }
 
+// cache checks the cache directory and its files the way the credential
+// cache does (internal/securefile): Unix mode and owner, or on Windows the
+// owner SID and the DACL; never a link or a junction.
 func (d *doctor) cache() {
 	dir, err := sts.DefaultCacheDir(d.a.getenv)
 	if err != nil {
 		d.report("fail", "cache: "+err.Error(), "set MFABRIDGE_CACHE_DIR")
 		return
 	}
-	fi, err := os.Stat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		d.report("ok", "cache "+dir+" does not exist yet (it is created with mode 0700)", "")
+	const elsewhere = "or set MFABRIDGE_CACHE_DIR to a folder of your own"
+	err = securefile.CheckDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		d.report("ok", "cache "+dir+" does not exist yet (it is created private to you)", "")
 		return
-	}
-	if err != nil {
-		d.report("fail", "cache: "+err.Error(), "")
+	case errors.Is(err, securefile.ErrLink):
+		d.report("fail", "cache "+err.Error()+": it could send cached credentials elsewhere", "remove the link (mfabridge then creates a private folder), "+elsewhere)
 		return
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		d.report("fail", fmt.Sprintf("cache %s belongs to uid %d, not you (%d)", dir, st.Uid, os.Getuid()), "remove it, or set MFABRIDGE_CACHE_DIR to a folder of your own")
+	case errors.Is(err, securefile.ErrForeign):
+		d.report("fail", "cache "+err.Error()+": its owner could read or plant credentials", "remove it if it should be yours, "+elsewhere)
 		return
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		d.report("fail", fmt.Sprintf("cache %s is mode %o: others can read cached credentials", dir, fi.Mode().Perm()), "chmod 700 "+dir)
+	case errors.Is(err, securefile.ErrNotPrivate):
+		d.report("fail", "cache "+err.Error()+": others can read cached credentials", securefile.FixOf(err))
+		return
+	case err != nil:
+		d.report("fail", "cache: "+err.Error(), elsewhere)
 		return
 	}
 	loose := 0
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.Mode().Perm()&0o077 != 0 {
+		if e.IsDir() {
+			continue
+		}
+		err := securefile.Check(filepath.Join(dir, e.Name()))
+		var se *securefile.Error
+		if errors.As(err, &se) {
 			loose++
 		}
 	}
 	if loose > 0 {
-		d.report("warn", fmt.Sprintf("cache %s: %d file(s) readable by others (mfabridge ignores and replaces them)", dir, loose), "chmod 600 "+filepath.Join(dir, "*"))
+		d.report("warn", fmt.Sprintf("cache %s: %d file(s) not private to you or not plain files (mfabridge ignores and replaces them)", dir, loose), "remove them from "+dir)
 		return
 	}
-	d.report("ok", fmt.Sprintf("cache %s: mode 0700, %d entries", dir, len(entries)), "")
+	d.report("ok", fmt.Sprintf("cache %s: private to you, %d entries", dir, len(entries)), "")
 }
 
 // credentialProcess checks every credential_process line that runs mfabridge.

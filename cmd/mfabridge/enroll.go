@@ -196,11 +196,11 @@ func (a *app) pinAccounts(s *enrollSetup, before []string, res *sts.Enrolled, wr
 		if err != nil || p.Account != "" || p.MFASerial == res.Serial || (p.Device != "" && p.Device != s.spec) {
 			continue
 		}
-		old, _, err := sts.MatchAccount(p.MFASerial, before)
+		old, _, err := device.MatchAccount(p.MFASerial, before)
 		if err != nil {
 			continue
 		}
-		if _, _, err := sts.MatchAccount(p.MFASerial, after); !errors.Is(err, sts.ErrAmbiguousAccount) {
+		if _, _, err := device.MatchAccount(p.MFASerial, after); !errors.Is(err, device.ErrAmbiguousAccount) {
 			continue
 		}
 		if !write {
@@ -219,7 +219,7 @@ func (a *app) pinAccounts(s *enrollSetup, before []string, res *sts.Enrolled, wr
 // rest of the file byte for byte.
 func writeProfile(path, profile string, settings []sts.Setting) error {
 	if path == "" {
-		return errors.New("write config: no AWS config file (set HOME or AWS_CONFIG_FILE)")
+		return errors.New("write config: no AWS config file (set AWS_CONFIG_FILE, or HOME: USERPROFILE on Windows)")
 	}
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -263,7 +263,7 @@ the seed): if rotate is interrupted, run it again to finish.`,
 				if err != nil {
 					return err
 				}
-				if acct, _, err := sts.MatchAccount(s.p.MFASerial, names); err == nil {
+				if acct, _, err := device.MatchAccount(s.p.MFASerial, names); err == nil {
 					oldAccount = acct
 				}
 			}

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,7 +63,9 @@ func (a *app) execCmd() *cobra.Command {
 		Short: "Run CMD with the profile's credentials in its environment and return its exit status",
 		Long: `exec runs CMD with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
 AWS_CREDENTIAL_EXPIRATION and AWS_REGION / AWS_DEFAULT_REGION set, and AWS_PROFILE
-and other credential variables removed. Signals are forwarded to CMD.
+and other credential variables removed. Signals are forwarded to CMD (on
+Windows, Ctrl-C and Ctrl-Break reach CMD through the console); mfabridge
+exits with CMD's exit status.
 
 With --server, CMD instead gets a local credential server
 (AWS_CONTAINER_CREDENTIALS_FULL_URI + AWS_CONTAINER_AUTHORIZATION_TOKEN), so a
@@ -104,8 +105,10 @@ device as needed.`,
 	return cmd
 }
 
-// runChild runs argv with env, forwarding signals, and returns its exit
-// status as an exitStatus error (nil for 0).
+// runChild runs argv with env, forwarding signals (Unix; on Windows the
+// console delivers Ctrl-C and Ctrl-Break to the child itself, and mfabridge
+// only outlives them), and returns its exit status as an exitStatus error
+// (nil for 0).
 func (a *app) runChild(argv []string, env []string) error {
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
@@ -115,7 +118,7 @@ func (a *app) runChild(argv []string, env []string) error {
 	c.Env = env
 	c.Stdin, c.Stdout, c.Stderr = a.stdin, a.stdout, a.stderr
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+	signal.Notify(sigs, childSignals...)
 	defer signal.Stop(sigs)
 	if err := c.Start(); err != nil {
 		return fmt.Errorf("run %q: %w", argv[0], err)
@@ -125,7 +128,7 @@ func (a *app) runChild(argv []string, env []string) error {
 		for {
 			select {
 			case s := <-sigs:
-				_ = c.Process.Signal(s)
+				forwardSignal(c.Process, s)
 			case <-done:
 				return
 			}
@@ -135,10 +138,7 @@ func (a *app) runChild(argv []string, env []string) error {
 	close(done)
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return exitStatus(128 + int(ws.Signal()))
-		}
-		return exitStatus(ee.ExitCode())
+		return exitStatus(childExitCode(ee))
 	}
 	if err != nil {
 		return fmt.Errorf("run %q: %w", argv[0], err)

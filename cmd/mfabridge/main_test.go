@@ -54,6 +54,9 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"stsemu": cmdSTSEmu,
 			"stslog": cmdSTSLog,
+			// netcmds_test.go
+			"freeport": cmdFreePort,
+			"trickle":  cmdTrickle,
 		},
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,8 +14,9 @@ import (
 
 func (a *app) simSTSCmd() *cobra.Command {
 	var (
-		configPath string
-		listen     string
+		configPath  string
+		listen      string
+		readTimeout time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "sts --config FILE",
@@ -51,7 +51,10 @@ AWS_ENDPOINT_URL_STS (SDKs, mfabridge).`,
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", listen, err)
 			}
-			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+			if readTimeout <= 0 {
+				return usageError{fmt.Errorf("--read-timeout %v: want a positive duration, e.g. 30s", readTimeout)}
+			}
+			hs := stsemu.HTTPServer(srv, stsemu.Timeouts{ReadHeader: readTimeout, Read: readTimeout})
 			fmt.Fprintf(a.stdout, "http://%s\n", ln.Addr())
 			errc := make(chan error, 1)
 			go func() { errc <- hs.Serve(ln) }()
@@ -67,5 +70,6 @@ AWS_ENDPOINT_URL_STS (SDKs, mfabridge).`,
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "emulator configuration (JSON: accounts, users, access keys, MFA devices, roles, policies)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "address to serve on (loopback only; port 0 picks a free one)")
+	cmd.Flags().DurationVar(&readTimeout, "read-timeout", stsemu.DefaultTimeouts.Read, "drop a client that has not sent its whole request (headers and body) within this time")
 	return cmd
 }

@@ -15,57 +15,68 @@ import (
 	"github.com/mfabridge/mfabridge/device"
 )
 
-// terminal is the user's terminal, /dev/tty: prompts and notices go there
-// so they are seen even when stdout and stderr are captured (the AWS CLI
-// captures a credential_process's stderr). Without a terminal, notices go
-// to stderr and prompts are impossible.
+// terminal is the user's terminal (/dev/tty; the console's CONIN$ and
+// CONOUT$ on Windows): prompts and notices go there so they are seen even
+// when stdout and stderr are captured (the AWS CLI captures a
+// credential_process's stderr). Without a terminal, notices go to stderr and
+// prompts are impossible.
 type terminal struct {
 	mu       sync.Mutex
-	path     string // "" for no terminal
+	path     string // "" for no terminal; consoleName for the system's
 	opened   bool
-	tty      *os.File // nil without a terminal; see file
+	in, out  *os.File // nil without a terminal; see file. The same file but on Windows
+	erase    bool     // out understands "\r\033[K" (Windows: VT processing is on)
 	fallback io.Writer
 }
 
-// openTerminal names the terminal from $MFABRIDGE_TTY (default /dev/tty;
-// "none" for no terminal: never prompt). A regular file there receives the
-// notices, which is how tests read them. The file is opened on first use,
-// so a run that says nothing (a cached credential-process) never opens it.
+// consoleName stands for the system's terminal in terminal.path.
+const consoleName = "console"
+
+// openTerminal names the terminal from $MFABRIDGE_TTY (default: the
+// system's; "none" for no terminal: never prompt). A regular file there
+// receives the notices, which is how tests read them. The file is opened on
+// first use, so a run that says nothing (a cached credential-process) never
+// opens it.
 func openTerminal(getenv func(string) string, fallback io.Writer) *terminal {
 	t := &terminal{fallback: fallback}
 	switch path := getenv("MFABRIDGE_TTY"); path {
 	case "none":
 	case "":
-		t.path = "/dev/tty"
+		t.path = consoleName
 	default:
 		t.path = path
 	}
 	return t
 }
 
-// file opens the terminal on first use; nil when there is none. Callers
-// hold t.mu.
+// file opens the terminal on first use and returns where to write; nil when
+// there is none. Callers hold t.mu.
 func (t *terminal) file() *os.File {
 	if !t.opened {
 		t.opened = true
-		if t.path != "" {
-			flag := os.O_RDWR
-			if t.path != "/dev/tty" {
-				flag |= os.O_APPEND | os.O_CREATE
+		switch t.path {
+		case "":
+		case consoleName:
+			if in, out, erase, err := openConsole(); err == nil {
+				t.in, t.out, t.erase = in, out, erase
 			}
-			if f, err := os.OpenFile(t.path, flag, 0o600); err == nil {
-				t.tty = f
+		default:
+			if f, err := os.OpenFile(t.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600); err == nil {
+				t.in, t.out, t.erase = f, f, true
 			}
 		}
 	}
-	return t.tty
+	return t.out
 }
 
 func (t *terminal) close() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.tty != nil {
-		t.tty.Close()
+	if t.in != nil && t.in != t.out {
+		t.in.Close()
+	}
+	if t.out != nil {
+		t.out.Close()
 	}
 }
 
@@ -73,14 +84,16 @@ func (t *terminal) close() {
 func (t *terminal) notice(msg string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if tty := t.file(); tty != nil {
-		fmt.Fprintf(tty, "%s\n", msg)
+	if out := t.file(); out != nil {
+		fmt.Fprintf(out, "%s\n", msg)
 		return
 	}
 	fmt.Fprintf(t.fallback, "mfabridge: %s\n", msg)
 }
 
-// touch shows the touch prompt and returns a func that clears it.
+// touch shows the touch prompt and returns a func that clears it. A
+// terminal that cannot erase a line (an old Windows console) gets the prompt
+// as a line of its own, left in place.
 func (t *terminal) touch(info device.Info) func() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -88,15 +101,20 @@ func (t *terminal) touch(info device.Info) func() {
 	if info.Serial != 0 {
 		msg = fmt.Sprintf("touch your YubiKey (serial %d)", info.Serial)
 	}
-	if t.file() == nil {
+	out := t.file()
+	if out == nil {
 		fmt.Fprintf(t.fallback, "mfabridge: %s\n", msg)
 		return func() {}
 	}
-	fmt.Fprintf(t.tty, "%s…", msg)
+	if !t.erase {
+		fmt.Fprintf(out, "%s…\n", msg)
+		return func() {}
+	}
+	fmt.Fprintf(out, "%s…", msg)
 	return func() {
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		fmt.Fprint(t.tty, "\r\033[K") // erase the prompt line
+		fmt.Fprint(out, "\r\033[K") // erase the prompt line
 	}
 }
 
@@ -106,28 +124,28 @@ var errNoTerminal = errors.New("no terminal to ask on")
 func (t *terminal) readSecret(ctx context.Context, prompt string) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.file() == nil || !term.IsTerminal(int(t.tty.Fd())) {
+	if t.file() == nil || !term.IsTerminal(int(t.in.Fd())) {
 		return "", errNoTerminal
 	}
-	fmt.Fprint(t.tty, prompt)
+	fmt.Fprint(t.out, prompt)
 	type result struct {
 		b   []byte
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		b, err := term.ReadPassword(int(t.tty.Fd()))
+		b, err := term.ReadPassword(int(t.in.Fd())) // no echo; a console handle on Windows
 		ch <- result{b, err}
 	}()
 	select {
 	case r := <-ch:
-		fmt.Fprintln(t.tty)
+		fmt.Fprintln(t.out)
 		if r.err != nil {
 			return "", fmt.Errorf("read from terminal: %w", r.err)
 		}
 		return string(r.b), nil
 	case <-ctx.Done():
-		fmt.Fprintln(t.tty)
+		fmt.Fprintln(t.out)
 		return "", ctx.Err()
 	}
 }

@@ -7,9 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
+
+	"github.com/mfabridge/mfabridge/internal/regfile"
 )
 
 // ErrConfig is wrapped by every error ParseConfig returns for a config that
@@ -96,11 +97,20 @@ var (
 	regionNameRe = lazyRE(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 )
 
-// LoadConfig reads and parses a config file.
+// MaxConfigBytes caps the size of a config file LoadConfig reads. A world
+// of a few dozen accounts with full policies is tens of kilobytes; 4 MiB
+// leaves ample room while `--config /dev/zero` or a huge file is refused at
+// once instead of filling memory (issue 13 case 15).
+const MaxConfigBytes = 4 << 20
+
+// LoadConfig reads and parses a config file. Only a regular file (or a
+// symlink to one) is read: a FIFO is refused without blocking, a device or
+// a directory without reading, and a file over MaxConfigBytes is refused
+// (errors wrap regfile.ErrNotRegular and regfile.ErrTooLarge).
 func LoadConfig(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := regfile.Read(path, MaxConfigBytes)
 	if err != nil {
-		return nil, fmt.Errorf("read stsemu config: %w", err)
+		return nil, fmt.Errorf("load stsemu config: %w", err)
 	}
 	c, err := ParseConfig(b)
 	if err != nil {

@@ -12,8 +12,12 @@
 //     message, RFC 6238 §5.2) and identity policies. Roles have a trust
 //     policy, identity policies and a MaxSessionDuration.
 //   - Policies: explicit Deny wins, then Allow, else implicit deny. AssumeRole
-//     needs both the caller's identity policy and the role's trust policy, in
-//     the same account as across accounts. Conditions: Bool and Numeric*
+//     always needs the role's trust policy. Across accounts, and when the
+//     trust policy names only the caller's account (or "*"), the caller's
+//     identity policy must allow it too; within one account, a trust policy
+//     that names the caller's user ARN, role ARN or role session ARN is
+//     enough on its own (AWS's same-account rule, see assumeRoleAllowed).
+//     Conditions: Bool and Numeric*
 //     (and their IfExists forms), and Null, on aws:MultiFactorAuthPresent and
 //     aws:MultiFactorAuthAge; anything else is a config error.
 //   - MFA context: long-term keys carry no MFA keys; GetSessionToken

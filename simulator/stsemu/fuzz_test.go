@@ -146,7 +146,7 @@ func FuzzPolicy(f *testing.F) {
 		}
 		req := evalRequest{Action: action, Resource: resource, Context: ctx}
 		if trust {
-			req.Principal = &principalInfo{Account: "111111111111", ARNs: []string{"arn:aws:iam::111111111111:user/alice"}}
+			req.Principal = &principalInfo{Account: "111111111111", Entity: "arn:aws:iam::111111111111:user/alice"}
 		}
 		evaluate([]*Policy{p}, req) // must not panic on any parsed policy
 		// Adding a Deny-everything policy must always yield explicit deny.

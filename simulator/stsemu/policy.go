@@ -453,8 +453,24 @@ func conditionValues(b []byte) ([]string, error) {
 // principalInfo identifies a caller for trust-policy Principal matching.
 type principalInfo struct {
 	Account string
-	ARNs    []string // user ARN; or role ARN and assumed-role session ARN
+	Entity  string // the IAM user ARN, or the role ARN of a role session
+	Session string // the assumed-role session ARN; "" for users
 }
+
+// principalMatch says how a trust policy statement names the caller; the
+// kinds are ordered from weakest to strongest.
+type principalMatch int
+
+const (
+	noMatch principalMatch = iota
+	// matchAccount: "*", the account id or arn:aws:iam::ACCOUNT:root. The
+	// account delegates the decision to its identity policies.
+	matchAccount
+	// matchEntity: the IAM user ARN, or the role ARN of a role session.
+	matchEntity
+	// matchSession: the assumed-role session ARN itself.
+	matchSession
+)
 
 // evalRequest is what one policy evaluation looks at.
 type evalRequest struct {
@@ -553,23 +569,86 @@ func anyMatch(patterns []string, s string, fold bool) bool {
 }
 
 func principalMatches(vals []string, who *principalInfo) bool {
+	return principalMatchKind(vals, who) != noMatch
+}
+
+// principalMatchKind is the strongest way any of vals names who.
+func principalMatchKind(vals []string, who *principalInfo) principalMatch {
+	best := noMatch
 	if who == nil {
-		return false
+		return best
 	}
 	for _, v := range vals {
+		m := noMatch
 		switch {
-		case v == "*":
-			return true
-		case v == who.Account, v == "arn:aws:iam::"+who.Account+":root":
-			return true
+		case who.Session != "" && v == who.Session:
+			m = matchSession
+		case v == who.Entity:
+			m = matchEntity
+		case v == "*", v == who.Account, v == "arn:aws:iam::"+who.Account+":root":
+			m = matchAccount
 		}
-		for _, a := range who.ARNs {
-			if v == a {
-				return true
-			}
+		best = max(best, m)
+	}
+	return best
+}
+
+// evaluateTrust evaluates a role trust policy as evaluate does and, when
+// it allows, also reports the strongest way an applicable Allow statement
+// named the caller (assumeRoleAllowed needs it).
+func evaluateTrust(p *Policy, req evalRequest) (decision, principalMatch) {
+	d := evaluate([]*Policy{p}, req)
+	if d != allow {
+		return d, noMatch
+	}
+	how := noMatch
+	for i := range p.Statements {
+		st := &p.Statements[i]
+		if st.Effect == "Allow" && st.matches(req) {
+			how = max(how, principalMatchKind(st.Principals, req.Principal))
 		}
 	}
-	return false
+	return d, how
+}
+
+// assumeRoleAllowed combines the decisions of the caller's identity
+// policies, its session policy (allow when it has none) and the role's
+// trust policy for sts:AssumeRole, following AWS's policy evaluation
+// logic in the IAM User Guide: "How AWS enforcement code logic evaluates
+// requests to allow or deny access", step "Resource-based policies"
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html;
+// formerly the section "Determining whether a request is allowed or denied
+// within an account" of reference_policies_evaluation-logic.html), and
+// "Cross-account policy evaluation logic"
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html):
+//
+//   - An explicit deny in any of them denies.
+//   - "IAM role trust policies … must explicitly allow access for
+//     principals": without an Allow in the trust policy, nothing else helps.
+//   - Within one account, the principal named in the resource-based policy
+//     decides which implicit denies still apply. A trust policy that names
+//     the IAM user ARN grants "not limited by an implicit deny in an
+//     identity-based policy"; one that names the role ARN of a role session
+//     is "limited by an implicit deny in a permissions boundary or session
+//     policy" only; one that names the assumed-role session ARN grants
+//     "directly to the assumed role session", limited by neither.
+//   - Naming the account ("111122223333" or arn:aws:iam::111122223333:root,
+//     and here also "*") delegates to the account's identity policies,
+//     which must then allow (as they must across accounts: "The
+//     principal's identity-based policy must allow the requested access").
+func assumeRoleAllowed(identity, session, trust decision, how principalMatch, sameAccount bool) bool {
+	if identity == explicitDeny || session == explicitDeny || trust != allow {
+		return false
+	}
+	if sameAccount {
+		switch how {
+		case matchSession:
+			return true
+		case matchEntity:
+			return session == allow
+		}
+	}
+	return identity == allow && session == allow
 }
 
 // holds evaluates one condition: any listed value may match (OR); a

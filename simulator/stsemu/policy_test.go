@@ -106,9 +106,9 @@ func TestEvaluate(t *testing.T) {
 	trustStar := must(`{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}}`, true)
 	trustService := must(`{"Statement": {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}}`, true)
 
-	alice := &principalInfo{Account: "111111111111", ARNs: []string{"arn:aws:iam::111111111111:user/alice"}}
-	bob := &principalInfo{Account: "111111111111", ARNs: []string{"arn:aws:iam::111111111111:user/bob"}}
-	other := &principalInfo{Account: "999999999999", ARNs: []string{"arn:aws:iam::999999999999:user/alice"}}
+	alice := &principalInfo{Account: "111111111111", Entity: "arn:aws:iam::111111111111:user/alice"}
+	bob := &principalInfo{Account: "111111111111", Entity: "arn:aws:iam::111111111111:user/bob"}
+	other := &principalInfo{Account: "999999999999", Entity: "arn:aws:iam::999999999999:user/alice"}
 	age := func(a string) map[string]string { return map[string]string{keyMFAPresent: "true", keyMFAAge: a} }
 
 	tests := []struct {

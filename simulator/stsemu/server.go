@@ -168,9 +168,9 @@ func (c *caller) account() string {
 
 func (c *caller) principal() *principalInfo {
 	if c.Kind == kindRoleSession {
-		return &principalInfo{Account: c.account(), ARNs: []string{c.Sess.Role.ARN, c.arn()}}
+		return &principalInfo{Account: c.account(), Entity: c.Sess.Role.ARN, Session: c.arn()}
 	}
-	return &principalInfo{Account: c.account(), ARNs: []string{c.User.ARN}}
+	return &principalInfo{Account: c.account(), Entity: c.User.ARN}
 }
 
 func (c *caller) identityPolicies() []*Policy {
@@ -680,11 +680,14 @@ func (s *Server) assumeRole(q *apiRequest, c *caller, st *reqState) (any, *apiEr
 		return nil, denied
 	}
 	req := evalRequest{Action: "sts:AssumeRole", Resource: role.ARN, Context: s.mfaContext(c, mfaNow)}
-	if !s.identityAllows(c, req) {
-		return nil, denied
+	identity := evaluate(c.identityPolicies(), req)
+	session := allow
+	if c.Kind == kindRoleSession && c.Sess.SessionPolicy != nil {
+		session = evaluate([]*Policy{c.Sess.SessionPolicy}, req)
 	}
 	req.Principal = c.principal()
-	if evaluate([]*Policy{role.Trust}, req) != allow {
+	trust, how := evaluateTrust(role.Trust, req)
+	if !assumeRoleAllowed(identity, session, trust, how, c.account() == role.Account) {
 		return nil, denied
 	}
 	chained := c.Kind != kindLongTerm

@@ -1,3 +1,0 @@
-package pcsc
-
-const Backend = "placeholder"
