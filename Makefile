@@ -99,13 +99,19 @@ dist:
 dist-check:
 	GO=$(GO) ./.ci/dist-check
 
+# purego's fake cgo runtime must be compiled as part of the standard library
+# on FreeBSD (purego's README): for builds and for vet.
+FAKECGO_STD := -gcflags=github.com/ebitengine/purego/internal/fakecgo=-std
+
 # vet-all: go vet for each release platform (what vets for one OS's files
-# may not compile on another).
+# may not compile on another), and the Wine acceptance's Windows helper.
 vet-all:
 	@failed=""; for t in $(PLATFORMS); do \
 		echo "vet $$t"; \
-		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet $(PKGS) || failed="$$failed $$t"; \
+		flags=""; [ "$${t%/*}" = freebsd ] && flags="$(FAKECGO_STD)"; \
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet $$flags $(PKGS) || failed="$$failed $$t"; \
 	done; \
+	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 $(GO) vet .ci/wine/aclcheck.go || failed="$$failed .ci/wine/aclcheck.go"; \
 	if [ -n "$$failed" ]; then echo "vet-all: go vet failed for$$failed" >&2; exit 1; fi
 
 # deps-windows installs what test-windows needs: Wine (Debian's wine64) to
