@@ -105,11 +105,13 @@ FAKECGO_STD := -gcflags=github.com/ebitengine/purego/internal/fakecgo=-std
 
 # vet-all: go vet for each release platform (what vets for one OS's files
 # may not compile on another), and the Wine acceptance's Windows helper.
+# -trimpath as in .ci/dist: the packages vet compiles are then the ones
+# dist links (one compile per platform in CI, not two).
 vet-all:
 	@failed=""; for t in $(PLATFORMS); do \
 		echo "vet $$t"; \
 		flags=""; [ "$${t%/*}" = freebsd ] && flags="$(FAKECGO_STD)"; \
-		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet $$flags $(PKGS) || failed="$$failed $$t"; \
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet -trimpath $$flags $(PKGS) || failed="$$failed $$t"; \
 	done; \
 	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 $(GO) vet .ci/wine/aclcheck.go || failed="$$failed .ci/wine/aclcheck.go"; \
 	if [ -n "$$failed" ]; then echo "vet-all: go vet failed for$$failed" >&2; exit 1; fi
