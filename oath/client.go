@@ -38,7 +38,9 @@ type Client struct {
 type Option func(*Client)
 
 // WithLogger traces every APDU at Debug level as "> 00A4…" / "< …9000",
-// with keys, challenges, responses and codes redacted.
+// with keys, the challenges and responses of VALIDATE and SET CODE, and
+// computed responses (codes) redacted. CALCULATE challenges are shown: a
+// TOTP challenge is the time step, derived from the clock.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *Client) { c.log = l }
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 // Identifying a YubiKey from the card itself (see the YubiKey technical
@@ -222,10 +223,10 @@ func parseSerial(b []byte) (uint32, error) {
 
 // mgmtVersionRE is ykman's pattern for the management SELECT answer
 // ("Virtual mgr - FW version 5.4.3"), with the dots escaped.
-var mgmtVersionRE = regexp.MustCompile(`\b(\d+)\.(\d)\.(\d)\b`)
+var mgmtVersionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(\d+)\.(\d)\.(\d)\b`) }) // compiled on first use: cheap package init
 
 func parseManagementVersion(b []byte) (version, bool) {
-	m := mgmtVersionRE.FindSubmatch(b)
+	m := mgmtVersionRE().FindSubmatch(b)
 	if m == nil {
 		return version{}, false
 	}

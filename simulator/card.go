@@ -121,6 +121,7 @@ type Card struct {
 	touchSet bool
 	chunk    int
 	write    func(path string, data []byte) error
+	log      *slog.Logger // see WithLogger (log.go)
 
 	// Session state, lost on power off, reset and deselect.
 	selected  applet
@@ -351,7 +352,7 @@ func (c *Card) commit(mutate func(st *State) uint16) uint16 {
 	}
 	if c.path != "" {
 		if err := c.persist(next); err != nil {
-			slog.Debug("simulator: state not saved, command refused", "err", err)
+			c.logger().Debug("simulator: state not saved, command refused", "err", err)
 			return oath.SWGenericError
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/mfabridge/mfabridge/internal/securefile"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // DefaultCacheDir returns MFABRIDGE_CACHE_DIR if set, else the user cache
@@ -24,11 +25,11 @@ import (
 //   - Windows: %LocalAppData%\mfabridge
 //   - macOS: $HOME/Library/Caches/mfabridge
 //   - others: $XDG_CACHE_HOME/mfabridge (if absolute), else $HOME/.cache/mfabridge
-func DefaultCacheDir(env Env) (string, error) {
+func DefaultCacheDir(env awsconfig.Env) (string, error) {
 	return defaultCacheDir(runtime.GOOS, env)
 }
 
-func defaultCacheDir(goos string, env Env) (string, error) {
+func defaultCacheDir(goos string, env awsconfig.Env) (string, error) {
 	if env == nil {
 		return "", errors.New("default cache dir: no environment")
 	}
@@ -155,17 +156,18 @@ func (c *fileCache) readTrusted(name string) ([]byte, error) {
 }
 
 // get returns the entry under key, or nil if absent or untrustworthy.
-func (c *fileCache) get(key string) *cacheEntry {
+// Entries it ignores are logged to log.
+func (c *fileCache) get(key string, log *slog.Logger) *cacheEntry {
 	b, err := c.readTrusted(key + ".json")
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
-			slog.Debug("sts cache: ignoring entry", "key", key, "err", err)
+			log.Debug("sts cache: ignoring entry", "key", key, "err", err)
 		}
 		return nil
 	}
 	e, err := parseEntry(b)
 	if err != nil {
-		slog.Debug("sts cache: ignoring entry", "key", key, "err", err)
+		log.Debug("sts cache: ignoring entry", "key", key, "err", err)
 		return nil
 	}
 	return e

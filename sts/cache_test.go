@@ -53,14 +53,14 @@ func TestCacheUntrustedEntries(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.setup(t, c.path("k.json"))
-			if e := c.get("k"); e != nil {
+			if e := c.get("k", discardLog); e != nil {
 				t.Fatalf("untrusted entry handed out: %+v", e)
 			}
 			// Replaced by the next write.
 			if err := c.put("k", testEntry("AKIANEW", t0)); err != nil {
 				t.Fatal(err)
 			}
-			if e := c.get("k"); e == nil || e.Credentials.AccessKeyID != "AKIANEW" {
+			if e := c.get("k", discardLog); e == nil || e.Credentials.AccessKeyID != "AKIANEW" {
 				t.Fatalf("after rewrite got %+v", e)
 			}
 		})
@@ -71,7 +71,7 @@ func TestCacheUntrustedEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.put("k", testEntry("AKIAGOOD", t0))
-	if e := c.get("k"); e == nil || !e.Credentials.Expiration.Equal(t0) {
+	if e := c.get("k", discardLog); e == nil || !e.Credentials.Expiration.Equal(t0) {
 		t.Fatalf("round trip: %+v", e)
 	}
 }
@@ -123,7 +123,7 @@ func TestCacheStaleEntry(t *testing.T) {
 			if h.counts().ar != want {
 				t.Fatalf("AssumeRole calls %d, want %d", h.counts().ar, want)
 			}
-			if !tt.reused && pr.cache.get(keys[0]).Credentials.AccessKeyID == "ASIACACHED" {
+			if !tt.reused && pr.cache.get(keys[0], discardLog).Credentials.AccessKeyID == "ASIACACHED" {
 				t.Fatal("stale entry not replaced")
 			}
 		})
@@ -167,7 +167,7 @@ func TestCacheKilledWriter(t *testing.T) {
 		time.Sleep(time.Duration(20+round*15) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()
-		e := c.get("k")
+		e := c.get("k", discardLog)
 		if e == nil {
 			t.Fatalf("round %d: entry unreadable after kill", round)
 		}

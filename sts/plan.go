@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // ErrChainTooLong is returned by the planner when a role reached with
@@ -75,11 +77,14 @@ func (pl *Plan) viaSession() bool { return len(pl.Steps) > 0 && pl.Steps[0].Shar
 //     GetSessionToken refuses): AssumeRole with the code directly.
 //
 // Later hops are plain AssumeRole calls, capped at 1 hour by STS.
-func MakePlan(p *Profile) (*Plan, error) {
+func MakePlan(p *awsconfig.Profile) (*Plan, error) {
 	pl := &Plan{Profile: p.Name, MFASerial: p.MFASerial}
-	if p.Source.AccessKeyID != "" {
+	switch {
+	case p.Source.CredentialSource == awsconfig.CredentialSourceEnvironment:
+		pl.Source = fmt.Sprintf("keys from the environment (AWS_ACCESS_KEY_ID; credential_source of profile %q)", p.Source.Profile)
+	case p.Source.AccessKeyID != "":
 		pl.Source = fmt.Sprintf("static keys of profile %q", p.Source.Profile)
-	} else {
+	default:
 		pl.Source = fmt.Sprintf("credential_process of profile %q", p.Source.Profile)
 	}
 	session := Step{Action: ActionGetSessionToken, Profile: p.Source.Profile,
@@ -96,7 +101,7 @@ func MakePlan(p *Profile) (*Plan, error) {
 			// Source keys from credential_process may carry a session token,
 			// which GetSessionToken refuses; only static long-term keys are
 			// known to work.
-			if r.Duration <= ChainLimit && p.Source.LongTerm() {
+			if r.Duration <= awsconfig.ChainLimit && p.Source.LongTerm() {
 				pl.Steps = append(pl.Steps, session)
 				chained = true
 			} else {
@@ -106,7 +111,7 @@ func MakePlan(p *Profile) (*Plan, error) {
 		} else {
 			chained = true
 		}
-		if chained && st.Duration > ChainLimit {
+		if chained && st.Duration > awsconfig.ChainLimit {
 			return nil, fmt.Errorf("plan profile %q: role %s asks for %s: %w (set duration_seconds to 3600 or less)",
 				p.Name, r.ARN, r.Duration, ErrChainTooLong)
 		}
@@ -150,7 +155,7 @@ func (pl *Plan) String() string {
 		}
 		fmt.Fprintf(&b, "; 0 for refreshes while the MFA session lasts (%s)", lasts)
 	} else if pl.Touches() > 0 {
-		fmt.Fprintf(&b, "; %d per refresh (every %s, reused while 15m remain)", pl.Touches(), fmtDur(pl.Final().Duration-MinRemaining))
+		fmt.Fprintf(&b, "; %d per refresh (every %s, reused while 15m remain)", pl.Touches(), fmtDur(pl.Final().Duration-awsconfig.MinRemaining))
 	}
 	b.WriteByte('\n')
 	return b.String()
@@ -175,7 +180,7 @@ func (pr *Provider) CachedUntil() []time.Time {
 	now := pr.now()
 	out := make([]time.Time, len(keys))
 	for i, s := range pr.plan.Steps {
-		if e := pr.cache.get(keys[i]); pr.usable(i, e, now) {
+		if e := pr.cache.get(keys[i], pr.log); pr.usable(i, e, now) {
 			out[i] = pr.expiry(s, e).Add(-pr.margin(i))
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // TokenFunc returns the MFA code of the profile's mfa_serial for the TOTP
@@ -83,6 +85,17 @@ func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 // WithHTTPClient sets the HTTP client of the SDK's STS client.
 func WithHTTPClient(c HTTPClient) Option { return func(p *Provider) { p.httpClient = c } }
 
+// WithLogger sets the debug logger: the STS calls made (action, role,
+// serial, caller's access key id; never a code or a secret), cache entries
+// ignored and why, waits for another process's lock. The default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(p *Provider) {
+		if l != nil {
+			p.log = l
+		}
+	}
+}
+
 // WithUI sets the terminal notice hook.
 func WithUI(ui UI) Option { return func(p *Provider) { p.ui = ui } }
 
@@ -101,7 +114,7 @@ func WithCredentialProcessRunner(run func(ctx context.Context, command string) (
 // share a cache directory: work for one MFA serial is serialised by a file
 // lock and the cache is re-checked after locking.
 type Provider struct {
-	profile    *Profile
+	profile    *awsconfig.Profile
 	plan       *Plan
 	token      TokenFunc
 	cache      *fileCache
@@ -109,14 +122,16 @@ type Provider struct {
 	sleep      func(ctx context.Context, d time.Duration) error
 	httpClient HTTPClient
 	ui         UI
+	log        *slog.Logger
 	api        API // see client
 	apiOnce    sync.Once
-	runProcess func(ctx context.Context, command string) ([]byte, error)
+	runProcess func(ctx context.Context, command string) ([]byte, error) // nil: runSourceProcess runs it
+	proc       processConfig                                             // process.go
 }
 
 // NewProvider builds a Provider for a resolved profile; token computes the
 // codes of its mfa_serial. cacheDir is created (0700) if missing.
-func NewProvider(p *Profile, token TokenFunc, cacheDir string, opts ...Option) (*Provider, error) {
+func NewProvider(p *awsconfig.Profile, token TokenFunc, cacheDir string, opts ...Option) (*Provider, error) {
 	if p == nil || token == nil {
 		return nil, errors.New("new provider: nil profile or token function")
 	}
@@ -129,7 +144,7 @@ func NewProvider(p *Profile, token TokenFunc, cacheDir string, opts ...Option) (
 		return nil, fmt.Errorf("new provider: %w", err)
 	}
 	pr := &Provider{profile: p, plan: plan, token: token, cache: cache,
-		now: time.Now, sleep: sleepCtx, runProcess: runCredentialProcess}
+		now: time.Now, sleep: sleepCtx, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(pr)
 	}
@@ -230,7 +245,7 @@ const callerMargin = time.Minute
 // minutes for the credentials handed out, a minute for intermediate ones.
 func (pr *Provider) margin(i int) time.Duration {
 	if i == len(pr.plan.Steps)-1 {
-		return MinRemaining
+		return awsconfig.MinRemaining
 	}
 	return callerMargin
 }
@@ -266,12 +281,15 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 	steps := pr.plan.Steps
 	keys := pr.keys()
 	last := len(steps) - 1
-	if e := pr.cache.get(keys[last]); pr.usable(last, e, pr.now()) {
+	if e := pr.cache.get(keys[last], pr.log); pr.usable(last, e, pr.now()) {
 		return pr.handOut(steps[last], e), nil
 	}
 
+	if err := pr.checkReentry(); err != nil {
+		return nil, fmt.Errorf("get credentials for profile %q: %w", pr.profile.Name, err)
+	}
 	unlock, err := pr.cache.lockSerial(ctx, pr.profile.MFASerial, func() {
-		slog.Debug("sts: waiting for the lock of another mfabridge process", "serial", pr.profile.MFASerial)
+		pr.log.Debug("sts: waiting for the lock of another mfabridge process", "serial", pr.profile.MFASerial)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("get credentials for profile %q: %w", pr.profile.Name, err)
@@ -283,7 +301,7 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 	start := 0
 	var caller *Credentials
 	for i := last; i >= 0; i-- {
-		if e := pr.cache.get(keys[i]); pr.usable(i, e, now) {
+		if e := pr.cache.get(keys[i], pr.log); pr.usable(i, e, now) {
 			if i == last {
 				return pr.handOut(steps[i], e), nil
 			}
@@ -305,7 +323,7 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 		}
 		if err := pr.cache.put(keys[i], e); err != nil {
 			// Still usable; the next run redoes the call.
-			slog.Debug("sts cache: write failed", "err", err)
+			pr.log.Debug("sts cache: write failed", "err", err)
 		}
 		caller = &e.Credentials
 	}
@@ -324,10 +342,10 @@ func (pr *Provider) sourceCredentials(ctx context.Context) (*Credentials, error)
 	if src.AccessKeyID != "" {
 		return &Credentials{AccessKeyID: src.AccessKeyID, SecretAccessKey: src.SecretAccessKey, SessionToken: src.SessionToken}, nil
 	}
-	if IsSelfCommand(src.CredentialProcess) {
-		return nil, &ProfileError{Profile: src.Profile, Err: ErrRecursion}
+	if awsconfig.IsSelfCommand(src.CredentialProcess) {
+		return nil, &awsconfig.ProfileError{Profile: src.Profile, Err: awsconfig.ErrRecursion}
 	}
-	out, err := pr.runProcess(ctx, src.CredentialProcess)
+	out, err := pr.runSourceProcess(ctx, src.CredentialProcess)
 	if err != nil {
 		return nil, fmt.Errorf("run credential_process of profile %q: %w", src.Profile, err)
 	}
@@ -366,7 +384,7 @@ func (pr *Provider) call(ctx context.Context, s Step, idx int, caller Credential
 			return nil, err
 		}
 	}
-	slog.Debug("sts: call", "action", s.Action, "role", s.RoleARN, "serial", p.MFASerial, "mfa", s.MFA,
+	pr.log.Debug("sts: call", "action", s.Action, "role", s.RoleARN, "serial", p.MFASerial, "mfa", s.MFA,
 		"duration", s.Duration, "caller", caller.AccessKeyID)
 	switch s.Action {
 	case ActionGetSessionToken:

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 func TestProviderSharedSession(t *testing.T) {
@@ -202,7 +204,7 @@ mfa_serial = arn:aws:iam::123456789012:mfa/alice
 credential_process = mfabridge credential-process --profile self
 mfa_serial = arn:aws:iam::123456789012:mfa/alice
 `, "", nil)
-	if _, err := cfg.Resolve("self"); !errors.Is(err, ErrRecursion) {
+	if _, err := cfg.Resolve("self"); !errors.Is(err, awsconfig.ErrRecursion) {
 		t.Fatalf("self: got %v, want ErrRecursion", err)
 	}
 	ran := 0

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // exitStatus carries a child's exit status out of a command: run returns it
@@ -203,7 +204,7 @@ func credentialHandler(token string, get func(context.Context) (*sts.Credentials
 
 // startCredentialServer serves the profile's credentials on 127.0.0.1 on a
 // random port, refreshing them in the background before they expire.
-func (a *app) startCredentialServer(ctx context.Context, p *sts.Profile) (*credentialServer, error) {
+func (a *app) startCredentialServer(ctx context.Context, p *awsconfig.Profile) (*credentialServer, error) {
 	pr, ts, err := a.provider(p)
 	if err != nil {
 		return nil, err

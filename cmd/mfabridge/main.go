@@ -12,9 +12,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mfabridge/mfabridge/internal/notify"
 )
 
 func main() {
@@ -30,6 +33,8 @@ type app struct {
 	debug          bool
 	log            *slog.Logger
 	term           *terminal
+	notifyOnce     sync.Once        // see desktop (notify.go)
+	notifier       *notify.Notifier // desktop notices
 }
 
 // usageError marks errors in how the command was called (exit status 2).
@@ -42,14 +47,17 @@ func (e usageError) Unwrap() error { return e.err }
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, term: openTerminal(getenv, stderr)}
 	defer a.term.close()
-	root := a.rootCmd()
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := root.ExecuteContext(ctx)
+	err, fast := a.fastCredentialProcess(ctx, args) // fast.go
+	if !fast {
+		root := a.rootCmd()
+		root.SetArgs(args)
+		root.SetIn(stdin)
+		root.SetOut(stdout)
+		root.SetErr(stderr)
+		err = root.ExecuteContext(ctx)
+	}
 	if err == nil {
 		return 0
 	}
@@ -76,11 +84,7 @@ AssumeRole / GetSessionToken, caching sessions so one touch serves many roles.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
-			level := slog.LevelWarn
-			if a.debug {
-				level = slog.LevelDebug
-			}
-			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			a.setLogger()
 		},
 	}
 	// --version prints what `mfabridge version` prints.
@@ -90,6 +94,7 @@ AssumeRole / GetSessionToken, caching sessions so one touch serves many roles.`,
 		return usageError{fmt.Errorf("%w (see `%s --help`)", err, cmd.CommandPath())}
 	})
 	root.AddCommand(a.simCmd(), a.accountsCmd(), a.devicesCmd(), a.planCmd(), a.credentialProcessCmd(), a.exportCmd(), a.codeCmd(), a.execCmd(), a.serveCmd(), a.demoCmd(), a.doctorCmd(), a.enrollCmd(), a.rotateCmd(), a.versionCmd())
+	root.AddCommand(a.loginCmd()) // login.go
 	return root
 }
 

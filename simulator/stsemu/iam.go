@@ -12,7 +12,8 @@ import (
 	"time"
 )
 
-// IAM emulation: the five calls that manage virtual MFA devices.
+// IAM emulation: the five calls that manage virtual MFA devices (access
+// keys: iam_keys.go).
 //
 // Requests signed for service "iam" (credential scope .../iam/aws4_request)
 // are IAM Query API calls, version 2010-05-08, served at the same URL as
@@ -120,6 +121,16 @@ func (s *Server) dispatchIAM(q *apiRequest, c *caller, st *reqState) (any, *apiE
 		return s.deleteVirtualMFADevice(q, c)
 	case "ListMFADevices":
 		return s.listMFADevices(q, c)
+	case "CreateAccessKey":
+		return s.createAccessKey(q, c)
+	case "UpdateAccessKey":
+		return s.updateAccessKey(q, c)
+	case "DeleteAccessKey":
+		return s.deleteAccessKey(q, c)
+	case "ListAccessKeys":
+		return s.listAccessKeys(q, c)
+	case "GetAccessKeyLastUsed":
+		return s.getAccessKeyLastUsed(q, c)
 	default:
 		return nil, &apiError{Status: 400, Code: "InvalidAction", Message: fmt.Sprintf("Could not find operation %s for version %s", clip(action, 64), version)}
 	}

@@ -99,9 +99,8 @@ type Server struct {
 	logger *slog.Logger
 
 	users   []*userRec
-	keys    map[string]*userRec // long-term AKIA id → owner
-	secrets map[string]string   // long-term AKIA id → secret
-	roles   map[string]*roleRec // role ARN → role
+	akeys   map[string]*accessKeyRec // long-term AKIA id → key (guarded by mu; iam_keys.go)
+	roles   map[string]*roleRec      // role ARN → role
 	devices map[string]*mfaDevice
 
 	mu       sync.Mutex
@@ -109,6 +108,7 @@ type Server struct {
 	sessions map[string]*session // ASIA id → session
 	swept    time.Time           // when store last pruned sessions
 	logMu    sync.Mutex
+	signin   signinState // console sign-in tokens and sessions (signin.go)
 }
 
 type userRec struct {
@@ -197,8 +197,7 @@ func New(cfg *Config, opts ...Option) (*Server, error) {
 		cfg:      cfg,
 		now:      time.Now,
 		logger:   slog.New(slog.DiscardHandler),
-		keys:     map[string]*userRec{},
-		secrets:  map[string]string{},
+		akeys:    map[string]*accessKeyRec{},
 		roles:    map[string]*roleRec{},
 		devices:  map[string]*mfaDevice{},
 		sessions: map[string]*session{},
@@ -219,8 +218,7 @@ func New(cfg *Config, opts ...Option) (*Server, error) {
 				ur.Policies = append(ur.Policies, &u.Policies[pi])
 			}
 			for _, k := range u.AccessKeys {
-				s.keys[k.ID] = ur
-				s.secrets[k.ID] = k.Secret
+				s.akeys[k.ID] = &accessKeyRec{ID: k.ID, Secret: k.Secret, User: ur, Active: true, Created: s.now().UTC().Truncate(time.Second)}
 			}
 			for _, d := range u.MFADevices {
 				key, err := decodeBase32Secret(d.SecretBase32)
@@ -322,6 +320,9 @@ type reqState struct {
 
 // ServeHTTP answers one Query API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveSignin(w, r) {
+		return
+	}
 	s.mu.Lock()
 	s.seq++
 	seq := s.seq
@@ -455,18 +456,19 @@ func (s *Server) authenticate(r *http.Request, q *apiRequest, body []byte, trans
 	if aerr := a.verify(r.Method, r.URL, r.Host, r.Header, r.ContentLength, body, secret); aerr != nil {
 		return nil, aerr
 	}
+	s.keyUsed(c, a.AccessKeyID, a.Service)
 	return c, nil
 }
 
 // lookupKey finds the principal behind an access key. For session keys the
 // token must match (checkToken) and the session must not have expired.
 func (s *Server) lookupKey(id, token string, checkToken bool) (*caller, string, *apiError) {
-	if u, ok := s.keys[id]; ok {
+	if u, secret, ok := s.longTermKey(id); ok {
 		// A session token with long-term keys is refused, as by STS.
 		if checkToken && token != "" {
 			return nil, "", errInvalidToken()
 		}
-		return &caller{Kind: kindLongTerm, User: u}, s.secrets[id], nil
+		return &caller{Kind: kindLongTerm, User: u}, secret, nil
 	}
 	s.mu.Lock()
 	sess, ok := s.sessions[id]
