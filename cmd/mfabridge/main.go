@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sync"
 	"syscall"
 
@@ -74,23 +73,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	return 1
 }
 
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	v := bi.Main.Version
-	if v == "" || v == "(devel)" {
-		v = "devel"
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
-		}
-	}
-	return v + " " + bi.GoVersion
-}
-
 func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "mfabridge",
@@ -98,18 +80,20 @@ func (a *app) rootCmd() *cobra.Command {
 		Long: `mfabridge reads TOTP codes from a YubiKey's OATH applet over PC/SC (or a
 software TOTP secret, or a simulated YubiKey) and feeds them into AWS STS
 AssumeRole / GetSessionToken, caching sessions so one touch serves many roles.`,
-		Version:       version(),
+		Version:       buildVersionInfo().String(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
 			a.setLogger()
 		},
 	}
+	// --version prints what `mfabridge version` prints.
+	root.SetVersionTemplate("{{.Version}}")
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug details (APDU trace with secrets redacted) to stderr")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see `%s --help`)", err, cmd.CommandPath())}
 	})
-	root.AddCommand(a.simCmd(), a.accountsCmd(), a.devicesCmd(), a.planCmd(), a.credentialProcessCmd(), a.exportCmd(), a.codeCmd(), a.execCmd(), a.serveCmd(), a.demoCmd(), a.doctorCmd(), a.enrollCmd(), a.rotateCmd())
+	root.AddCommand(a.simCmd(), a.accountsCmd(), a.devicesCmd(), a.planCmd(), a.credentialProcessCmd(), a.exportCmd(), a.codeCmd(), a.execCmd(), a.serveCmd(), a.demoCmd(), a.doctorCmd(), a.enrollCmd(), a.rotateCmd(), a.versionCmd())
 	root.AddCommand(a.loginCmd()) // login.go
 	return root
 }
