@@ -9,7 +9,7 @@ DEBS      := pcscd libpcsclite1 vsmartcard-vpcd yubikey-manager awscli chromium
 # No cgo anywhere: pcsc loads the PC/SC library at run time (purego).
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test test-race deps bench-deps demo bench soak fuzz fuzz-short lint clean \
+.PHONY: demo-nocc all build test test-race deps bench-deps demo bench soak fuzz fuzz-short lint clean \
 	dist dist-check vet-all deps-windows test-windows
 
 all: build
@@ -65,6 +65,20 @@ test-race:
 
 demo: build
 	./$(BIN) demo
+
+# demo-nocc: what a fresh machine with Go and no C compiler does. CC is unset
+# and PATH holds only the go command, so Go turns cgo off by its own rule
+# (CC=false does not: Go then takes `false` for a compiler, and the standard
+# library's net package needs one whenever cgo is on). The binary is built
+# and `demo` runs end to end.
+demo-nocc:
+	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	ln -s "$$(readlink -f "$$(command -v $(GO))")" "$$d/go"; \
+	env -u CC -u CGO_ENABLED PATH="$$d" go env CGO_ENABLED | grep -qx 0 || { echo "demo-nocc: cgo still on without a C compiler" >&2; exit 1; }; \
+	env -u CC -u CGO_ENABLED PATH="$$d" go build -buildvcs=false -o "$$d/mfabridge" ./cmd/mfabridge; \
+	go version -m "$$d/mfabridge" | grep -q 'CGO_ENABLED=0'; \
+	env PATH="$$d" "$$d/mfabridge" demo >"$$d/demo.log" 2>&1 || { cat "$$d/demo.log"; exit 1; }; \
+	echo "demo-nocc: built without a C compiler (CGO_ENABLED=0) and ran the demo"
 
 # bench-deps: the measuring tools of make bench (GNU time for peak memory,
 # hyperfine for process wall times).
