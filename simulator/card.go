@@ -206,6 +206,11 @@ func Open(path string, opts ...Option) (*Card, error) {
 	if err != nil {
 		var se *securefile.Error
 		if errors.As(err, &se) && se.Fix != "" {
+			// Advise about the mode only for a file that is a state file:
+			// sim:/etc/passwd must not be told to chmod 600 /etc/passwd.
+			if errors.Is(err, securefile.ErrNotPrivate) && !isStateFile(path) {
+				return nil, fmt.Errorf("open simulator %s: %w: not a simulator state file", path, ErrInvalidState)
+			}
 			return nil, fmt.Errorf("open simulator: %w: the state file holds the card's keys; fix: %s", err, se.Fix)
 		}
 		return nil, fmt.Errorf("open simulator: %w", err)
@@ -220,6 +225,26 @@ func Open(path string, opts ...Option) (*Card, error) {
 	c := New(st, opts...)
 	c.path = path
 	return c, nil
+}
+
+// isStateFile reports whether the regular file at path decodes as a
+// simulator state; it is asked only about a file whose mode is too loose,
+// before advising to tighten it.
+func isStateFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxStateSize+1))
+	if err != nil || len(data) > maxStateSize {
+		return false
+	}
+	_, err = decodeState(data)
+	return err == nil
 }
 
 func decodeState(data []byte) (*State, error) {
