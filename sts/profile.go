@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mfabridge/mfabridge/internal/lazyre"
 	"github.com/mfabridge/mfabridge/internal/regfile"
 )
 
@@ -553,8 +554,8 @@ func (c *Config) credentialSource(profile, cs, sourceProfile string) (map[string
 }
 
 var (
-	serialRE      = lazyRE(`^[\w+=/:,.@-]{9,256}$`)
-	sessionNameRE = lazyRE(`^[\w+=,.@-]{2,64}$`)
+	serialRE      = lazyre.New(`^[\w+=/:,.@-]{9,256}$`)
+	sessionNameRE = lazyre.New(`^[\w+=,.@-]{2,64}$`)
 )
 
 func seconds(profile string, kv map[string]string, key string, lo, hi int) (time.Duration, error) {
