@@ -512,22 +512,6 @@ func putTOTP(t testing.TB, ctx context.Context, c *oath.Client, name string) {
 	}
 }
 
-func TestStackServiceNotRunning(t *testing.T) {
-	if stack != nil {
-		t.Skip("the stack is already up; TestStackPCSCDRestart covers a stopped pcscd")
-	}
-	if other := otherPCSCD(); other != "" {
-		t.Skipf("cannot test a stopped pcscd: %s", other)
-	}
-	_, err := Open(context.Background())
-	if !errors.Is(err, ErrServiceNotRunning) {
-		t.Fatalf("Open without pcscd = %v, want ErrServiceNotRunning", err)
-	}
-	if !strings.Contains(err.Error(), "pcscd -f") {
-		t.Errorf("error %q does not say how to start pcscd", err)
-	}
-}
-
 func TestStackReadersAndKeys(t *testing.T) {
 	s := needStack(t)
 	ctx := context.Background()
