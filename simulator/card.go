@@ -130,10 +130,11 @@ type Card struct {
 	rand     io.Reader
 	touch    TouchPolicy
 	touchSet bool
-	// touchFunc, when set, plays the user instead of the policy.
-	touchFunc func(ctx context.Context) (bool, error)
 	chunk    int
 	write    func(path string, data []byte) error
+
+	// touchFunc, when set, plays the user instead of the policy.
+	touchFunc func(ctx context.Context) (bool, error)
 
 	// Session state, lost on power off, reset and deselect.
 	selected  applet
