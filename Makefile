@@ -9,7 +9,7 @@ DEBS      := pcscd libpcsclite1 vsmartcard-vpcd yubikey-manager awscli chromium
 # No cgo anywhere: pcsc loads the PC/SC library at run time (purego).
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test deps bench-deps demo bench soak fuzz fuzz-short lint clean
+.PHONY: all build test test-race deps bench-deps demo bench soak fuzz fuzz-short lint clean
 
 all: build
 
@@ -19,8 +19,10 @@ build:
 # deps installs what the real-stack tests need: pcscd, its client library
 # (loaded at run time, nothing to build against) and the vpcd virtual reader
 # (a simulated YubiKey appears as a real card), Yubico's ykman (a real client
-# of that card), the AWS CLI v2 (a real client of our STS emulator) and
-# Debian's chromium (a real browser for the console sign-in, run headless).
+# of that card), the AWS CLI v2 (a real client of our STS emulator),
+# Debian's chromium (a real browser for the console sign-in, run headless)
+# and, for desktop_test.go, a D-Bus session (dbus-daemon, dbus-monitor) with
+# gnome-keyring's Secret Service and a notification daemon on Xvfb.
 deps:
 	@missing=""; \
 	command -v pcscd >/dev/null 2>&1 || missing="$$missing pcscd"; \
@@ -29,6 +31,11 @@ deps:
 	[ -x /usr/bin/ykman ] || missing="$$missing yubikey-manager"; \
 	[ -x /usr/bin/aws ] || missing="$$missing awscli"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/dbus-daemon ] || missing="$$missing dbus-daemon"; \
+	[ -x /usr/bin/dbus-monitor ] || missing="$$missing dbus-bin"; \
+	[ -x /usr/bin/gnome-keyring-daemon ] || missing="$$missing gnome-keyring"; \
+	[ -x /usr/bin/Xvfb ] || missing="$$missing xvfb"; \
+	[ -x /usr/lib/notification-daemon/notification-daemon ] || missing="$$missing notification-daemon"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing$$missing"; \
 		if [ "$$(id -u)" != 0 ]; then echo "deps: need root to apt-get install$$missing" >&2; exit 1; fi; \
@@ -38,6 +45,22 @@ deps:
 test: deps build
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 10m $(PKGS)
+	$(MAKE) --no-print-directory test-race
+
+# test-race runs the packages with concurrency (card and bridge locks, the
+# provider's cross-process cache and locks, the STS emulator, the pcscd
+# session code) a second time under the race detector. A second pass on
+# these alone is cheaper than the whole suite under -race, whose CLI
+# scripts would start hundreds of race-instrumented processes. The race
+# detector needs cgo (a C compiler); the binaries under test do not.
+RACE_PKGS := ./oath ./device ./simulator/... ./sts/... ./pcsc
+test-race:
+	@if ! command -v gcc >/dev/null 2>&1; then \
+		echo "test-race: installing gcc libc6-dev (the race detector needs cgo)"; \
+		if [ "$$(id -u)" != 0 ]; then echo "test-race: need root to apt-get install gcc libc6-dev" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; \
+	fi
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
 
 demo: build
 	./$(BIN) demo

@@ -54,6 +54,7 @@ import (
 
 	"github.com/mfabridge/mfabridge/simulator/stsemu"
 	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 var soakFor = flag.Duration("soak", 0, "run the fault and load suite for this long instead of the short version (make soak)")
@@ -379,7 +380,7 @@ func classify(msg string) string {
 func (s *soak) handedOut(sc scenario, kind string, c *sts.Credentials) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if left := time.Until(c.Expiration); left < sts.MinRemaining {
+	if left := time.Until(c.Expiration); left < awsconfig.MinRemaining {
 		s.violations = append(s.violations, fmt.Sprintf("%s: %s handed out credentials with %v left", sc.name, kind, left.Round(time.Second)))
 	}
 	if c.AccessKeyID == plantedID {

@@ -34,21 +34,8 @@ var (
 	buildDir  string
 	buildErr  error
 	binPath   string // the mfabridge binary, built on first use
-	goCatPath string // a minimal Go program printing a file: the Go floor
+	floorPath string // bench/floor: the Go floor, built the same way
 )
-
-const goCatSource = `package main
-
-import "os"
-
-func main() {
-	b, err := os.ReadFile(os.Args[1])
-	if err != nil {
-		os.Exit(1)
-	}
-	os.Stdout.Write(b)
-}
-`
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -58,8 +45,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// needBinaries builds cmd/mfabridge and gocat once per test run (not in
-// TestMain: `go test -list` and fuzzing need neither).
+// needBinaries builds cmd/mfabridge and bench/floor once per test run (not
+// in TestMain: `go test -list` and fuzzing need neither), with the same go
+// command, flags and environment (CGO_ENABLED as the caller set it), as
+// `make build` builds mfabridge.
 func needBinaries(tb testing.TB) {
 	tb.Helper()
 	buildOnce.Do(func() {
@@ -69,19 +58,12 @@ func needBinaries(tb testing.TB) {
 		}
 		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 		binPath = filepath.Join(buildDir, "mfabridge")
-		out, err := exec.Command(goTool, "build", "-trimpath", "-o", binPath, "github.com/mfabridge/mfabridge/cmd/mfabridge").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("build cmd/mfabridge: %w\n%s", err, out)
-			return
-		}
-		goCatPath = filepath.Join(buildDir, "gocat")
-		src := filepath.Join(buildDir, "gocat.go")
-		if err := os.WriteFile(src, []byte(goCatSource), 0o600); err != nil {
-			buildErr = err
-			return
-		}
-		if out, err := exec.Command(goTool, "build", "-trimpath", "-o", goCatPath, src).CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build gocat: %w\n%s", err, out)
+		floorPath = filepath.Join(buildDir, "floor")
+		for out, pkg := range map[string]string{binPath: "github.com/mfabridge/mfabridge/cmd/mfabridge", floorPath: "github.com/mfabridge/mfabridge/bench/floor"} {
+			if b, err := exec.Command(goTool, "build", "-trimpath", "-o", out, pkg).CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("build %s: %w\n%s", pkg, err, b)
+				return
+			}
 		}
 	})
 	if buildErr != nil {

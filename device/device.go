@@ -55,6 +55,13 @@ type Hooks struct {
 	// Password returns the OATH password for the device; it is called at
 	// most once per operation, and only when the device asks for one.
 	Password func(ctx context.Context, info Info) (string, error)
+	// Keys, when set, remembers password keys (see KeyStore): a locked
+	// applet is first opened with the remembered key, and Password is
+	// asked only when there is none or the applet refuses it.
+	Keys KeyStore
+	// Notice shows a one-line message (a remembered password was refused
+	// and forgotten). It may be nil.
+	Notice func(msg string)
 }
 
 // Device yields OATH codes.

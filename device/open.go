@@ -12,10 +12,11 @@ import (
 // Options configure Open. The CLI fills them: library code reads no
 // environment variables itself.
 type Options struct {
-	Getenv func(string) string // for totp:env:VAR; nil reads nothing
-	Hooks  Hooks
-	Logger *slog.Logger // APDU trace at debug level; nil is silent
-	Sim    []simulator.Option
+	Getenv  func(string) string // for totp:env:VAR; nil reads nothing
+	Hooks   Hooks
+	Logger  *slog.Logger // APDU trace at debug level; nil is silent
+	Sim     []simulator.Option
+	Process ProcessOptions // for process:COMMAND
 }
 
 // Open opens the device named by spec (see ParseSpec).
@@ -33,6 +34,10 @@ func Open(ctx context.Context, spec string, opts Options) (Device, error) {
 			v = opts.Getenv(s.EnvVar)
 		}
 		return NewTOTP(s.EnvVar, v)
+	case "process":
+		return NewProcess(s.Command, opts.Process)
+	case "reader":
+		return OpenReader(ctx, s.Reader, opts.Hooks, opts.Logger)
 	default:
 		return OpenYubiKey(ctx, s.Serial, opts.Hooks, opts.Logger)
 	}

@@ -19,6 +19,7 @@ import (
 // and lets the card save its changes, so any number of processes may use one
 // simulated key at once.
 func OpenSim(path string, hooks Hooks, log *slog.Logger, opts ...simulator.Option) (*YubiKey, error) {
+	opts = append([]simulator.Option{simulator.WithLogger(log)}, opts...) // touch waits in the --debug log
 	card, err := simulator.Open(path, opts...)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

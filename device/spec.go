@@ -13,11 +13,18 @@ import (
 //	yubikey:SERIAL     the YubiKey with this serial number
 //	sim:PATH           a simulated YubiKey whose state lives in PATH
 //	totp:env:VAR       a software TOTP secret (base32 or otpauth:// URI) in $VAR
+//	process:COMMAND    the code COMMAND prints (a password manager's CLI;
+//	                   aws-vault's mfa_process), run by the platform shell
+//	reader:NAME        the OATH card (YubiKey or other YKOATH card) in the
+//	                   PC/SC reader whose name contains NAME (ignoring case),
+//	                   as ykman --reader
 type Spec struct {
-	Kind   string // "yubikey", "sim" or "totp"
-	Serial uint32 // yubikey: 0 means "the only one"
-	Path   string // sim
-	EnvVar string // totp
+	Kind    string // "yubikey", "sim", "totp", "reader" or "process"
+	Serial  uint32 // yubikey: 0 means "the only one"
+	Path    string // sim
+	EnvVar  string // totp
+	Reader  string // reader: part of the reader's name
+	Command string // process
 }
 
 // ParseSpec parses a device specification.
@@ -44,10 +51,20 @@ func ParseSpec(s string) (Spec, error) {
 			return Spec{}, fmt.Errorf("device %q: a software TOTP device is totp:env:VAR, with the secret in the environment variable VAR", s)
 		}
 		return Spec{Kind: "totp", EnvVar: v}, nil
+	case "process":
+		if strings.TrimSpace(rest) == "" {
+			return Spec{}, fmt.Errorf("device %q: give the command that prints the code, as process:COMMAND", s)
+		}
+		return Spec{Kind: "process", Command: rest}, nil
+	case "reader":
+		if strings.TrimSpace(rest) == "" {
+			return Spec{}, fmt.Errorf("device %q: give part of the reader's name, as reader:NAME (see `mfabridge devices`)", s)
+		}
+		return Spec{Kind: "reader", Reader: rest}, nil
 	case "":
-		return Spec{}, fmt.Errorf("no device given: pass --device (yubikey, yubikey:SERIAL, sim:PATH or totp:env:VAR) or set MFABRIDGE_DEVICE")
+		return Spec{}, fmt.Errorf("no device given: pass --device (yubikey, yubikey:SERIAL, sim:PATH, totp:env:VAR or process:COMMAND) or set MFABRIDGE_DEVICE")
 	default:
-		return Spec{}, fmt.Errorf("device %q: unknown kind %q; use yubikey, yubikey:SERIAL, sim:PATH or totp:env:VAR", s, kind)
+		return Spec{}, fmt.Errorf("device %q: unknown kind %q; use yubikey, yubikey:SERIAL, reader:NAME, sim:PATH, totp:env:VAR or process:COMMAND", s, kind)
 	}
 }
 
@@ -63,23 +80,34 @@ func (s Spec) String() string {
 		return "sim:" + s.Path
 	case "totp":
 		return "totp:env:" + s.EnvVar
+	case "process":
+		return "process:" + s.Command
+	case "reader":
+		return "reader:" + s.Reader
 	}
 	return s.Kind
 }
 
 // String describes the device for messages: "YubiKey 12345678",
-// "simulated YubiKey 12345678 (PATH)", "TOTP secret in $VAR".
+// "simulated YubiKey 12345678 (PATH)", "TOTP secret in $VAR",
+// "code process \"COMMAND\"".
 func (i Info) String() string {
 	switch i.Kind {
 	case "yubikey":
 		if i.Serial != 0 {
 			return fmt.Sprintf("YubiKey %d", i.Serial)
 		}
+		if i.Reader != "" {
+			// No serial known: an OATH-only card, or a key opened by reader.
+			return fmt.Sprintf("OATH card in reader %q", i.Reader)
+		}
 		return "YubiKey"
 	case "sim":
 		return fmt.Sprintf("simulated YubiKey %d (%s)", i.Serial, i.Path)
 	case "totp":
 		return "TOTP secret in $" + i.Path
+	case "process":
+		return "code process " + quoteCommand(i.Path)
 	}
 	return i.Kind
 }

@@ -82,6 +82,15 @@ func (y *YubiKey) Close() error { return nil }
 // session runs fn in one card session: SELECT, VALIDATE when the applet is
 // password protected, fn, release.
 func (y *YubiKey) session(ctx context.Context, fn func(c *oath.Client, sel *oath.SelectInfo) error) (err error) {
+	return y.sessionWith(ctx, true, fn)
+}
+
+// rawSession is session without VALIDATE: fn sees the applet locked.
+func (y *YubiKey) rawSession(ctx context.Context, fn func(c *oath.Client, sel *oath.SelectInfo) error) (err error) {
+	return y.sessionWith(ctx, false, fn)
+}
+
+func (y *YubiKey) sessionWith(ctx context.Context, unlock bool, fn func(c *oath.Client, sel *oath.SelectInfo) error) (err error) {
 	t, release, err := y.open(ctx)
 	if err != nil {
 		if ie := (*identifiedError)(nil); errors.As(err, &ie) {
@@ -104,7 +113,7 @@ func (y *YubiKey) session(ctx context.Context, fn func(c *oath.Client, sel *oath
 		y.firmware = sel.VersionString()
 	}
 	y.mu.Unlock()
-	if sel.Locked() {
+	if unlock && sel.Locked() {
 		if err := y.unlock(ctx, c, sel); err != nil {
 			return err
 		}
@@ -134,8 +143,16 @@ func (y *YubiKey) unlock(ctx context.Context, c *oath.Client, sel *oath.SelectIn
 			return fmt.Errorf("%s: select OATH applet: %w", info, err)
 		}
 	}
+	var note string
+	if key == nil || keyID != id {
+		ok, next, n, err := y.unlockRemembered(ctx, c, sel)
+		if ok || err != nil {
+			return err
+		}
+		sel, note = next, n
+	}
 	if y.hooks.Password == nil {
-		return fmt.Errorf("%s: %w: set MFABRIDGE_OATH_PASSWORD or run from a terminal to be asked", info, ErrPasswordRequired)
+		return fmt.Errorf("%s: %w%s: set MFABRIDGE_OATH_PASSWORD, run from a terminal to be asked, or `mfabridge accounts password remember`", info, ErrPasswordRequired, note)
 	}
 	pw, err := y.hooks.Password(ctx, info)
 	if err != nil {
@@ -400,16 +417,18 @@ func (y *YubiKey) SetPassword(ctx context.Context, password string) error {
 		y.mu.Lock()
 		y.key, y.keyID = key, sel.DeviceID()
 		y.mu.Unlock()
+		y.rememberedChanged(sel.DeviceID(), key)
 		return nil
 	})
 }
 
 // ClearPassword removes the OATH password.
 func (y *YubiKey) ClearPassword(ctx context.Context) error {
-	return y.session(ctx, func(c *oath.Client, _ *oath.SelectInfo) error {
+	return y.session(ctx, func(c *oath.Client, sel *oath.SelectInfo) error {
 		if err := c.ClearCode(ctx); err != nil {
 			return fmt.Errorf("clear password: %w", err)
 		}
+		y.rememberedChanged(sel.DeviceID(), nil)
 		return nil
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -11,7 +12,9 @@ import (
 const DefaultPeriod = 30 * time.Second
 
 // totpName is ykman's TOTP_ID_PATTERN (yubikit oath.py).
-var totpName = regexp.MustCompile(`^((\d+)/)?(([^:]+):)?(.+)$`)
+// Compiled on first use: package init stays cheap for a cached
+// credential-process, which links this package but names no account.
+var totpName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^((\d+)/)?(([^:]+):)?(.+)$`) })
 
 // maxPeriodSeconds bounds a period prefix; larger numbers are not read as
 // a period (ykman would accept any integer; time.Duration cannot).
@@ -34,7 +37,7 @@ func ParseName(name string, typ Type) (issuer, account string, period time.Durat
 		}
 		return "", name, 0
 	}
-	m := totpName.FindStringSubmatch(name)
+	m := totpName().FindStringSubmatch(name)
 	if m == nil {
 		return "", name, DefaultPeriod
 	}
@@ -51,11 +54,11 @@ func ParseName(name string, typ Type) (issuer, account string, period time.Durat
 }
 
 // issuerName is totpName without the period.
-var issuerName = regexp.MustCompile(`^(([^:]+):)?(.+)$`)
+var issuerName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(([^:]+):)?(.+)$`) })
 
 // splitIssuer applies issuerName to name, with the default period.
 func splitIssuer(name string) (string, string, time.Duration) {
-	if m := issuerName.FindStringSubmatch(name); m != nil {
+	if m := issuerName().FindStringSubmatch(name); m != nil {
 		return m[2], m[3], DefaultPeriod
 	}
 	return "", name, DefaultPeriod

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 // Identifying a YubiKey from the card itself (see the YubiKey technical
@@ -27,6 +28,7 @@ var (
 	aidPIV        = []byte{0xA0, 0x00, 0x00, 0x03, 0x08}
 	aidManagement = []byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x47, 0x11, 0x17}
 	aidOTP        = []byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x20, 0x01}
+	aidOATHApplet = []byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x21, 0x01}
 )
 
 // Yubico's instructions used for identification.
@@ -45,8 +47,9 @@ const (
 
 const maxGetResponse = 16 // bound on 61xx rounds while probing
 
-// errNotYubiKey: the card answered none of Yubico's applets.
-var errNotYubiKey = errors.New("card is not a YubiKey")
+// errNotYubiKey: the card answered none of Yubico's applets, not even the
+// OATH one.
+var errNotYubiKey = errors.New("card is neither a YubiKey nor an OATH (YKOATH) card")
 
 // transmitter is the one method probing needs; *Card satisfies it.
 type transmitter interface {
@@ -66,7 +69,9 @@ func (v version) String() string {
 
 // probeKey identifies a YubiKey: PIV GET VERSION / GET SERIAL on firmware 5+,
 // else management READ CONFIG (4.1+), else the OTP applet (older keys).
-// It returns errNotYubiKey for other cards, and transport errors as they are.
+// A card with none of these but an OATH applet is reported with serial 0
+// and no firmware. It returns errNotYubiKey for other cards, and transport
+// errors as they are.
 // On a YubiKey 5 it costs three APDUs.
 func probeKey(ctx context.Context, t transmitter) (serial uint32, fw string, err error) {
 	return probe(ctx, t, true)
@@ -169,10 +174,20 @@ func probe(ctx context.Context, t transmitter, wantFirmware bool) (serial uint32
 		}
 	}
 
-	if !yubico {
-		return 0, "", errNotYubiKey
+	if yubico {
+		return 0, fwString(ver, hasVer), nil // a YubiKey that hides its serial
 	}
-	return 0, fwString(ver, hasVer), nil // a YubiKey that hides its serial
+
+	// 4. Only the OATH applet: Yubico's ykneo-oath on a NEO-era key or
+	// another JavaCard, and other YKOATH tokens. No serial and no firmware
+	// to read (the OATH SELECT names the applet's version, not the
+	// card's); the card is usable all the same (issue 13 case 19).
+	if _, sw, err := exchange(ctx, t, selectAPDU(aidOATHApplet)); err != nil {
+		return 0, "", fmt.Errorf("select OATH applet: %w", err)
+	} else if sw == 0x9000 {
+		return 0, "", nil
+	}
+	return 0, "", errNotYubiKey
 }
 
 func fwString(v version, ok bool) string {
@@ -200,10 +215,10 @@ func parseSerial(b []byte) (uint32, error) {
 
 // mgmtVersionRE is ykman's pattern for the management SELECT answer
 // ("Virtual mgr - FW version 5.4.3"), with the dots escaped.
-var mgmtVersionRE = regexp.MustCompile(`\b(\d+)\.(\d)\.(\d)\b`)
+var mgmtVersionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(\d+)\.(\d)\.(\d)\b`) }) // compiled on first use: cheap package init
 
 func parseManagementVersion(b []byte) (version, bool) {
-	m := mgmtVersionRE.FindSubmatch(b)
+	m := mgmtVersionRE().FindSubmatch(b)
 	if m == nil {
 		return version{}, false
 	}

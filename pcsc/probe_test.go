@@ -97,6 +97,17 @@ const (
 		< 61 05
 		> 00C0000005
 		< 4F0100 7900 9000`
+	// Yubico's ykneo-oath alone (issue 13 case 19): PIV, management and
+	// OTP are not found; OATH answers its version and salt.
+	replayOATHOnly = `
+		> 00A4040005 A000000308
+		< 6A82
+		> 00A4040008 A000000527471117
+		< 6A82
+		> 00A4040007 A0000005272001
+		< 6A82
+		> 00A4040007 A0000005272101
+		< 790300020A 71084BB7A7FAD7AF401B 9000`
 	// The management applet answers in two parts (61xx then GET RESPONSE).
 	replayChunked = `
 		> 00A4040005 A000000308
@@ -122,9 +133,10 @@ func TestProbeKey(t *testing.T) {
 		{"yubikey 4.3 via management", replayYK43, 12345678, "4.3.5", nil, 4},
 		{"NEO via OTP", replayNEO, 1111, "3.4.5", nil, 5},
 		{"hidden serial", replayHidden, 0, "4.2.1", nil, 4},
-		{"other PIV card", replayOtherPIV, 0, "", errNotYubiKey, 5},
+		{"other PIV card", replayOtherPIV, 0, "", errNotYubiKey, 6},
+		{"OATH applet only (ykneo-oath)", replayOATHOnly, 0, "", nil, 4},
 		{"chunked management answer, version from SELECT", replayChunked, 12345678, "5.4.3", nil, 4},
-		{"blank card", "", 0, "", errNotYubiKey, 3},
+		{"blank card", "", 0, "", errNotYubiKey, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

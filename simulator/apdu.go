@@ -223,7 +223,7 @@ func (c *Card) selectApplet(cmd command) ([]byte, uint16) {
 		return nil, oath.SWFileNotFound
 	}
 	for _, a := range applets {
-		if !bytes.HasPrefix(a.aid, cmd.data) {
+		if !bytes.HasPrefix(a.aid, cmd.data) || (c.oathOnly && a.id != appletOATH) {
 			continue
 		}
 		// Selecting any applet deselects OATH and clears its authentication.

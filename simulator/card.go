@@ -108,6 +108,12 @@ func WithChunkSize(n int) Option {
 	}
 }
 
+// WithOATHOnly makes a card with the OATH applet alone, as Yubico's
+// ykneo-oath on a NEO-era key or another JavaCard, or another YKOATH token:
+// SELECT of the PIV, management and OTP applets answers 6A82, so the card
+// shows no YubiKey serial or firmware (not persisted).
+func WithOATHOnly() Option { return func(c *Card) { c.oathOnly = true } }
+
 // applet is the currently selected applet.
 type applet int
 
@@ -131,7 +137,9 @@ type Card struct {
 	touch    TouchPolicy
 	touchSet bool
 	chunk    int
+	oathOnly bool // see WithOATHOnly
 	write    func(path string, data []byte) error
+	log      *slog.Logger // see WithLogger (log.go)
 
 	// touchFunc, when set, plays the user instead of the policy.
 	touchFunc func(ctx context.Context) (bool, error)
@@ -365,7 +373,7 @@ func (c *Card) commit(mutate func(st *State) uint16) uint16 {
 	}
 	if c.path != "" {
 		if err := c.persist(next); err != nil {
-			slog.Debug("simulator: state not saved, command refused", "err", err)
+			c.logger().Debug("simulator: state not saved, command refused", "err", err)
 			return oath.SWGenericError
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"encoding/binary"
 	"hash"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/mfabridge/mfabridge/oath"
@@ -376,7 +375,7 @@ func (c *Card) waitTouch(ctx context.Context) (uint16, error) {
 	if p.Mode == "" || p.Mode == TouchApprove {
 		return oath.SWOK, nil
 	}
-	slog.Debug("simulator: waiting for touch", "mode", p.Mode, "delay", p.Delay)
+	c.logger().Debug("simulator: waiting for touch", "mode", p.Mode, "delay", p.Delay)
 	t := time.NewTimer(p.Delay)
 	defer t.Stop()
 	select {

@@ -11,11 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
-	"github.com/gofrs/flock"
-
 	"github.com/mfabridge/mfabridge/internal/securefile"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // DefaultCacheDir returns MFABRIDGE_CACHE_DIR if set, else the user cache
@@ -24,11 +24,11 @@ import (
 //   - Windows: %LocalAppData%\mfabridge
 //   - macOS: $HOME/Library/Caches/mfabridge
 //   - others: $XDG_CACHE_HOME/mfabridge (if absolute), else $HOME/.cache/mfabridge
-func DefaultCacheDir(env Env) (string, error) {
+func DefaultCacheDir(env awsconfig.Env) (string, error) {
 	return defaultCacheDir(runtime.GOOS, env)
 }
 
-func defaultCacheDir(goos string, env Env) (string, error) {
+func defaultCacheDir(goos string, env awsconfig.Env) (string, error) {
 	if env == nil {
 		return "", errors.New("default cache dir: no environment")
 	}
@@ -69,6 +69,9 @@ type cacheEntry struct {
 	// MFATime is when the code that authenticated this session was
 	// accepted (GetSessionToken only); mfabridge_mfa_max_age counts from it.
 	MFATime time.Time `json:"mfa_time,omitzero"`
+	// For is what the entry was fetched for (the step's cache key before
+	// hashing): an entry is used only for that very step (issue 13 case 4).
+	For *stepKey `json:"for,omitempty"`
 }
 
 func (e *cacheEntry) valid() bool {
@@ -92,7 +95,7 @@ func openCache(dir string) (*fileCache, error) {
 	}
 	// One lstat on the usual Unix path (the directory exists): a cached
 	// credential_process pays for nothing more.
-	if err := securefile.EnsureDir(dir); err != nil {
+	if err := securefile.EnsureDir(dir, IsCacheFile); err != nil {
 		return nil, fmt.Errorf("open cache: %w", cacheDirError(err))
 	}
 	return &fileCache{dir: dir}, nil
@@ -114,12 +117,49 @@ func cacheDirError(err error) error {
 		return fmt.Errorf("%w: its owner could read or plant credentials; remove it if it should be yours, %s", err, elsewhere)
 	case securefile.ErrNotDir:
 		return fmt.Errorf("%w: move the file away, %s", err, elsewhere)
+	case securefile.ErrShared:
+		// Issue 13 case 1: refused rather than silently moved into a
+		// subdirectory, so the folder named is the folder used (doctor,
+		// a user clearing the cache, a second tool reading it all agree).
+		return fmt.Errorf("%w: the cache must be a folder of its own, private to you; set MFABRIDGE_CACHE_DIR to a new folder (%s), which mfabridge creates private", err, e.Fix)
 	case securefile.ErrNotPrivate:
 		if e.Fix != "" {
 			return fmt.Errorf("%w: make it private (%s), %s", err, e.Fix, elsewhere)
 		}
 	}
 	return err
+}
+
+// IsCacheFile claims the names mfabridge writes in its cache directory:
+// entries, ledgers and lock files (prefix + 64 hex digits), the rotation
+// journals of sts and sts/keystore, and temporary files of an atomic
+// write. securefile.EnsureDir tightens an existing directory only if it
+// holds nothing else (doctor checks it the same way).
+func IsCacheFile(name string) bool {
+	if strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
+		return true
+	}
+	if strings.HasPrefix(name, "keyrotate-") {
+		return strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".lock")
+	}
+	base, ok := strings.CutSuffix(name, ".json")
+	if !ok {
+		base, ok = strings.CutSuffix(name, ".lock")
+	}
+	if !ok {
+		return false
+	}
+	for _, p := range []string{"ledger-", "lock-", "rotate-"} {
+		if b, ok := strings.CutPrefix(base, p); ok {
+			base = b
+			break
+		}
+	}
+	if len(base) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(base)
+	return err == nil
 }
 
 // removeStaleTemps deletes temporary files a killed writer left behind. It
@@ -155,17 +195,18 @@ func (c *fileCache) readTrusted(name string) ([]byte, error) {
 }
 
 // get returns the entry under key, or nil if absent or untrustworthy.
-func (c *fileCache) get(key string) *cacheEntry {
+// Entries it ignores are logged to log.
+func (c *fileCache) get(key string, log *slog.Logger) *cacheEntry {
 	b, err := c.readTrusted(key + ".json")
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
-			slog.Debug("sts cache: ignoring entry", "key", key, "err", err)
+			log.Debug("sts cache: ignoring entry", "key", key, "err", err)
 		}
 		return nil
 	}
 	e, err := parseEntry(b)
 	if err != nil {
-		slog.Debug("sts cache: ignoring entry", "key", key, "err", err)
+		log.Debug("sts cache: ignoring entry", "key", key, "err", err)
 		return nil
 	}
 	return e
@@ -239,32 +280,33 @@ func (c *fileCache) recordStep(serial string, step int64, at time.Time) error {
 	return c.writeAtomic(ledgerName(serial), b)
 }
 
-// lockSerial takes the cross-process lock of an MFA serial. flock(2) locks
-// belong to the open file description, so two Providers in one process
-// exclude each other as two processes do.
+// restoreStep gives a step back: the ledger of serial holds prev again (or
+// nothing, when prev < 0). Call it with the serial's lock held, only for a
+// code that cannot have reached STS.
+func (c *fileCache) restoreStep(serial string, prev int64) error {
+	if prev < 0 {
+		if err := os.Remove(c.path(ledgerName(serial))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("restore step: %w", err)
+		}
+		return nil
+	}
+	return c.recordStep(serial, prev, time.Now())
+}
+
+// lockSerial takes the cross-process lock of an MFA serial. The lock
+// belongs to the open file (flock(2), LockFileEx), so two Providers in one
+// process exclude each other as two processes do. securefile.Lock locks
+// the very file it checked: a link or a FIFO planted at the lock path is
+// refused, never followed or blocked on (issue 13 cases 2 and 3).
 // waiting is called once if the lock is busy.
 func (c *fileCache) lockSerial(ctx context.Context, serial string, waiting func()) (unlock func(), err error) {
-	name := c.path("lock-" + cacheKey(struct{ Serial string }{serial}) + ".lock")
-	// Create it private (and check it) before flock opens it: on Windows a
-	// file flock creates would get whatever DACL it inherits.
-	if err := securefile.EnsureFile(name); err != nil {
-		return nil, fmt.Errorf("lock mfa serial: %w", err)
-	}
-	fl := flock.New(name, flock.SetPermissions(0o600))
-	ok, err := fl.TryLock()
-	if err == nil && !ok {
-		if waiting != nil {
-			waiting()
-		}
-		ok, err = fl.TryLockContext(ctx, 20*time.Millisecond)
-	}
+	unlock, err = securefile.Lock(ctx, c.lockPath(serial), waiting)
 	if err != nil {
-		fl.Close()
 		return nil, fmt.Errorf("lock mfa serial: %w", err)
 	}
-	if !ok {
-		fl.Close()
-		return nil, fmt.Errorf("lock mfa serial: %w", ctx.Err())
-	}
-	return func() { fl.Unlock(); fl.Close() }, nil
+	return unlock, nil
+}
+
+func (c *fileCache) lockPath(serial string) string {
+	return c.path("lock-" + cacheKey(struct{ Serial string }{serial}) + ".lock")
 }

@@ -59,7 +59,7 @@ func TestCacheKilledWriter(t *testing.T) {
 
 	// Readers, old and new, see the old entry, whole.
 	for name, r := range map[string]*fileCache{"open cache": c, "new reader": mustOpenCache(t, dir)} {
-		checkWhole(t, name, r.get("k"), -1)
+		checkWhole(t, name, r.get("k", discardLog), -1)
 	}
 
 	// A fresh temp file may be a live writer's: it stays. A stale one (an
@@ -80,7 +80,7 @@ func TestCacheKilledWriter(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) != 0 {
 		t.Errorf("stale temp files left after a write: %v", left)
 	}
-	checkWhole(t, "after the sweep", c.get("k"), 2)
+	checkWhole(t, "after the sweep", c.get("k", discardLog), 2)
 }
 
 // TestCacheKilledWriterLoop kills a real writer (fileCache.put in a loop)
@@ -101,7 +101,7 @@ func TestCacheKilledWriterLoop(t *testing.T) {
 		child, lines := startWriterChild(t, "TestCacheWriterHelper", writerDirEnv, dir)
 		waitMark(t, lines, markPut+strconv.Itoa(round)) // round+1 writes done
 		killWriterChild(t, child)
-		e := c.get("k")
+		e := c.get("k", discardLog)
 		if e == nil {
 			t.Fatalf("round %d: entry unreadable after kill", round)
 		}

@@ -51,14 +51,14 @@ func TestCacheUntrustedEntries(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.setup(t, c.path("k.json"))
-			if e := c.get("k"); e != nil {
+			if e := c.get("k", discardLog); e != nil {
 				t.Fatalf("untrusted entry handed out: %+v", e)
 			}
 			// Replaced by the next write.
 			if err := c.put("k", testEntry("AKIANEW", t0)); err != nil {
 				t.Fatal(err)
 			}
-			if e := c.get("k"); e == nil || e.Credentials.AccessKeyID != "AKIANEW" {
+			if e := c.get("k", discardLog); e == nil || e.Credentials.AccessKeyID != "AKIANEW" {
 				t.Fatalf("after rewrite got %+v", e)
 			}
 		})
@@ -69,7 +69,7 @@ func TestCacheUntrustedEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.put("k", testEntry("AKIAGOOD", t0))
-	if e := c.get("k"); e == nil || !e.Credentials.Expiration.Equal(t0) {
+	if e := c.get("k", discardLog); e == nil || !e.Credentials.Expiration.Equal(t0) {
 		t.Fatalf("round trip: %+v", e)
 	}
 }
@@ -105,8 +105,10 @@ func TestCacheStaleEntry(t *testing.T) {
 		t.Run(tt.left.String(), func(t *testing.T) {
 			h := newHarness(t)
 			pr := h.provider("long")
-			keys := pr.keys()
-			pr.cache.put(keys[0], testEntry("ASIACACHED", h.clock.Now().Add(tt.left)))
+			keys, sks := pr.stepKeys()
+			e := testEntry("ASIACACHED", h.clock.Now().Add(tt.left))
+			e.For = &sks[0]
+			pr.cache.put(keys[0], e)
 			c, err := pr.Credentials(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -121,7 +123,7 @@ func TestCacheStaleEntry(t *testing.T) {
 			if h.counts().ar != want {
 				t.Fatalf("AssumeRole calls %d, want %d", h.counts().ar, want)
 			}
-			if !tt.reused && pr.cache.get(keys[0]).Credentials.AccessKeyID == "ASIACACHED" {
+			if !tt.reused && pr.cache.get(keys[0], discardLog).Credentials.AccessKeyID == "ASIACACHED" {
 				t.Fatal("stale entry not replaced")
 			}
 		})

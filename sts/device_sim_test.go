@@ -13,6 +13,7 @@ import (
 
 	"github.com/mfabridge/mfabridge/device"
 	"github.com/mfabridge/mfabridge/simulator"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // The Provider with a code function bound to a sim: key the way the CLI
@@ -101,7 +102,7 @@ func newSimKey(t *testing.T, password string) *simTokens {
 }
 
 // code returns the TokenFunc for p, as cmd builds it.
-func (s *simTokens) code(p *Profile) TokenFunc {
+func (s *simTokens) code(p *awsconfig.Profile) TokenFunc {
 	return func(ctx context.Context, at time.Time) (string, error) {
 		if s.tok == nil {
 			hooks := device.Hooks{Password: func(context.Context, device.Info) (string, error) { return s.pw, nil }}

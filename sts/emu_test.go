@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mfabridge/mfabridge/simulator/stsemu"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // Integration tests against the STS emulator (simulator/stsemu) over
@@ -120,7 +121,7 @@ type emu struct {
 	clock  *fakeClock
 	log    *lockedBuf
 	tokens *fakeTokens
-	cfg    *Config
+	cfg    *awsconfig.Config
 	dir    string
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/smithy-go"
 )
@@ -27,6 +28,12 @@ var (
 	ErrValidation          = errors.New("request failed validation")
 	ErrSTS                 = errors.New("STS call failed")
 	ErrTransport           = errors.New("STS unreachable")
+	ErrTimeout             = errors.New("no answer from STS in time")
+	ErrRegionScope         = errors.New("request signed for a region the endpoint does not serve")
+	ErrClockSkew           = errors.New("clock too far from STS's")
+	// ErrExpiredAnswer: STS answered with credentials whose Expiration is
+	// already past; they are neither handed out nor cached.
+	ErrExpiredAnswer = errors.New("STS answered with credentials that have already expired")
 )
 
 // CallError is a failed STS call, classified, with the likely cause and fix.
@@ -40,6 +47,10 @@ type CallError struct {
 	Cause   string // likely cause
 	Fix     string // what to do
 	Err     error  // underlying SDK error
+	// StepKept: the request carried a code but cannot have consumed it
+	// (never sent, or refused before MFA was checked), so its TOTP step
+	// was given back and the next attempt need not wait for a fresh code.
+	StepKept bool
 }
 
 func (e *CallError) Error() string {
@@ -56,6 +67,9 @@ func (e *CallError) Error() string {
 	if e.Fix != "" {
 		fmt.Fprintf(&b, ": %s", e.Fix)
 	}
+	if e.StepKept {
+		b.WriteString(" (the MFA code was not used: the next attempt may use the current one)")
+	}
 	return b.String()
 }
 
@@ -70,6 +84,38 @@ type callInfo struct {
 	chained    bool // caller credentials were session credentials
 	viaSession bool // caller is the shared MFA session
 	duration   int32
+	region     string // the region the request was signed for
+	endpoint   string // endpoint_url / AWS_ENDPOINT_URL_STS, if set
+}
+
+// mayBeSpent ends the Fix of a failure after which the code sent may have
+// been consumed; settleStep removes it when the step was given back.
+const mayBeSpent = "; the code may have been consumed, the next attempt waits for a fresh one"
+
+// timeoutError is a call that the Provider's time-out ended (issue 13
+// case 7): it says which call, and after how long.
+func timeoutError(ci callInfo, d time.Duration, err error) error {
+	ce := &CallError{Action: ci.action, Target: ci.target, Err: fmt.Errorf("no answer within %s: %w", d, err), Kind: ErrTimeout,
+		Cause: "STS (or something on the way) accepted the request but did not answer",
+		Fix:   "check the network and the endpoint (AWS_ENDPOINT_URL_STS, endpoint_url), or raise MFABRIDGE_STS_TIMEOUT"}
+	if ci.withMFA {
+		ce.Fix += mayBeSpent
+	}
+	return ce
+}
+
+// rejectedBeforeMFA: STS error codes of a request refused while it was
+// being authenticated (signature, scope, clock, caller's key or token),
+// which STS does before the action runs and so before it looks at the MFA
+// code: such a code is not consumed. The STS emulator authenticates in the
+// same order (simulator/stsemu authenticate).
+func rejectedBeforeMFA(code string) bool {
+	switch code {
+	case "SignatureDoesNotMatch", "IncompleteSignature", "InvalidClientTokenId",
+		"MissingAuthenticationToken", "ExpiredToken", "ExpiredTokenException":
+		return true
+	}
+	return false
 }
 
 // classify turns an SDK error into a *CallError. Codes and messages are
@@ -85,7 +131,7 @@ func classify(ci callInfo, err error) error {
 		ce.Cause = "no answer from STS"
 		ce.Fix = "check the network and the endpoint (AWS_ENDPOINT_URL_STS, endpoint_url)"
 		if ci.withMFA {
-			ce.Fix += "; the code may have been consumed, the next attempt waits for a fresh one"
+			ce.Fix += mayBeSpent
 		}
 		return ce
 	}
@@ -115,6 +161,21 @@ func classify(ci callInfo, err error) error {
 		ce.Kind = ErrExpiredCredentials
 		ce.Cause = "the credentials used to call STS have expired"
 		ce.Fix = "renew the source profile's credentials (or remove an old aws_session_token)"
+	case ce.Code == "SignatureDoesNotMatch" && strings.Contains(msg, "credential should be scoped to a valid region"):
+		// Issue 13 case 9: the key is fine; the region in the signature
+		// is not the endpoint's.
+		ce.Kind = ErrRegionScope
+		ce.Cause = fmt.Sprintf("the request was signed for region %q, which this STS endpoint does not serve", ci.region)
+		if ci.endpoint != "" {
+			ce.Cause = fmt.Sprintf("the request was signed for region %q, which the endpoint %s does not serve", ci.region, ci.endpoint)
+		}
+		ce.Fix = "set the profile's region (or AWS_REGION) to the endpoint's region, or point endpoint_url / AWS_ENDPOINT_URL_STS at that region's endpoint (https://sts.REGION.amazonaws.com)"
+	case ce.Code == "SignatureDoesNotMatch" && (strings.Contains(msg, "signature expired") || strings.Contains(msg, "signature not yet current")):
+		// Issue 13 case 9: a clock-skew rejection, not a bad key. The
+		// Provider replaces Cause with the skew it measured.
+		ce.Kind = ErrClockSkew
+		ce.Cause = "this computer's clock differs from STS's by more than SigV4 allows"
+		ce.Fix = "synchronise the clock (NTP); TOTP codes depend on it too"
 	case ce.Code == "InvalidClientTokenId" || ce.Code == "SignatureDoesNotMatch":
 		ce.Kind = ErrInvalidCredentials
 		ce.Cause = "the source access key or secret is wrong, deleted, or inactive"

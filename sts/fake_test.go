@@ -14,6 +14,8 @@ import (
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
 	"github.com/pquerna/otp/totp"
+
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 const testSecret = "JBSWY3DPEHPK3PXP" // base32, RFC 6238-style test key
@@ -219,16 +221,16 @@ type testEnv map[string]string
 
 func (e testEnv) get(k string) string { return e[k] }
 
-func mustConfig(t testing.TB, config, creds string, env map[string]string) *Config {
+func mustConfig(t testing.TB, config, creds string, env map[string]string) *awsconfig.Config {
 	t.Helper()
-	c, err := ParseProfiles([]byte(config), []byte(creds), testEnv(env).get)
+	c, err := awsconfig.ParseProfiles([]byte(config), []byte(creds), testEnv(env).get)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func mustResolve(t testing.TB, c *Config, name string) *Profile {
+func mustResolve(t testing.TB, c *awsconfig.Config, name string) *awsconfig.Profile {
 	t.Helper()
 	p, err := c.Resolve(name)
 	if err != nil {
@@ -243,7 +245,7 @@ type harness struct {
 	clock   *fakeClock
 	sts     *fakeSTS
 	tokens  *fakeTokens
-	cfg     *Config
+	cfg     *awsconfig.Config
 	dir     string
 	mu      sync.Mutex
 	notices []string

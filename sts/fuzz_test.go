@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 func FuzzParseProfiles(f *testing.F) {
@@ -13,9 +15,9 @@ func FuzzParseProfiles(f *testing.F) {
 	f.Add([]byte("[services s]\nsts =\n  endpoint_url = http://127.0.0.1:1\n[profile a]\nservices = s\n"), []byte("[a]\naws_access_key_id=A\n"), "a")
 	f.Add([]byte("\ufeff[default]\nmfa_serial=GAHT12345678 ; c\n"), []byte("[default]\naws_access_key_id = AKIA\naws_secret_access_key = s\n"), "")
 	f.Fuzz(func(t *testing.T, config, creds []byte, name string) {
-		c, err := ParseProfiles(config, creds, nil)
+		c, err := awsconfig.ParseProfiles(config, creds, nil)
 		if err != nil {
-			var se *iniSyntaxError
+			var se *awsconfig.INISyntaxError
 			if !errors.As(err, &se) {
 				t.Fatalf("untyped parse error %v", err)
 			}
@@ -24,7 +26,7 @@ func FuzzParseProfiles(f *testing.F) {
 		for _, n := range append(c.Names(), name) {
 			p, err := c.Resolve(n)
 			if err != nil {
-				var pe *ProfileError
+				var pe *awsconfig.ProfileError
 				if !errors.As(err, &pe) {
 					t.Fatalf("resolve %q: untyped error %v", n, err)
 				}

@@ -10,33 +10,64 @@ import (
 	"testing"
 )
 
-// TestNoDeviceDependency: the credentials provider is handed a code function
-// (TokenFunc) and never learns that devices exist. Its import graph holds
-// none of our device-side packages.
-func TestNoDeviceDependency(t *testing.T) {
+// goList returns the packages pkg depends on (go list -deps, itself
+// included), failing the test if the list is too short to be the graph.
+func goList(t *testing.T, pkg string) []string {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	out, err := exec.Command(goBin, "list", "-deps", ".").Output()
+	out, err := exec.Command(goBin, "list", "-deps", pkg).Output()
 	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
+		t.Fatalf("go list -deps %s: %v", pkg, err)
 	}
-	const mod = "github.com/mfabridge/mfabridge/"
 	deps := strings.Fields(string(out))
 	if len(deps) < 10 {
-		t.Fatalf("go list -deps printed %d packages; want the whole graph:\n%s", len(deps), out)
+		t.Fatalf("go list -deps %s printed %d packages; want the whole graph:\n%s", pkg, len(deps), out)
 	}
-	for _, d := range deps {
+	return deps
+}
+
+const mod = "github.com/mfabridge/mfabridge/"
+
+// TestNoDeviceDependency: the credentials provider is handed a code function
+// (TokenFunc) and never learns that devices exist. Its import graph holds
+// none of our device-side packages, nor package enroll, which builds on it
+// (cmd → sts/enroll → sts → sts/awsconfig).
+func TestNoDeviceDependency(t *testing.T) {
+	for _, d := range goList(t, ".") {
 		rest, ours := strings.CutPrefix(d, mod)
 		if !ours {
 			continue
 		}
-		for _, banned := range []string{"device", "oath", "pcsc", "simulator", "cmd"} {
+		for _, banned := range []string{"device", "oath", "pcsc", "simulator", "cmd", "sts/enroll"} {
 			if rest == banned || strings.HasPrefix(rest, banned+"/") {
 				t.Errorf("sts depends on %s", d)
 			}
 		}
+	}
+}
+
+// TestAWSConfigImportsNothingOfOurs: package awsconfig sits at the bottom
+// of the graph; of our packages it imports only internal/ helpers.
+func TestAWSConfigImportsNothingOfOurs(t *testing.T) {
+	seen := false
+	for _, d := range goList(t, "./awsconfig") {
+		rest, ours := strings.CutPrefix(d, mod)
+		if !ours {
+			continue
+		}
+		if rest == "sts/awsconfig" {
+			seen = true
+			continue
+		}
+		if !strings.HasPrefix(rest, "internal/") {
+			t.Errorf("sts/awsconfig depends on %s", d)
+		}
+	}
+	if !seen {
+		t.Fatal("go list -deps ./awsconfig does not list sts/awsconfig itself")
 	}
 }
 
@@ -46,12 +77,11 @@ func TestNoDeviceDependency(t *testing.T) {
 var deviceSpecRE = regexp.MustCompile(`(?i)device ?spec|defaultDevice|mfabridge_device|MFABRIDGE_DEVICE|yubikey:|"sim:|totp:env|\.Device\b|TokenSource`)
 
 // TestNoDeviceSpecs: no source file of the credentials provider mentions
-// device specs. Left out, each for its own reason: profile.go reads the
-// mfabridge_device setting from the AWS config for the CLI (AWS config
-// parsing, to move to its own package), and enroll.go / rotate.go carry a
-// spec only to name the device in the commands of their error advice.
+// device specs. (sts/awsconfig reads the mfabridge_device setting for the
+// CLI, and sts/enroll names the device in the commands of its error
+// advice; both live outside this directory.)
 func TestNoDeviceSpecs(t *testing.T) {
-	skip := map[string]bool{"profile.go": true, "enroll.go": true, "rotate.go": true}
+	skip := map[string]bool{}
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)

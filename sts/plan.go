@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // ErrChainTooLong is returned by the planner when a role reached with
@@ -75,10 +77,10 @@ func (pl *Plan) viaSession() bool { return len(pl.Steps) > 0 && pl.Steps[0].Shar
 //     GetSessionToken refuses): AssumeRole with the code directly.
 //
 // Later hops are plain AssumeRole calls, capped at 1 hour by STS.
-func MakePlan(p *Profile) (*Plan, error) {
+func MakePlan(p *awsconfig.Profile) (*Plan, error) {
 	pl := &Plan{Profile: p.Name, MFASerial: p.MFASerial}
 	switch {
-	case p.Source.CredentialSource == CredentialSourceEnvironment:
+	case p.Source.CredentialSource == awsconfig.CredentialSourceEnvironment:
 		pl.Source = fmt.Sprintf("keys from the environment (AWS_ACCESS_KEY_ID; credential_source of profile %q)", p.Source.Profile)
 	case p.Source.AccessKeyID != "":
 		pl.Source = fmt.Sprintf("static keys of profile %q", p.Source.Profile)
@@ -99,7 +101,7 @@ func MakePlan(p *Profile) (*Plan, error) {
 			// Source keys from credential_process may carry a session token,
 			// which GetSessionToken refuses; only static long-term keys are
 			// known to work.
-			if r.Duration <= ChainLimit && p.Source.LongTerm() {
+			if r.Duration <= awsconfig.ChainLimit && p.Source.LongTerm() {
 				pl.Steps = append(pl.Steps, session)
 				chained = true
 			} else {
@@ -109,7 +111,7 @@ func MakePlan(p *Profile) (*Plan, error) {
 		} else {
 			chained = true
 		}
-		if chained && st.Duration > ChainLimit {
+		if chained && st.Duration > awsconfig.ChainLimit {
 			return nil, fmt.Errorf("plan profile %q: role %s asks for %s: %w (set duration_seconds to 3600 or less)",
 				p.Name, r.ARN, r.Duration, ErrChainTooLong)
 		}
@@ -153,10 +155,49 @@ func (pl *Plan) String() string {
 		}
 		fmt.Fprintf(&b, "; 0 for refreshes while the MFA session lasts (%s)", lasts)
 	} else if pl.Touches() > 0 {
-		fmt.Fprintf(&b, "; %d per refresh (every %s, reused while 15m remain)", pl.Touches(), fmtDur(pl.Final().Duration-MinRemaining))
+		fmt.Fprintf(&b, "; %d per refresh (every %s, reused while %s remain)", pl.Touches(), fmtDur(pl.Final().Duration-pl.ReuseMargin()), fmtDur(pl.ReuseMargin()))
 	}
 	b.WriteByte('\n')
+	if short := pl.ShortSession(); short != "" {
+		fmt.Fprintf(&b, "  note: %s\n", short)
+	}
 	return b.String()
+}
+
+// ReuseMargin is how long the final credentials must still be valid to be
+// handed out again. It is awsconfig.MinRemaining (the 15-minute rule of the AWS CLI's
+// cache and botocore's advisory refresh), shortened to a third of the session
+// for sessions under 45 minutes: a 15-minute session (duration_seconds =
+// 900, the minimum) would otherwise never be reusable and every request
+// would make a new STS call. A third leaves a 15-minute session 5 minutes,
+// the expiry window aws-sdk-go-v2 gives container credentials.
+func (pl *Plan) ReuseMargin() time.Duration {
+	if d := pl.Final().Duration / 3; d > 0 && d < awsconfig.MinRemaining {
+		return d
+	}
+	return awsconfig.MinRemaining
+}
+
+// ShortSession explains, when the final credentials last less than 45
+// minutes, how they are reused; "" otherwise.
+func (pl *Plan) ShortSession() string {
+	d := pl.Final().Duration
+	if m := pl.ReuseMargin(); m < awsconfig.MinRemaining {
+		how := "are reused for " + fmtDur(d-m)
+		if d <= awsconfig.MinRemaining {
+			how = "are never reusable under the AWS CLI's 15-minute rule (the AWS CLI and botocore would call STS on every command); mfabridge reuses them for " + fmtDur(d-m)
+		}
+		return fmt.Sprintf("%s lasts %s: its credentials %s, then calls STS again; a duration_seconds of 2700 or more keeps the 15-minute margin", pl.Final().describe(), fmtDur(d), how)
+	}
+	return ""
+}
+
+// describe names a step for messages: "AssumeRole ARN" or "GetSessionToken".
+func (s Step) describe() string {
+	if s.RoleARN != "" {
+		return string(s.Action) + " " + s.RoleARN
+	}
+	return string(s.Action)
 }
 
 func fmtDur(d time.Duration) string {
@@ -178,7 +219,7 @@ func (pr *Provider) CachedUntil() []time.Time {
 	now := pr.now()
 	out := make([]time.Time, len(keys))
 	for i, s := range pr.plan.Steps {
-		if e := pr.cache.get(keys[i]); pr.usable(i, e, now) {
+		if e := pr.cache.get(keys[i], pr.log); pr.usable(i, e, now) {
 			out[i] = pr.expiry(s, e).Add(-pr.margin(i))
 		}
 	}

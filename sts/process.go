@@ -12,7 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // processOutput is the credential_process JSON contract (notes §3.1).
@@ -137,7 +140,7 @@ func (pr *Provider) checkReentry() error {
 	id := lockID(pr.cache.dir, pr.profile.MFASerial)
 	for _, h := range heldLocks(pr.proc.environ) {
 		if h == id {
-			return &ProfileError{Profile: pr.profile.Name, Err: ErrRecursion,
+			return &awsconfig.ProfileError{Profile: pr.profile.Name, Err: awsconfig.ErrRecursion,
 				Detail: fmt.Sprintf("called from a credential_process that mfabridge runs while it holds the lock of MFA serial %s; "+
 					"waiting for it would deadlock", pr.profile.MFASerial),
 				Hint: "a source profile's credential_process must not need the same MFA device: give the source profile access keys, or another device"}
@@ -353,6 +356,15 @@ type skewClient struct {
 	now   func() time.Time
 	ui    UI
 	once  sync.Once
+	// skew is the last difference measured (our clock - STS's Date), in
+	// nanoseconds; hasSkew says whether one was.
+	skew    atomic.Int64
+	hasSkew atomic.Bool
+}
+
+// measured returns the last clock difference seen (ours minus STS's).
+func (s *skewClient) measured() (time.Duration, bool) {
+	return time.Duration(s.skew.Load()), s.hasSkew.Load()
 }
 
 // maxSkew is the clock difference that gets a warning.
@@ -366,6 +378,8 @@ func (s *skewClient) Do(r *http.Request) (*http.Response, error) {
 	if d := resp.Header.Get("Date"); d != "" {
 		if t, perr := http.ParseTime(d); perr == nil {
 			skew := s.now().Truncate(time.Second).Sub(t)
+			s.skew.Store(int64(skew))
+			s.hasSkew.Store(true)
 			if skew > maxSkew || skew < -maxSkew {
 				s.once.Do(func() {
 					dir := "ahead of"

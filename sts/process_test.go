@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 func TestRunCredentialProcess(t *testing.T) {
@@ -95,20 +97,6 @@ func TestDefaultCacheDir(t *testing.T) {
 	}
 }
 
-// TestHomeDir: the AWS files live under %USERPROFILE% on Windows (where
-// HOME is usually unset, or set by a Unix-like shell to something else).
-func TestHomeDir(t *testing.T) {
-	env := testEnv{"HOME": "/home/a", "USERPROFILE": `C:\Users\a`}
-	if got := homeDir("windows", env.get); got != `C:\Users\a` {
-		t.Errorf("windows: %q", got)
-	}
-	for _, goos := range []string{"linux", "darwin", "freebsd"} {
-		if got := homeDir(goos, env.get); got != "/home/a" {
-			t.Errorf("%s: %q", goos, got)
-		}
-	}
-}
-
 // TestReentrantCall pins the second half of issue 13 case 11: a source
 // profile's credential_process (a wrapper) that runs mfabridge again for
 // the same MFA serial waited forever for the lock its caller holds. The
@@ -160,8 +148,8 @@ mfa_serial = `+serial+`
 		return pr.Credentials(ctx)
 	}
 	_, err = nested()
-	if !errors.Is(err, ErrRecursion) || !strings.Contains(err.Error(), "holds the lock of MFA serial "+serial) {
-		t.Fatalf("err = %v, want ErrRecursion naming the serial", err)
+	if !errors.Is(err, awsconfig.ErrRecursion) || !strings.Contains(err.Error(), "holds the lock of MFA serial "+serial) {
+		t.Fatalf("err = %v, want awsconfig.ErrRecursion naming the serial", err)
 	}
 	if n := h.counts(); n.gst != 0 || n.codes != 0 {
 		t.Errorf("STS or the device was used: %+v", n)

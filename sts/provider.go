@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptrace"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // TokenFunc returns the MFA code of the profile's mfa_serial for the TOTP
@@ -83,6 +89,39 @@ func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 // WithHTTPClient sets the HTTP client of the SDK's STS client.
 func WithHTTPClient(c HTTPClient) Option { return func(p *Provider) { p.httpClient = c } }
 
+// DefaultCallTimeout bounds one STS call (with the SDK's retries, if any)
+// unless WithCallTimeout says otherwise. The SDKs set no overall bound:
+// aws-sdk-go-v2 only bounds the dial (30 s) and the TLS handshake (10 s),
+// botocore the connect and each read (60 s each). 30 s is the Go SDK's
+// dial bound: an STS answer takes well under a second, and a hung call
+// holds the serial's lock, so every other process on it waits as long.
+const DefaultCallTimeout = 30 * time.Second
+
+// WithCallTimeout bounds each STS call; d <= 0 keeps the default.
+func WithCallTimeout(d time.Duration) Option {
+	return func(p *Provider) {
+		if d > 0 {
+			p.callTimeout = d
+		}
+	}
+}
+
+// WithLogger sets the debug logger: the STS calls made (action, role,
+// serial, caller's access key id; never a code or a secret), cache entries
+// ignored and why, waits for another process's lock. The default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(p *Provider) {
+		if l != nil {
+			p.log = l
+		}
+	}
+}
+
+// LockNoticeDelay is how long a wait for another process's lock of the
+// same MFA serial may last before the terminal notice is shown (as
+// device.TouchDelay for touches): an uncontended wait stays silent.
+const LockNoticeDelay = time.Second
+
 // WithUI sets the terminal notice hook.
 func WithUI(ui UI) Option { return func(p *Provider) { p.ui = ui } }
 
@@ -101,7 +140,7 @@ func WithCredentialProcessRunner(run func(ctx context.Context, command string) (
 // share a cache directory: work for one MFA serial is serialised by a file
 // lock and the cache is re-checked after locking.
 type Provider struct {
-	profile    *Profile
+	profile    *awsconfig.Profile
 	plan       *Plan
 	token      TokenFunc
 	cache      *fileCache
@@ -109,15 +148,22 @@ type Provider struct {
 	sleep      func(ctx context.Context, d time.Duration) error
 	httpClient HTTPClient
 	ui         UI
+	log        *slog.Logger
 	api        API // see client
 	apiOnce    sync.Once
 	runProcess func(ctx context.Context, command string) ([]byte, error) // nil: runSourceProcess runs it
 	proc       processConfig                                             // process.go
+	skew       *skewClient                                               // the SDK client's HTTP client; nil with WithSTSClient
+	// callTimeout bounds each STS call (DefaultCallTimeout).
+	callTimeout time.Duration
+	keysOnce    sync.Once // stepKeys
+	keyNames    []string
+	keyFor      []stepKey
 }
 
 // NewProvider builds a Provider for a resolved profile; token computes the
 // codes of its mfa_serial. cacheDir is created (0700) if missing.
-func NewProvider(p *Profile, token TokenFunc, cacheDir string, opts ...Option) (*Provider, error) {
+func NewProvider(p *awsconfig.Profile, token TokenFunc, cacheDir string, opts ...Option) (*Provider, error) {
 	if p == nil || token == nil {
 		return nil, errors.New("new provider: nil profile or token function")
 	}
@@ -130,7 +176,7 @@ func NewProvider(p *Profile, token TokenFunc, cacheDir string, opts ...Option) (
 		return nil, fmt.Errorf("new provider: %w", err)
 	}
 	pr := &Provider{profile: p, plan: plan, token: token, cache: cache,
-		now: time.Now, sleep: sleepCtx}
+		now: time.Now, sleep: sleepCtx, log: slog.New(slog.DiscardHandler), callTimeout: DefaultCallTimeout}
 	for _, o := range opts {
 		o(pr)
 	}
@@ -148,7 +194,8 @@ func (pr *Provider) client() API {
 		if hc == nil {
 			hc = awshttp.NewBuildableClient()
 		}
-		o := awssts.Options{Region: pr.profile.Region, HTTPClient: &skewClient{inner: hc, now: pr.now, ui: pr.ui}}
+		pr.skew = &skewClient{inner: hc, now: pr.now, ui: pr.ui}
+		o := awssts.Options{Region: pr.profile.Region, HTTPClient: pr.skew}
 		if pr.profile.Endpoint != "" {
 			o.BaseEndpoint = aws.String(pr.profile.Endpoint)
 		}
@@ -199,12 +246,25 @@ type stepKey struct {
 }
 
 func (pr *Provider) keys() []string {
+	keys, _ := pr.stepKeys()
+	return keys
+}
+
+// stepKeys returns each step's cache key (file name) and what it hashes,
+// computed once.
+func (pr *Provider) stepKeys() ([]string, []stepKey) {
+	pr.keysOnce.Do(func() { pr.keyNames, pr.keyFor = pr.makeStepKeys() })
+	return pr.keyNames, pr.keyFor
+}
+
+func (pr *Provider) makeStepKeys() ([]string, []stepKey) {
 	p := pr.profile
 	caller := "process:" + p.Source.Profile + ":" + p.Source.CredentialProcess
 	if p.Source.AccessKeyID != "" {
 		caller = "key:" + p.Source.AccessKeyID
 	}
 	keys := make([]string, len(pr.plan.Steps))
+	sks := make([]stepKey, len(pr.plan.Steps))
 	for i, s := range pr.plan.Steps {
 		k := stepKey{Action: s.Action, MFA: s.MFA, Caller: caller}
 		if s.Shared {
@@ -216,10 +276,10 @@ func (pr *Provider) keys() []string {
 				k.Serial = p.MFASerial
 			}
 		}
-		keys[i] = cacheKey(k)
+		keys[i], sks[i] = cacheKey(k), k
 		caller = "step:" + keys[i]
 	}
-	return keys
+	return keys, sks
 }
 
 // callerMargin is the validity an intermediate result (the MFA session, a
@@ -227,20 +287,37 @@ func (pr *Provider) keys() []string {
 // next call's result does not depend on it.
 const callerMargin = time.Minute
 
-// margin is how long step i's result must still be valid to be used: 15
-// minutes for the credentials handed out, a minute for intermediate ones.
+// margin is how long step i's result must still be valid to be used: the
+// plan's ReuseMargin (15 minutes, less for short sessions) for the
+// credentials handed out, a minute for intermediate ones.
 func (pr *Provider) margin(i int) time.Duration {
 	if i == len(pr.plan.Steps)-1 {
-		return MinRemaining
+		return pr.plan.ReuseMargin()
 	}
 	return callerMargin
 }
 
-// usable reports whether step i's cached result may be used now: enough
-// time left and, for the MFA session, MFA fresh enough.
+// usable reports whether step i's cached result may be used now: written
+// for this very step (k), enough time left and, for the MFA session, MFA
+// fresh enough.
 func (pr *Provider) usable(i int, e *cacheEntry, now time.Time) bool {
 	s := pr.plan.Steps[i]
 	if e == nil || e.Action != s.Action {
+		return false
+	}
+	// Issue 13 case 4: an entry copied over another's file name (Role2's
+	// over Role1's) carries the target it was written for; it must be
+	// exactly this step's (role, serial, external id, session name,
+	// duration, caller). Entries from before this check carry none and
+	// are refetched once.
+	_, sks := pr.stepKeys()
+	if k := sks[i]; e.For == nil || *e.For != k {
+		got := "none"
+		if e.For != nil {
+			got = e.For.RoleARN + " " + e.For.Serial
+		}
+		pr.log.Debug("sts cache: ignoring entry written for another target", "action", s.Action,
+			"want", sks[i].RoleARN+" "+sks[i].Serial, "entry_for", got)
 		return false
 	}
 	return !pr.expiry(s, e).Before(now.Add(pr.margin(i)))
@@ -265,18 +342,25 @@ func (pr *Provider) expiry(s Step, e *cacheEntry) time.Time {
 // cache or from STS.
 func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 	steps := pr.plan.Steps
-	keys := pr.keys()
+	keys, sks := pr.stepKeys()
 	last := len(steps) - 1
-	if e := pr.cache.get(keys[last]); pr.usable(last, e, pr.now()) {
+	if e := pr.cache.get(keys[last], pr.log); pr.usable(last, e, pr.now()) {
 		return pr.handOut(steps[last], e), nil
 	}
 
 	if err := pr.checkReentry(); err != nil {
 		return nil, fmt.Errorf("get credentials for profile %q: %w", pr.profile.Name, err)
 	}
+	var notice *time.Timer
 	unlock, err := pr.cache.lockSerial(ctx, pr.profile.MFASerial, func() {
-		slog.Debug("sts: waiting for the lock of another mfabridge process", "serial", pr.profile.MFASerial)
+		pr.log.Debug("sts: waiting for the lock of another mfabridge process", "serial", pr.profile.MFASerial)
+		notice = time.AfterFunc(LockNoticeDelay, func() {
+			pr.ui.notify("waiting for another mfabridge process using %s (it may be waiting for a touch or for STS)", pr.profile.MFASerial)
+		})
 	})
+	if notice != nil {
+		notice.Stop()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("get credentials for profile %q: %w", pr.profile.Name, err)
 	}
@@ -287,7 +371,7 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 	start := 0
 	var caller *Credentials
 	for i := last; i >= 0; i-- {
-		if e := pr.cache.get(keys[i]); pr.usable(i, e, now) {
+		if e := pr.cache.get(keys[i], pr.log); pr.usable(i, e, now) {
 			if i == last {
 				return pr.handOut(steps[i], e), nil
 			}
@@ -307,9 +391,10 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 		if err != nil {
 			return nil, fmt.Errorf("get credentials for profile %q: %w", pr.profile.Name, err)
 		}
+		e.For = &sks[i]
 		if err := pr.cache.put(keys[i], e); err != nil {
 			// Still usable; the next run redoes the call.
-			slog.Debug("sts cache: write failed", "err", err)
+			pr.log.Debug("sts cache: write failed", "err", err)
 		}
 		caller = &e.Credentials
 	}
@@ -328,8 +413,8 @@ func (pr *Provider) sourceCredentials(ctx context.Context) (*Credentials, error)
 	if src.AccessKeyID != "" {
 		return &Credentials{AccessKeyID: src.AccessKeyID, SecretAccessKey: src.SecretAccessKey, SessionToken: src.SessionToken}, nil
 	}
-	if IsSelfCommand(src.CredentialProcess) {
-		return nil, &ProfileError{Profile: src.Profile, Err: ErrRecursion}
+	if awsconfig.IsSelfCommand(src.CredentialProcess) {
+		return nil, &awsconfig.ProfileError{Profile: src.Profile, Err: awsconfig.ErrRecursion}
 	}
 	out, err := pr.runSourceProcess(ctx, src.CredentialProcess)
 	if err != nil {
@@ -363,14 +448,36 @@ func (pr *Provider) call(ctx context.Context, s Step, idx int, caller Credential
 		viaSession: idx == 1 && pr.plan.viaSession()}
 	var code string
 	var at time.Time
+	prevStep := int64(-1)
 	if s.MFA {
 		var err error
+		prevStep = pr.cache.lastStep(p.MFASerial)
 		code, at, ci.reused, err = pr.freshCode(ctx)
 		if err != nil {
 			return nil, err
 		}
 	}
-	slog.Debug("sts: call", "action", s.Action, "role", s.RoleARN, "serial", p.MFASerial, "mfa", s.MFA,
+	ci.region, ci.endpoint = p.Region, p.Endpoint
+	ctx, cancel := context.WithTimeoutCause(ctx, pr.callTimeout, errCallTimeout)
+	defer cancel()
+	var sent sendTrace
+	ctx = httptrace.WithClientTrace(ctx, sent.trace())
+	fail := func(err error) error {
+		ce := classify(ci, err)
+		if errors.Is(context.Cause(ctx), errCallTimeout) {
+			ce = timeoutError(ci, pr.callTimeout, err)
+		}
+		if c, ok := ce.(*CallError); ok {
+			if c.Kind == ErrClockSkew {
+				c.Cause = pr.skewCause()
+			}
+			if s.MFA {
+				pr.settleStep(c, &sent, prevStep)
+			}
+		}
+		return ce
+	}
+	pr.log.Debug("sts: call", "action", s.Action, "role", s.RoleARN, "serial", p.MFASerial, "mfa", s.MFA,
 		"duration", s.Duration, "caller", caller.AccessKeyID)
 	switch s.Action {
 	case ActionGetSessionToken:
@@ -379,9 +486,9 @@ func (pr *Provider) call(ctx context.Context, s Step, idx int, caller Credential
 			SerialNumber: aws.String(p.MFASerial), TokenCode: aws.String(code)}
 		out, err := pr.client().GetSessionToken(ctx, in, credOpt)
 		if err != nil {
-			return nil, classify(ci, err)
+			return nil, fail(err)
 		}
-		c, err := fromSDK(out.Credentials)
+		c, err := pr.fromAnswer(out.Credentials)
 		if err != nil {
 			return nil, fmt.Errorf("sts: GetSessionToken %s: %w", p.MFASerial, err)
 		}
@@ -398,14 +505,30 @@ func (pr *Provider) call(ctx context.Context, s Step, idx int, caller Credential
 		}
 		out, err := pr.client().AssumeRole(ctx, in, credOpt)
 		if err != nil {
-			return nil, classify(ci, err)
+			return nil, fail(err)
 		}
-		c, err := fromSDK(out.Credentials)
+		c, err := pr.fromAnswer(out.Credentials)
 		if err != nil {
 			return nil, fmt.Errorf("sts: AssumeRole %s: %w", s.RoleARN, err)
 		}
 		return &cacheEntry{Action: s.Action, Target: s.RoleARN, Credentials: *c}, nil
 	}
+}
+
+// fromAnswer is fromSDK, refusing credentials already expired by the
+// Provider's clock (issue 13 case 5), so they are never handed out nor
+// cached; botocore does the same ("Credentials were refreshed, but the
+// refreshed credentials are still expired").
+func (pr *Provider) fromAnswer(c *ststypes.Credentials) (*Credentials, error) {
+	out, err := fromSDK(c)
+	if err != nil {
+		return nil, err
+	}
+	if now := pr.now(); !out.Expiration.After(now) {
+		return nil, fmt.Errorf("%w: they expired at %s, %s before this computer's clock (%s); if the clock is right, STS (or the endpoint) is misbehaving",
+			ErrExpiredAnswer, out.Expiration.Format(time.RFC3339), now.Sub(out.Expiration).Round(time.Second), now.UTC().Format(time.RFC3339))
+	}
+	return out, nil
 }
 
 // fromSDK checks and converts the credentials of an STS answer.
@@ -416,4 +539,81 @@ func fromSDK(c *ststypes.Credentials) (*Credentials, error) {
 	}
 	return &Credentials{AccessKeyID: *c.AccessKeyId, SecretAccessKey: *c.SecretAccessKey,
 		SessionToken: aws.ToString(c.SessionToken), Expiration: c.Expiration.UTC()}, nil
+}
+
+// errCallTimeout is the cause of a call's context when its time-out ends it.
+var errCallTimeout = errors.New("sts call timed out")
+
+// sendTrace records how far an STS request got (net/http/httptrace):
+// whether the transport was asked for a connection, and whether the
+// request was written to it.
+type sendTrace struct {
+	started, wrote atomic.Bool
+}
+
+func (t *sendTrace) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GetConn:      func(string) { t.started.Store(true) },
+		WroteRequest: func(httptrace.WroteRequestInfo) { t.wrote.Store(true) },
+	}
+}
+
+// neverSent reports whether a failed request certainly did not reach STS
+// (issue 13 case 8): the transport was reached but nothing was written
+// (connection refused, DNS failure, TLS failure), or, where no trace ran
+// (a client that is not net/http), the error is a failed dial or name
+// lookup. Anything else may have reached STS. A write that failed half
+// way counts as sent: whether STS read enough of it is unknown.
+func neverSent(t *sendTrace, err error) bool {
+	if t.wrote.Load() {
+		return false
+	}
+	if t.started.Load() {
+		return true
+	}
+	var op *net.OpError
+	var dns *net.DNSError
+	return (errors.As(err, &op) && op.Op == "dial") || errors.As(err, &dns)
+}
+
+// settleStep gives the TOTP step back (the ledger's previous value) when
+// the code cannot have been consumed: the request never reached STS, or
+// STS refused it before checking MFA. freshCode spent it before the call so
+// that a crash or a lost answer never leads to a reuse; this undoes that
+// only when it is known to be safe. It sets ce.StepKept.
+func (pr *Provider) settleStep(ce *CallError, sent *sendTrace, prev int64) {
+	keep := false
+	switch {
+	case ce.Kind == ErrTransport || ce.Kind == ErrTimeout:
+		keep = neverSent(sent, ce.Err)
+	case rejectedBeforeMFA(ce.Code):
+		keep = true
+	}
+	if !keep {
+		return
+	}
+	if err := pr.cache.restoreStep(pr.profile.MFASerial, prev); err != nil {
+		pr.log.Debug("sts: could not give the unsent code's step back", "err", err)
+		return
+	}
+	ce.StepKept = true
+	ce.Fix = strings.Replace(ce.Fix, mayBeSpent, "", 1)
+}
+
+// skewCause says how far this computer's clock is from STS's, measured
+// from the Date header of STS's answer (clock-skew rejections).
+func (pr *Provider) skewCause() string {
+	const limit = "SigV4 accepts requests signed within 5 minutes of STS's clock"
+	if pr.skew == nil {
+		return "this computer's clock differs from STS's (not measured); " + limit
+	}
+	d, ok := pr.skew.measured()
+	if !ok {
+		return "this computer's clock differs from STS's (STS's answer had no Date header); " + limit
+	}
+	dir := "ahead of"
+	if d < 0 {
+		dir, d = "behind", -d
+	}
+	return fmt.Sprintf("this computer's clock is %s %s STS's (measured from the Date header of its answer); %s", d, dir, limit)
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 func TestProviderSharedSession(t *testing.T) {
@@ -180,13 +182,19 @@ func TestProviderErrors(t *testing.T) {
 			if strings.Contains(err.Error(), code) {
 				t.Fatalf("error contains the code: %q", err)
 			}
-			// A retry after failure uses a fresh step (the code is spent).
+			// A retry after failure uses a fresh step (the code is spent),
+			// unless STS refused the request before checking MFA (issue 13
+			// case 9): then the step was given back.
+			kept := rejectedBeforeMFA(ce.Code)
+			if ce.StepKept != kept {
+				t.Fatalf("StepKept = %v, want %v", ce.StepKept, kept)
+			}
 			before := h.clock.Now().Unix() / 30
 			if _, err := h.provider(tt.profile).Credentials(context.Background()); err != nil {
 				t.Fatalf("retry: %v", err)
 			}
-			if h.clock.Now().Unix()/30 == before {
-				t.Errorf("retry reused step %d", before)
+			if fresh := h.clock.Now().Unix()/30 != before; fresh == kept {
+				t.Errorf("retry waited for a fresh step: %v, want %v", fresh, !kept)
 			}
 		})
 	}
@@ -202,7 +210,7 @@ mfa_serial = arn:aws:iam::123456789012:mfa/alice
 credential_process = mfabridge credential-process --profile self
 mfa_serial = arn:aws:iam::123456789012:mfa/alice
 `, "", nil)
-	if _, err := cfg.Resolve("self"); !errors.Is(err, ErrRecursion) {
+	if _, err := cfg.Resolve("self"); !errors.Is(err, awsconfig.ErrRecursion) {
 		t.Fatalf("self: got %v, want ErrRecursion", err)
 	}
 	ran := 0

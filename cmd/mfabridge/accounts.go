@@ -18,17 +18,20 @@ import (
 // hooks wires the device UI callbacks to the terminal and the environment.
 func (a *app) hooks() device.Hooks {
 	return device.Hooks{
-		Touch: a.term.touch,
+		Touch: a.touchHook(),
 		Password: func(ctx context.Context, info device.Info) (string, error) {
 			if pw := a.getenv("MFABRIDGE_OATH_PASSWORD"); pw != "" {
 				return pw, nil
 			}
 			pw, err := a.term.readSecret(ctx, fmt.Sprintf("OATH password for %s: ", info))
 			if errors.Is(err, errNoTerminal) {
-				return "", fmt.Errorf("%w and there is no terminal to ask on: set MFABRIDGE_OATH_PASSWORD", device.ErrPasswordRequired)
+				a.desktopNotice("OATH password needed", fmt.Sprintf("mfabridge needs the OATH password of %s and has no terminal to ask on: run `mfabridge accounts password remember` in a terminal", info))
+				return "", fmt.Errorf("%w and there is no terminal to ask on: set MFABRIDGE_OATH_PASSWORD, or run `mfabridge accounts password remember` once from a terminal", device.ErrPasswordRequired)
 			}
 			return pw, err
 		},
+		Keys:   a.oathKeys(),
+		Notice: a.term.notice,
 	}
 }
 
@@ -44,7 +47,14 @@ func (a *app) deviceSpec(flag string) string {
 }
 
 func (a *app) openDevice(ctx context.Context, flag string) (device.Device, error) {
-	return device.Open(ctx, a.deviceSpec(flag), device.Options{Getenv: a.getenv, Hooks: a.hooks(), Logger: a.log})
+	po, err := a.processOptions()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.notifyMode(); err != nil {
+		return nil, err
+	}
+	return device.Open(ctx, a.deviceSpec(flag), device.Options{Getenv: a.getenv, Hooks: a.hooks(), Logger: a.log, Process: po})
 }
 
 // accountNames lists the names of the OATH accounts on d.
@@ -68,7 +78,11 @@ func (a *app) openManager(ctx context.Context, flag string) (device.Device, devi
 	m, ok := d.(device.Manager)
 	if !ok {
 		d.Close()
-		return nil, nil, fmt.Errorf("%s: %w: a software TOTP device holds one fixed secret; use a YubiKey or sim:PATH", d.Info(), device.ErrUnsupported)
+		why := "a software TOTP device holds one fixed secret"
+		if d.Info().Kind == "process" {
+			why = "a code process only prints codes"
+		}
+		return nil, nil, fmt.Errorf("%s: %w: %s; use a YubiKey or sim:PATH", d.Info(), device.ErrUnsupported, why)
 	}
 	return d, m, nil
 }
@@ -139,7 +153,7 @@ func (a *app) accountsCmd() *cobra.Command {
 		Use:   "accounts",
 		Short: "List, read and manage the OATH accounts on a device",
 	}
-	cmd.PersistentFlags().StringVar(&dev, "device", "", "device: yubikey, yubikey:SERIAL, sim:PATH or totp:env:VAR (default $MFABRIDGE_DEVICE, else the only YubiKey)")
+	cmd.PersistentFlags().StringVar(&dev, "device", "", "device: yubikey, yubikey:SERIAL, sim:PATH, totp:env:VAR or process:COMMAND (default $MFABRIDGE_DEVICE, else the only YubiKey)")
 
 	var listJSON bool
 	list := &cobra.Command{
@@ -440,7 +454,7 @@ func (a *app) accountsRenameCmd(dev *string) *cobra.Command {
 func (a *app) accountsPasswordCmd(dev *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "password",
-		Short: "Set or clear the OATH applet's password",
+		Short: "Set, clear, remember or forget the OATH applet's password",
 	}
 	set := &cobra.Command{
 		Use:   "set",
@@ -500,6 +514,6 @@ func (a *app) accountsPasswordCmd(dev *string) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(set, clear)
+	cmd.AddCommand(set, clear, a.passwordRememberCmd(dev), a.passwordForgetCmd(dev))
 	return cmd
 }

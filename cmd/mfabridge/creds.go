@@ -13,6 +13,7 @@ import (
 
 	"github.com/mfabridge/mfabridge/device"
 	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // tokenSource is the code source of one profile: its Code is the
@@ -22,7 +23,7 @@ import (
 // OATH account chosen, for the life of the command.
 type tokenSource struct {
 	a      *app
-	p      *sts.Profile
+	p      *awsconfig.Profile
 	chosen func(account, why string) // see device.WithChosen
 
 	mu  sync.Mutex
@@ -76,14 +77,14 @@ func (t *tokenSource) close() {
 
 // newTokenSource is the code source for p; the account chosen by matching
 // the serial is shown as a terminal notice.
-func (a *app) newTokenSource(p *sts.Profile) *tokenSource {
+func (a *app) newTokenSource(p *awsconfig.Profile) *tokenSource {
 	return &tokenSource{a: a, p: p, chosen: func(_, why string) { a.term.notice(why) }}
 }
 
 // profile loads the AWS config and resolves one profile ("" = $AWS_PROFILE,
 // else "default").
-func (a *app) profile(name string) (*sts.Profile, error) {
-	cfg, err := sts.LoadProfiles(a.getenv)
+func (a *app) profile(name string) (*awsconfig.Profile, error) {
+	cfg, err := awsconfig.LoadProfiles(a.getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -92,10 +93,18 @@ func (a *app) profile(name string) (*sts.Profile, error) {
 
 // provider builds the credential provider for a profile. The caller closes
 // the returned token source.
-func (a *app) provider(p *sts.Profile) (*sts.Provider, *tokenSource, error) {
+func (a *app) provider(p *awsconfig.Profile) (*sts.Provider, *tokenSource, error) {
 	dir, err := sts.DefaultCacheDir(a.getenv)
 	if err != nil {
 		return nil, nil, err
+	}
+	timeout := sts.DefaultCallTimeout
+	if v := a.getenv("MFABRIDGE_STS_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, nil, fmt.Errorf("MFABRIDGE_STS_TIMEOUT=%q: want a positive duration, such as 30s (the default)", v)
+		}
+		timeout = d
 	}
 	ts := a.newTokenSource(p)
 	pr, err := sts.NewProvider(p, ts.Code, dir,
@@ -103,7 +112,7 @@ func (a *app) provider(p *sts.Profile) (*sts.Provider, *tokenSource, error) {
 		// the lock held meanwhile; a held lock in ours is one of a calling
 		// mfabridge (issue 13 case 11)
 		sts.WithEnviron(os.Environ()),
-		sts.WithUI(sts.UI{Notify: a.term.notice}))
+		sts.WithUI(sts.UI{Notify: a.term.notice}), sts.WithLogger(a.log), sts.WithCallTimeout(timeout))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -112,7 +121,7 @@ func (a *app) provider(p *sts.Profile) (*sts.Provider, *tokenSource, error) {
 
 // credentials returns credentials for a profile: from the cache when
 // possible (no device, no network), else through the device and STS.
-func (a *app) credentials(ctx context.Context, name string) (*sts.Credentials, *sts.Profile, error) {
+func (a *app) credentials(ctx context.Context, name string) (*sts.Credentials, *awsconfig.Profile, error) {
 	p, err := a.profile(name)
 	if err != nil {
 		return nil, nil, err
@@ -169,14 +178,18 @@ Cached credentials with at least 15 minutes left are served without touching
 the device or the network. Prompts go to the terminal (/dev/tty), never to
 stdout or stderr, which the AWS CLI captures.`,
 		Args: args(cobra.MaximumNArgs(1)),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			c, _, err := a.credentials(cmd.Context(), profileArg(argv))
-			if err != nil {
-				return err
-			}
-			return a.writeProcessOutput(c)
-		},
+		RunE: func(cmd *cobra.Command, argv []string) error { return a.credentialProcess(cmd.Context(), argv) },
 	}
+}
+
+// credentialProcess is the credential-process command's action (also run
+// without cobra by the warm path, fast.go).
+func (a *app) credentialProcess(ctx context.Context, argv []string) error {
+	c, _, err := a.credentials(ctx, profileArg(argv))
+	if err != nil {
+		return err
+	}
+	return a.writeProcessOutput(c)
 }
 
 // writeProcessOutput prints credentials as credential_process JSON.

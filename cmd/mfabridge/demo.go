@@ -23,6 +23,7 @@ import (
 	"github.com/mfabridge/mfabridge/simulator"
 	"github.com/mfabridge/mfabridge/simulator/stsemu"
 	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // demoSTS is the seeds' cross-account setup: alice in 111111111111 with a
@@ -150,7 +151,7 @@ mfabridge_device = %s
 		}
 		return a.getenv(k)
 	}
-	cfgs, err := sts.LoadProfiles(getenv)
+	cfgs, err := awsconfig.LoadProfiles(getenv)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/mfabridge/mfabridge/internal/securefile"
 	"github.com/mfabridge/mfabridge/pcsc"
 	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // doctor prints one line per check: ok, warn or fail, with the fix.
@@ -45,11 +46,11 @@ func (a *app) doctorCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			d := &doctor{a: a}
 			ctx := cmd.Context()
-			cfg, err := sts.LoadProfiles(a.getenv)
+			cfg, err := awsconfig.LoadProfiles(a.getenv)
 			if err != nil {
 				d.report("fail", "AWS config: "+err.Error(), "fix the file named above")
 			}
-			var p *sts.Profile
+			var p *awsconfig.Profile
 			name := profileArg(argv)
 			if name == "" {
 				name = a.getenv("AWS_PROFILE")
@@ -116,7 +117,7 @@ func (d *doctor) pcsc(ctx context.Context, needed bool) {
 	}
 }
 
-func (d *doctor) profile(cfg *sts.Config, name string) *sts.Profile {
+func (d *doctor) profile(cfg *awsconfig.Config, name string) *awsconfig.Profile {
 	p, err := cfg.Resolve(name)
 	if err != nil {
 		d.report("fail", fmt.Sprintf("profile %q: %v", name, err), "")
@@ -135,10 +136,13 @@ func (d *doctor) profile(cfg *sts.Config, name string) *sts.Profile {
 		}
 	}
 	d.report("ok", fmt.Sprintf("profile %q: %s from %s; mfa_serial %s", name, strings.Join(steps, " → "), pl.Source, p.MFASerial), "")
+	if short := pl.ShortSession(); short != "" {
+		d.report("warn", fmt.Sprintf("profile %q: %s", name, short), "set duration_seconds = 3600 (the default) in the role's profile unless the role must be short-lived")
+	}
 	return p
 }
 
-func (d *doctor) account(ctx context.Context, p *sts.Profile) {
+func (d *doctor) account(ctx context.Context, p *awsconfig.Profile) {
 	spec := d.a.deviceSpec(p.Device)
 	dev, err := d.a.openDevice(ctx, spec)
 	if err != nil {
@@ -146,6 +150,10 @@ func (d *doctor) account(ctx context.Context, p *sts.Profile) {
 		return
 	}
 	defer dev.Close()
+	if dev.Info().Kind == "process" { // no accounts; running it would spend a code
+		d.report("ok", fmt.Sprintf("codes for %s come from %s (not run by doctor)", p.MFASerial, dev.Info()), "")
+		return
+	}
 	names, err := accountNames(ctx, dev)
 	if info := dev.Info(); err != nil && info.Kind == "yubikey" && info.Reader == "" {
 		// The key was not found: discovery runs in the first operation.
@@ -176,7 +184,7 @@ func (d *doctor) account(ctx context.Context, p *sts.Profile) {
 
 // skew compares the STS endpoint's Date header with the local clock: TOTP
 // codes depend on it.
-func (d *doctor) skew(ctx context.Context, p *sts.Profile) {
+func (d *doctor) skew(ctx context.Context, p *awsconfig.Profile) {
 	endpoint := p.Endpoint
 	if endpoint == "" {
 		endpoint = "https://sts." + p.Region + ".amazonaws.com"
@@ -223,7 +231,7 @@ func (d *doctor) cache() {
 		return
 	}
 	const elsewhere = "or set MFABRIDGE_CACHE_DIR to a folder of your own"
-	err = securefile.CheckDir(dir)
+	err = securefile.CheckDir(dir, sts.IsCacheFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		d.report("ok", "cache "+dir+" does not exist yet (it is created private to you)", "")
@@ -233,6 +241,10 @@ func (d *doctor) cache() {
 		return
 	case errors.Is(err, securefile.ErrForeign):
 		d.report("fail", "cache "+err.Error()+": its owner could read or plant credentials", "remove it if it should be yours, "+elsewhere)
+		return
+	case errors.Is(err, securefile.ErrShared):
+		// Issue 13 case 1: never advise chmod of a folder others use.
+		d.report("fail", "cache "+err.Error()+": mfabridge will not use or change a folder others share", "set MFABRIDGE_CACHE_DIR to a new folder ("+securefile.FixOf(err)+")")
 		return
 	case errors.Is(err, securefile.ErrNotPrivate):
 		d.report("fail", "cache "+err.Error()+": others can read cached credentials", securefile.FixOf(err))
@@ -261,12 +273,12 @@ func (d *doctor) cache() {
 }
 
 // credentialProcess checks every credential_process line that runs mfabridge.
-func (d *doctor) credentialProcess(cfg *sts.Config) {
+func (d *doctor) credentialProcess(cfg *awsconfig.Config) {
 	self, _ := os.Executable()
 	self, _ = filepath.EvalSymlinks(self)
 	for _, name := range cfg.Names() {
 		line, ok := cfg.Value(name, "credential_process")
-		if !ok || !sts.IsSelfCommand(line) {
+		if !ok || !awsconfig.IsSelfCommand(line) {
 			continue
 		}
 		words := strings.Fields(line)

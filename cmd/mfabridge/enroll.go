@@ -13,9 +13,11 @@ import (
 	"github.com/mfabridge/mfabridge/device"
 	"github.com/mfabridge/mfabridge/oath"
 	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
+	"github.com/mfabridge/mfabridge/sts/enroll"
 )
 
-// oathStore implements sts.OATHStore with a device that stores
+// oathStore implements enroll.OATHStore with a device that stores
 // credentials (a YubiKey or the simulator).
 type oathStore struct {
 	d device.Device
@@ -34,7 +36,7 @@ func (s *oathStore) Put(ctx context.Context, account string, secret []byte, touc
 func (s *oathStore) Delete(ctx context.Context, account string) error {
 	err := s.m.Delete(ctx, account)
 	if errors.Is(err, device.ErrNotFound) || errors.Is(err, oath.ErrNoSuchCredential) {
-		return fmt.Errorf("%w: %w", sts.ErrNoOATHAccount, err)
+		return fmt.Errorf("%w: %w", enroll.ErrNoOATHAccount, err)
 	}
 	return err
 }
@@ -50,19 +52,19 @@ func (s *oathStore) Code(ctx context.Context, account string, at time.Time) (str
 // enrollSetup is what enroll and rotate share: the profile, the IAM and
 // STS clients, and the device.
 type enrollSetup struct {
-	cfg     *sts.Config
-	p       *sts.Profile
+	cfg     *awsconfig.Config
+	p       *awsconfig.Profile
 	spec    string
 	dev     device.Device
 	store   *oathStore
-	enroler *sts.Enroller
+	enroler *enroll.Enroller
 }
 
 func (a *app) enrollSetup(ctx context.Context, profile, devFlag string) (*enrollSetup, error) {
 	if profile == "" {
 		return nil, usageError{errors.New("--profile is required")}
 	}
-	cfg, err := sts.LoadProfiles(a.getenv)
+	cfg, err := awsconfig.LoadProfiles(a.getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -70,11 +72,11 @@ func (a *app) enrollSetup(ctx context.Context, profile, devFlag string) (*enroll
 	if err != nil {
 		return nil, err
 	}
-	ic, err := sts.NewIAMClient(p, nil)
+	ic, err := enroll.NewIAMClient(p, nil)
 	if err != nil {
 		return nil, err
 	}
-	sc, err := sts.NewIdentityClient(p, nil)
+	sc, err := enroll.NewIdentityClient(p, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -89,14 +91,14 @@ func (a *app) enrollSetup(ctx context.Context, profile, devFlag string) (*enroll
 	}
 	st := &oathStore{d: d, m: m}
 	return &enrollSetup{cfg: cfg, p: p, spec: spec, dev: d, store: st,
-		enroler: sts.NewEnroller(ic, sc, st, sts.WithEnrollLogger(a.log))}, nil
+		enroler: enroll.NewEnroller(ic, sc, st, enroll.WithLogger(a.log))}, nil
 }
 
 // printLeftovers spells out, one per line, what a failed enrollment rolled
 // back and what it left, and returns the error to end with: the failed
 // step and its cause (the lines above carry the rest).
 func (a *app) printLeftovers(err error) error {
-	var ee *sts.EnrollError
+	var ee *enroll.EnrollError
 	if !errors.As(err, &ee) {
 		return err
 	}
@@ -110,7 +112,7 @@ func (a *app) printLeftovers(err error) error {
 		fmt.Fprintln(a.stderr, "mfabridge: nothing is left of the failed enrollment")
 	}
 	err = fmt.Errorf("enrollment failed at step %s: %w", ee.Step, ee.Err)
-	var taken *sts.DeviceNameTakenError
+	var taken *enroll.DeviceNameTakenError
 	if errors.As(err, &taken) {
 		hint := fmt.Sprintf("pass --name with a device name not yet used in account %s, e.g. --name %s-2", taken.AccountID, taken.Name)
 		if taken.Defaulted {
@@ -170,7 +172,7 @@ finish.`,
 			if err != nil {
 				return err
 			}
-			res, err := s.enroler.Enroll(ctx, sts.EnrollRequest{User: user, DeviceName: name, NameSuffix: keyNameSuffix(s.dev.Info()),
+			res, err := s.enroler.Enroll(ctx, enroll.EnrollRequest{User: user, DeviceName: name, NameSuffix: keyNameSuffix(s.dev.Info()),
 				Account: account, Touch: touch, DeviceSpec: s.spec})
 			if err != nil {
 				return a.printLeftovers(err)
@@ -180,7 +182,7 @@ finish.`,
 			}
 			fmt.Fprintln(a.stdout, res.Serial)
 			fmt.Fprintf(a.stderr, "mfabridge: enrolled %s for IAM user %s as OATH account %q on %s\n", res.Serial, res.User, res.Account, s.dev.Info())
-			settings := []sts.Setting{{Key: "mfa_serial", Value: res.Serial}, {Key: "mfabridge_device", Value: s.spec}, {Key: "mfabridge_account", Value: res.Account}}
+			settings := []awsconfig.Setting{{Key: "mfa_serial", Value: res.Serial}, {Key: "mfabridge_device", Value: s.spec}, {Key: "mfabridge_account", Value: res.Account}}
 			if !writeConfig {
 				fmt.Fprintf(a.stderr, "mfabridge: add to profile %q in %s (or rerun with --write-config next time):\n", profile, s.cfg.ConfigFile)
 				for _, st := range settings {
@@ -218,7 +220,7 @@ finish.`,
 // ambiguous: "AWS:alice-2@1111…" also holds the words "alice" and the
 // account ID of arn:…:mfa/alice. With --write-config it pins their
 // current account in mfabridge_account; otherwise it says what to add.
-func (a *app) pinAccounts(s *enrollSetup, before []string, res *sts.Enrolled, write bool) error {
+func (a *app) pinAccounts(s *enrollSetup, before []string, res *enroll.Enrolled, write bool) error {
 	after := append(append([]string{}, before...), res.Account)
 	for _, name := range s.cfg.Names() {
 		p, err := s.cfg.Resolve(name)
@@ -236,7 +238,7 @@ func (a *app) pinAccounts(s *enrollSetup, before []string, res *sts.Enrolled, wr
 			fmt.Fprintf(a.stderr, "mfabridge: profile %q now matches two OATH accounts; add to it: mfabridge_account = %s\n", name, old)
 			continue
 		}
-		if err := writeProfile(s.cfg.ConfigFile, name, []sts.Setting{{Key: "mfabridge_account", Value: old}}); err != nil {
+		if err := writeProfile(s.cfg.ConfigFile, name, []awsconfig.Setting{{Key: "mfabridge_account", Value: old}}); err != nil {
 			return err
 		}
 		fmt.Fprintf(a.stderr, "mfabridge: profile %q: pinned mfabridge_account = %s (the new account's name would have matched its mfa_serial too)\n", name, old)
@@ -246,7 +248,7 @@ func (a *app) pinAccounts(s *enrollSetup, before []string, res *sts.Enrolled, wr
 
 // writeProfile sets keys in a profile of the AWS config file, keeping the
 // rest of the file byte for byte.
-func writeProfile(path, profile string, settings []sts.Setting) error {
+func writeProfile(path, profile string, settings []awsconfig.Setting) error {
 	if path == "" {
 		return errors.New("write config: no AWS config file (set AWS_CONFIG_FILE, or HOME: USERPROFILE on Windows)")
 	}
@@ -254,11 +256,11 @@ func writeProfile(path, profile string, settings []sts.Setting) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("write config: %w", err)
 	}
-	out, err := sts.SetProfileKeys(data, profile, settings)
+	out, err := awsconfig.SetProfileKeys(data, profile, settings)
 	if err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
-	return sts.WriteConfigFile(path, out)
+	return awsconfig.WriteConfigFile(path, out)
 }
 
 func (a *app) rotateCmd() *cobra.Command {
@@ -296,10 +298,10 @@ the seed): if rotate is interrupted, run it again to finish.`,
 					oldAccount = acct
 				}
 			}
-			if _, err := os.Stat(sts.JournalPath(dir, profile)); err == nil {
+			if _, err := os.Stat(enroll.JournalPath(dir, profile)); err == nil {
 				a.term.notice("resuming an interrupted rotation of profile " + profile)
 			}
-			res, err := s.enroler.Rotate(ctx, dir, sts.RotateRequest{Profile: profile, ConfigFile: s.cfg.ConfigFile, User: user,
+			res, err := s.enroler.Rotate(ctx, dir, enroll.RotateRequest{Profile: profile, ConfigFile: s.cfg.ConfigFile, User: user,
 				OldSerial: s.p.MFASerial, OldAccount: oldAccount, DeviceSpec: s.spec, Touch: touch, DeviceName: name, Account: account})
 			if err != nil {
 				return a.printLeftovers(err)

@@ -1,24 +1,18 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/device"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // exitStatus carries a child's exit status out of a command: run returns it
@@ -37,19 +31,40 @@ var credentialVars = []string{
 	"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
 }
 
-func childEnv(base []string, add []string) []string {
-	drop := map[string]bool{}
+// secretVars are the variables mfabridge may read a secret from; they are
+// removed from a child's environment too (with the TOTP seed variable of a
+// totp:env:VAR device, see (*app).secretVarsOf).
+var secretVars = []string{"MFABRIDGE_OATH_PASSWORD", "MFABRIDGE_PIV_PIN", "MFABRIDGE_KEYRING_PASSPHRASE"}
+
+// secretVarsOf is secretVars plus the variable holding the TOTP seed when
+// the profile's device (mfabridge_device, else $MFABRIDGE_DEVICE) is
+// totp:env:VAR.
+func (a *app) secretVarsOf(p *awsconfig.Profile) []string {
+	out := append([]string(nil), secretVars...)
+	if s, err := device.ParseSpec(a.deviceSpec(p.Device)); err == nil && s.Kind == "totp" {
+		out = append(out, s.EnvVar)
+	}
+	return out
+}
+
+// childEnv is base without credentialVars and drop, plus add (whose names
+// replace any in base).
+func childEnv(base, add, drop []string) []string {
+	dropped := map[string]bool{}
 	for _, v := range credentialVars {
-		drop[v] = true
+		dropped[v] = true
+	}
+	for _, v := range drop {
+		dropped[v] = true
 	}
 	for _, kv := range add {
 		name, _, _ := strings.Cut(kv, "=")
-		drop[name] = true
+		dropped[name] = true
 	}
 	out := make([]string, 0, len(base)+len(add))
 	for _, kv := range base {
 		name, _, _ := strings.Cut(kv, "=")
-		if !drop[name] {
+		if !dropped[name] {
 			out = append(out, kv)
 		}
 	}
@@ -72,37 +87,81 @@ With --server, CMD instead gets a local credential server
 long-running command keeps working past expiry: mfabridge refreshes through the
 device as needed.`,
 		Args: args(func(cmd *cobra.Command, argv []string) error {
-			if cmd.ArgsLenAtDash() != 1 || len(argv) < 2 {
+			switch {
+			case cmd.ArgsLenAtDash() == -1 && len(argv) >= 2:
+				return fmt.Errorf("put `--` between PROFILE and the command (mfabridge exec %s -- %s …): without it, the command's flags are read as mfabridge's", argv[0], argv[1])
+			case cmd.ArgsLenAtDash() != 1 || len(argv) < 2:
 				return errors.New("want PROFILE -- CMD [ARGS...]")
 			}
 			return nil
 		}),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
+			// A typo in the command costs no touch and no STS call.
+			if _, err := exec.LookPath(argv[1]); err != nil {
+				return a.cannotRun(argv[1], err)
+			}
+			p, err := a.profile(argv[0])
+			if err != nil {
+				return err
+			}
+			region, err := a.childRegion(p)
+			if err != nil {
+				return err
+			}
 			var env []string
 			if server {
-				p, err := a.profile(argv[0])
-				if err != nil {
-					return err
-				}
 				cs, err := a.startCredentialServer(ctx, p)
 				if err != nil {
 					return err
 				}
 				defer cs.close()
-				env = append(cs.env(), "AWS_REGION="+p.Region, "AWS_DEFAULT_REGION="+p.Region)
+				env = append(cs.env(), regionEnv(region)...)
 			} else {
-				c, p, err := a.credentials(ctx, argv[0])
+				c, _, err := a.credentials(ctx, argv[0])
 				if err != nil {
 					return err
 				}
-				env = credentialEnv(c, p.Region)
+				env = credentialEnv(c, region)
 			}
-			return a.runChild(argv[1:], childEnv(os.Environ(), env))
+			return a.runChild(argv[1:], childEnv(os.Environ(), env, a.secretVarsOf(p)))
 		},
 	}
+	// A flag mfabridge does not know is most likely the command's, given
+	// without `--` (exec PROFILE ls -l).
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w: if it belongs to the command, put `--` before the command (usage: %s)", err, c.UseLine())}
+	})
 	cmd.Flags().BoolVar(&server, "server", false, "serve credentials to CMD from a local endpoint that refreshes them, instead of fixed variables")
 	return cmd
+}
+
+// childRegion is the region a child gets, in the order of the AWS SDKs
+// (aws-sdk-go-v2 config: AWS_REGION, then AWS_DEFAULT_REGION, then the
+// shared config's region of the profile itself; a source_profile's region is
+// not inherited, as in the SDKs and botocore). "" when none is set: the child
+// then gets no region variable, as the SDK would have none.
+func (a *app) childRegion(p *awsconfig.Profile) (string, error) {
+	for _, v := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+		if r := a.getenv(v); r != "" {
+			return r, nil
+		}
+	}
+	cfg, err := awsconfig.LoadProfiles(a.getenv)
+	if err != nil {
+		return "", err
+	}
+	r, _ := cfg.Value(p.Name, "region")
+	return r, nil
+}
+
+// regionEnv sets both region variables (the SDKs read AWS_REGION, the AWS
+// CLI and botocore AWS_DEFAULT_REGION); nothing for "".
+func regionEnv(region string) []string {
+	if region == "" {
+		return nil
+	}
+	return []string{"AWS_REGION=" + region, "AWS_DEFAULT_REGION=" + region}
 }
 
 // runChild runs argv with env, forwarding signals (Unix; on Windows the
@@ -112,7 +171,7 @@ device as needed.`,
 func (a *app) runChild(argv []string, env []string) error {
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
-		return fmt.Errorf("run %q: %w", argv[0], err)
+		return a.cannotRun(argv[0], err)
 	}
 	c := exec.Command(path, argv[1:]...)
 	c.Env = env
@@ -121,7 +180,7 @@ func (a *app) runChild(argv []string, env []string) error {
 	signal.Notify(sigs, childSignals...)
 	defer signal.Stop(sigs)
 	if err := c.Start(); err != nil {
-		return fmt.Errorf("run %q: %w", argv[0], err)
+		return a.cannotRun(argv[0], err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -146,152 +205,14 @@ func (a *app) runChild(argv []string, env []string) error {
 	return nil
 }
 
-// credentialServer is the container-credentials endpoint: loopback only,
-// guarded by a random token compared in constant time.
-type credentialServer struct {
-	url, token string
-	srv        *http.Server
-	cancel     context.CancelFunc
-	ts         *tokenSource
-}
-
-func (cs *credentialServer) env() []string {
-	return []string{"AWS_CONTAINER_CREDENTIALS_FULL_URI=" + cs.url, "AWS_CONTAINER_AUTHORIZATION_TOKEN=" + cs.token}
-}
-
-func (cs *credentialServer) close() {
-	cs.cancel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = cs.srv.Shutdown(ctx)
-	cs.ts.close()
-}
-
-// credentialHandler serves credentials in the container-credentials format.
-func credentialHandler(token string, get func(context.Context) (*sts.Credentials, error)) http.Handler {
-	fail := func(w http.ResponseWriter, code int, msg string) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(map[string]string{"Message": msg})
+// cannotRun reports a command that could not be started and returns the
+// status a POSIX shell gives: 127 when it is not found, 126 when it is found
+// but cannot be executed (no permission, a directory, not a program).
+func (a *app) cannotRun(name string, err error) error {
+	status, why := 126, "cannot execute"
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		status, why = 127, "command not found"
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-			fail(w, http.StatusForbidden, "only loopback clients are served")
-			return
-		}
-		if r.Method != http.MethodGet {
-			fail(w, http.StatusMethodNotAllowed, "use GET")
-			return
-		}
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(token)) != 1 {
-			fail(w, http.StatusForbidden, "missing or wrong Authorization token")
-			return
-		}
-		c, err := get(r.Context())
-		if err != nil {
-			fail(w, http.StatusInternalServerError, err.Error())
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{
-			"AccessKeyId": c.AccessKeyID, "SecretAccessKey": c.SecretAccessKey,
-			"Token": c.SessionToken, "Expiration": c.Expiration.UTC().Format(time.RFC3339),
-		})
-	})
-}
-
-// startCredentialServer serves the profile's credentials on 127.0.0.1 on a
-// random port, refreshing them in the background before they expire.
-func (a *app) startCredentialServer(ctx context.Context, p *sts.Profile) (*credentialServer, error) {
-	pr, ts, err := a.provider(p)
-	if err != nil {
-		return nil, err
-	}
-	// Fetch once up front: a touch or password prompt happens now, not
-	// inside the child's first request.
-	first, err := pr.Credentials(ctx)
-	if err != nil {
-		ts.close()
-		return nil, err
-	}
-	var tok [30]byte
-	if _, err := rand.Read(tok[:]); err != nil {
-		ts.close()
-		return nil, fmt.Errorf("make the server token: %w", err)
-	}
-	token := base64.RawURLEncoding.EncodeToString(tok[:])
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		ts.close()
-		return nil, fmt.Errorf("listen on 127.0.0.1: %w", err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	cs := &credentialServer{
-		url:    "http://" + ln.Addr().String() + "/",
-		token:  token,
-		cancel: cancel,
-		ts:     ts,
-		srv:    &http.Server{Handler: credentialHandler(token, pr.Credentials), ReadHeaderTimeout: 10 * time.Second},
-	}
-	go func() { _ = cs.srv.Serve(ln) }()
-	go a.refreshLoop(ctx, pr, first.Expiration)
-	return cs, nil
-}
-
-// refreshLoop renews the credentials a little before the 15-minute mark, so
-// requests are answered from the cache.
-func (a *app) refreshLoop(ctx context.Context, pr *sts.Provider, exp time.Time) {
-	for {
-		if exp.IsZero() {
-			return // long-term credentials: nothing to refresh
-		}
-		wait := time.Until(exp) - 16*time.Minute
-		if wait < time.Minute {
-			wait = time.Minute
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		c, err := pr.Credentials(ctx)
-		if err != nil {
-			a.term.notice("credential refresh failed: " + err.Error())
-			continue
-		}
-		exp = c.Expiration
-	}
-}
-
-func (a *app) serveCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "serve [PROFILE]",
-		Short: "Serve the profile's credentials on a local container-credentials endpoint (127.0.0.1, random port and token)",
-		Long: `serve prints the two variables an SDK or the AWS CLI needs:
-
-    AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:PORT/
-    AWS_CONTAINER_AUTHORIZATION_TOKEN=...
-
-and serves until interrupted, refreshing credentials before they expire.
-Only loopback clients with the token are answered.`,
-		Args: args(cobra.MaximumNArgs(1)),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			p, err := a.profile(profileArg(argv))
-			if err != nil {
-				return err
-			}
-			cs, err := a.startCredentialServer(cmd.Context(), p)
-			if err != nil {
-				return err
-			}
-			defer cs.close()
-			for _, kv := range cs.env() {
-				fmt.Fprintf(a.stdout, "export %s\n", kv)
-			}
-			fmt.Fprintf(a.stderr, "mfabridge: serving credentials of profile %q at %s; Ctrl-C to stop\n", p.Name, cs.url)
-			<-cmd.Context().Done()
-			return nil
-		},
-	}
+	fmt.Fprintf(a.stderr, "mfabridge: error: run %q: %s: %v\n", name, why, err)
+	return exitStatus(status)
 }

@@ -38,7 +38,7 @@ func TestRunChildExitStatus(t *testing.T) {
 func TestRunChildEnvironment(t *testing.T) {
 	var out bytes.Buffer
 	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &out}
-	env := childEnv(os.Environ(), []string{"AWS_ACCESS_KEY_ID=ASIATEST"})
+	env := childEnv(os.Environ(), []string{"AWS_ACCESS_KEY_ID=ASIATEST"}, nil)
 	if err := a.runChild([]string{"cmd", "/c", "echo key=%AWS_ACCESS_KEY_ID%"}, env); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 	"github.com/mfabridge/mfabridge/sts/signin"
 )
 
@@ -124,7 +125,7 @@ func (a *app) login(ctx context.Context, name string, printURL bool, destination
 }
 
 // loginAdvice adds the hint line to the sign-in errors the user can act on.
-func loginAdvice(p *sts.Profile, err error) error {
+func loginAdvice(p *awsconfig.Profile, err error) error {
 	var ce *signin.CredentialsError
 	var de *signin.DestinationError
 	var ee *signin.EndpointError
@@ -152,7 +153,7 @@ func loginAdvice(p *sts.Profile, err error) error {
 	return fmt.Errorf("profile %q: console sign-in: %w", p.Name, err)
 }
 
-func sourceName(p *sts.Profile) string {
+func sourceName(p *awsconfig.Profile) string {
 	if p.Source.Profile != "" {
 		return p.Source.Profile
 	}

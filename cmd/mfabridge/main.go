@@ -13,9 +13,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mfabridge/mfabridge/internal/notify"
 )
 
 func main() {
@@ -31,6 +34,8 @@ type app struct {
 	debug          bool
 	log            *slog.Logger
 	term           *terminal
+	notifyOnce     sync.Once        // see desktop (notify.go)
+	notifier       *notify.Notifier // desktop notices
 }
 
 // usageError marks errors in how the command was called (exit status 2).
@@ -43,14 +48,17 @@ func (e usageError) Unwrap() error { return e.err }
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, term: openTerminal(getenv, stderr)}
 	defer a.term.close()
-	root := a.rootCmd()
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := root.ExecuteContext(ctx)
+	err, fast := a.fastCredentialProcess(ctx, args) // fast.go
+	if !fast {
+		root := a.rootCmd()
+		root.SetArgs(args)
+		root.SetIn(stdin)
+		root.SetOut(stdout)
+		root.SetErr(stderr)
+		err = root.ExecuteContext(ctx)
+	}
 	if err == nil {
 		return 0
 	}
@@ -94,11 +102,7 @@ AssumeRole / GetSessionToken, caching sessions so one touch serves many roles.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
-			level := slog.LevelWarn
-			if a.debug {
-				level = slog.LevelDebug
-			}
-			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			a.setLogger()
 		},
 	}
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug details (APDU trace with secrets redacted) to stderr")

@@ -42,6 +42,8 @@ func TestScripts(t *testing.T) {
 			e.Setenv("AWS_CONFIG_FILE", e.WorkDir+"/no-aws-config")
 			e.Setenv("AWS_SHARED_CREDENTIALS_FILE", e.WorkDir+"/no-aws-credentials")
 			e.Setenv("MFABRIDGE_TTY", e.WorkDir+"/tty.out")
+			// The machine's keyring stays out of it (desktop_test.go runs a real one).
+			e.Setenv("MFABRIDGE_OATH_KEYSTORE", "none")
 			return nil
 		},
 		// [ci]: running in CI, where a missing tool is a failure, not a skip.
@@ -57,6 +59,9 @@ func TestScripts(t *testing.T) {
 			// netcmds_test.go
 			"freeport": cmdFreePort,
 			"trickle":  cmdTrickle,
+			// fakests_test.go
+			"fakests":  cmdFakeSTS,
+			"waitfile": cmdWaitFile,
 		},
 	})
 }

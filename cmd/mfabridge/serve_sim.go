@@ -20,7 +20,7 @@ cycles and pcscd restarts (serve reconnects). Stop it with Ctrl-C or SIGTERM.
 While served, use the key through PC/SC (--device yubikey:SERIAL), not as sim:PATH.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			card, err := simulator.Open(argv[0])
+			card, err := simulator.Open(argv[0], simulator.WithLogger(a.log))
 			if err != nil {
 				return fmt.Errorf("open simulated YubiKey: %w", err)
 			}

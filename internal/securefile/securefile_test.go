@@ -2,6 +2,7 @@ package securefile
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -15,10 +16,10 @@ import (
 
 func TestWriteReadRoundTrip(t *testing.T) {
 	dir := filepath.Join(testDir(t), "a", "b")
-	if err := EnsureDir(dir); err != nil {
+	if err := EnsureDir(dir, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckDir(dir); err != nil {
+	if err := CheckDir(dir, nil); err != nil {
 		t.Fatalf("CheckDir after EnsureDir: %v", err)
 	}
 	path := filepath.Join(dir, "entry.json")
@@ -47,14 +48,14 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		t.Fatalf("directory holds %v, want only entry.json", ents)
 	}
 	// EnsureDir again: nothing to do.
-	if err := EnsureDir(dir); err != nil {
+	if err := EnsureDir(dir, nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestEnsureFile(t *testing.T) {
 	dir := filepath.Join(testDir(t), "d")
-	if err := EnsureDir(dir); err != nil {
+	if err := EnsureDir(dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	lock := filepath.Join(dir, "x.lock")
@@ -78,7 +79,7 @@ func TestEnsureFile(t *testing.T) {
 
 func TestWrongKind(t *testing.T) {
 	dir := filepath.Join(testDir(t), "d")
-	if err := EnsureDir(dir); err != nil {
+	if err := EnsureDir(dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing")
@@ -98,14 +99,44 @@ func TestWrongKind(t *testing.T) {
 	if err := WriteFile(file, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := EnsureDir(file); !errors.Is(err, ErrNotDir) {
+	if err := EnsureDir(file, nil); !errors.Is(err, ErrNotDir) {
 		t.Errorf("EnsureDir of a file: %v, want ErrNotDir", err)
 	}
 	var e *Error
-	if err := CheckDir(file); !errors.As(err, &e) || e.Path != file || e.Err != ErrNotDir {
+	if err := CheckDir(file, nil); !errors.As(err, &e) || e.Path != file || e.Err != ErrNotDir {
 		t.Errorf("CheckDir of a file: %#v", err)
 	}
 }
 
 // testDir is a temporary directory that Wine can remove (see testtemp).
 func testDir(t *testing.T) string { return testtemp.Dir(t) }
+
+// TestLockExcludes: a second Lock of the same file waits (and says so
+// once) until the first is released, and gives up when its context ends.
+func TestLockExcludes(t *testing.T) {
+	path := filepath.Join(testDir(t), "x.lock")
+	unlock, err := Lock(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(path); err != nil {
+		t.Fatalf("the lock file Lock created is not private: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	waited := 0
+	_, err = Lock(ctx, path, func() { waited++; cancel() })
+	if !errors.Is(err, context.Canceled) || waited != 1 {
+		t.Fatalf("second Lock while held: %v (waiting called %d times), want context.Canceled after one call", err, waited)
+	}
+	got := make(chan error, 1)
+	go func() {
+		u, err := Lock(context.Background(), path, unlock) // releases the first on waiting
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	if err := <-got; err != nil {
+		t.Fatalf("Lock after release: %v", err)
+	}
+}

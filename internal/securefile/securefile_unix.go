@@ -13,15 +13,21 @@ import (
 )
 
 // EnsureDir creates dir (mode 0700, parents as needed) if it is missing and
-// checks it: a directory, not a symbolic link, owned by the current user. A
-// directory of ours that others may enter is tightened to 0700. It costs one
-// lstat when the directory is already right.
-func EnsureDir(dir string) error {
+// checks it: a directory, not a symbolic link, owned by the current user.
+// A directory of ours that others may enter is tightened to 0700, but only
+// if EnsureDir created it or every entry in it is one ours claims (a nil
+// ours claims nothing, so only an empty directory qualifies); otherwise it
+// is left alone and the error unwraps to ErrShared. A directory with the
+// sticky, setuid or setgid bit (a shared /tmp) is never changed. It costs
+// one lstat when the directory is already right.
+func EnsureDir(dir string, ours func(name string) bool) error {
 	fi, err := os.Lstat(dir)
+	created := false
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
+		created = true
 		fi, err = os.Lstat(dir)
 	}
 	if err != nil {
@@ -30,18 +36,50 @@ func EnsureDir(dir string) error {
 	if err := checkDirInfo(dir, fi); err != nil {
 		return err
 	}
-	if fi.Mode().Perm() != 0o700 {
-		// Ours, so tighten it rather than leak what it holds.
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("restrict %s to its owner: %w", dir, err)
-		}
+	mode := fi.Mode()
+	if mode.Perm() == 0o700 {
+		return nil
+	}
+	if err := ownedAlone(dir, mode, !created, ours); err != nil {
+		return err
+	}
+	// Ours and holding nothing else, so tighten it rather than leak what
+	// it holds.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("restrict %s to its owner: %w", dir, err)
+	}
+	return nil
+}
+
+// ownedAlone refuses (ErrShared) to change a directory with the sticky,
+// setuid or setgid bit, or, when list is set, one holding an entry ours
+// does not claim.
+func ownedAlone(dir string, mode fs.FileMode, list bool, ours func(string) bool) error {
+	if special := mode & (fs.ModeSticky | fs.ModeSetuid | fs.ModeSetgid); special != 0 {
+		return sharedError(dir, fmt.Sprintf("mode %v: its sticky/setuid/setgid bits say others share it; mfabridge does not change it", mode))
+	}
+	if !list {
+		return nil
+	}
+	d, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	name, err := foreignEntry(d, ours)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("list %s: %w", dir, err)
+	}
+	if name != "" {
+		return sharedError(dir, fmt.Sprintf("mode %#o, and it holds %q, which is not mfabridge's; mfabridge does not change the mode of a folder others use", mode.Perm(), name))
 	}
 	return nil
 }
 
 // CheckDir checks an existing directory as EnsureDir does, without creating
-// or changing it; a directory others may enter is ErrNotPrivate.
-func CheckDir(dir string) error {
+// or changing it: a directory others may enter is ErrNotPrivate (with the
+// chmod that fixes it) if EnsureDir would tighten it, else ErrShared.
+func CheckDir(dir string, ours func(name string) bool) error {
 	fi, err := os.Lstat(dir)
 	if err != nil {
 		return err
@@ -50,6 +88,9 @@ func CheckDir(dir string) error {
 		return err
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		if err := ownedAlone(dir, fi.Mode(), true, ours); err != nil {
+			return err
+		}
 		return &Error{Path: dir, Err: ErrNotPrivate, Detail: fmt.Sprintf("mode %#o, want 0700", perm), Fix: "chmod 700 " + dir}
 	}
 	return nil
@@ -180,4 +221,38 @@ func WriteFile(path string, data []byte) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// openLockFile creates path private (O_EXCL: never through a link) or
+// opens the existing one without following a link or blocking on a FIFO,
+// and checks what it opened.
+func openLockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err == nil {
+		if err := f.Chmod(0o600); err != nil { // whatever the umask took away
+			f.Close()
+			return nil, err
+		}
+		return f, nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return nil, err
+	}
+	return openChecked(path, os.O_RDONLY)
+}
+
+// tryLock takes the flock(2) lock of f without waiting.
+func tryLock(f *os.File) (bool, error) {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, syscall.EWOULDBLOCK):
+			return false, nil
+		case errors.Is(err, syscall.EINTR):
+			continue
+		}
+		return false, err
+	}
 }

@@ -83,10 +83,15 @@ func checkHandle(path string, h windows.Handle, dir bool) error {
 // EnsureDir creates dir (parents as needed) with a protected DACL granting
 // only the current user if it is missing, and checks it: a directory, not a
 // reparse point, owned by the current user. A directory of ours that others
-// may use is restricted to us.
-func EnsureDir(dir string) error {
+// may use is restricted to us, but only if EnsureDir created it or every
+// entry in it is one ours claims (a nil ours claims nothing: only an empty
+// directory qualifies); otherwise it is left alone and the error unwraps to
+// ErrShared.
+func EnsureDir(dir string, ours func(name string) bool) error {
 	h, err := open(dir, windows.READ_CONTROL|windows.FILE_READ_ATTRIBUTES, windows.OPEN_EXISTING, nil)
+	created := false
 	if errors.Is(err, fs.ErrNotExist) {
+		created = true
 		if err := mkdirPrivate(dir); err != nil {
 			return err
 		}
@@ -101,8 +106,13 @@ func EnsureDir(dir string) error {
 	if !errors.As(err, &e) || e.Err != ErrNotPrivate {
 		return err
 	}
-	// Ours (the owner was checked first), so restrict it rather than leak
-	// what it holds.
+	if !created {
+		if err := ownedAlone(dir, e.Detail, ours); err != nil {
+			return err
+		}
+	}
+	// Ours (the owner was checked first) and holding nothing else, so
+	// restrict it rather than leak what it holds.
 	if terr := restrictDir(dir); terr != nil {
 		e.Detail += "; restricting it failed: " + terr.Error()
 		return e
@@ -162,15 +172,40 @@ func restrictDir(dir string) error {
 		windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, dacl, nil)
 }
 
+// ownedAlone refuses (ErrShared) to change a directory holding an entry
+// ours does not claim; detail says why it is not private.
+func ownedAlone(dir, detail string, ours func(string) bool) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	name, err := foreignEntry(d, ours)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("list %s: %w", dir, err)
+	}
+	if name != "" {
+		return sharedError(dir, fmt.Sprintf("%s, and it holds %q, which is not mfabridge's; mfabridge does not change the access of a folder others use", detail, name))
+	}
+	return nil
+}
+
 // CheckDir checks an existing directory as EnsureDir does, without creating
 // or changing it.
-func CheckDir(dir string) error {
+func CheckDir(dir string, ours func(name string) bool) error {
 	h, err := open(dir, windows.READ_CONTROL|windows.FILE_READ_ATTRIBUTES, windows.OPEN_EXISTING, nil)
 	if err != nil {
 		return err
 	}
 	defer windows.CloseHandle(h)
-	return checkHandle(dir, h, true)
+	err = checkHandle(dir, h, true)
+	var e *Error
+	if errors.As(err, &e) && e.Err == ErrNotPrivate {
+		if serr := ownedAlone(dir, e.Detail, ours); serr != nil {
+			return serr
+		}
+	}
+	return err
 }
 
 // ReadFile reads a private file of ours (see the package doc), at most limit
@@ -383,4 +418,38 @@ func renameInfo(dst string, flags uint32) ([]byte, uint32, error) {
 	ri.FileNameLength = uint32(n * 2)
 	copy(unsafe.Slice(&ri.FileName[0], len(name)), name)
 	return buf, uint32(size), nil
+}
+
+// openLockFile creates path with the private descriptor or opens the
+// existing one without following a reparse point, and checks what it
+// opened.
+func openLockFile(path string) (*os.File, error) {
+	const access = windows.GENERIC_READ | windows.READ_CONTROL
+	h, err := createPrivate(path, access)
+	if errors.Is(err, fs.ErrExist) {
+		h, err = open(path, access, windows.OPEN_EXISTING, nil)
+		if err == nil {
+			if cerr := checkHandle(path, h, false); cerr != nil {
+				windows.CloseHandle(h)
+				return nil, cerr
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(h), path), nil
+}
+
+// tryLock takes a LockFileEx lock of f's first byte without waiting.
+func tryLock(f *os.File) (bool, error) {
+	var ol windows.Overlapped
+	err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) || errors.Is(err, windows.ERROR_IO_PENDING) {
+		return false, nil
+	}
+	return false, err
 }

@@ -52,7 +52,7 @@ func descriptorOf(t *testing.T, path string) *windows.SECURITY_DESCRIPTOR {
 func TestCreatedDescriptors(t *testing.T) {
 	user := me(t)
 	dir := filepath.Join(testDir(t), "cache")
-	if err := EnsureDir(dir); err != nil {
+	if err := EnsureDir(dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(dir, "entry.json")
@@ -110,7 +110,7 @@ func grantEveryoneRead(t *testing.T, path string, dir bool) {
 
 func TestEveryoneReadableRefused(t *testing.T) {
 	dir := filepath.Join(testDir(t), "cache")
-	if err := EnsureDir(dir); err != nil {
+	if err := EnsureDir(dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(dir, "entry.json")
@@ -137,14 +137,26 @@ func TestEveryoneReadableRefused(t *testing.T) {
 // EnsureDir must say that it tried and failed.
 func TestLooseDirRestricted(t *testing.T) {
 	dir := filepath.Join(testDir(t), "cache")
-	if err := EnsureDir(dir); err != nil {
+	if err := EnsureDir(dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	grantEveryoneRead(t, dir, true)
-	if err := CheckDir(dir); !errors.Is(err, ErrNotPrivate) {
+	if err := CheckDir(dir, nil); !errors.Is(err, ErrNotPrivate) {
 		t.Fatalf("CheckDir of an Everyone-readable directory: %v", err)
 	}
-	err := EnsureDir(dir)
+	// Issue 13 case 1: a folder that holds files not ours is left alone.
+	notes := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notes, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureDir(dir, nil); !errors.Is(err, ErrShared) {
+		t.Fatalf("EnsureDir of a loose folder holding notes.txt: %v, want ErrShared", err)
+	}
+	if err := CheckDir(dir, nil); !errors.Is(err, ErrShared) || !strings.Contains(err.Error(), "Everyone") {
+		t.Fatalf("the shared folder was changed (its DACL should still grant Everyone): CheckDir says %v", err)
+	}
+	os.Remove(notes)
+	err := EnsureDir(dir, nil)
 	if isWine() {
 		if !errors.Is(err, ErrNotPrivate) || !strings.Contains(err.Error(), "restricting it to you had no effect") {
 			t.Fatalf("EnsureDir under Wine: %v", err)
@@ -165,7 +177,7 @@ func TestLooseDirRestricted(t *testing.T) {
 // is open, so there the writer retries until the reader is done.
 func TestReplaceWhileReaderOpen(t *testing.T) {
 	dir := filepath.Join(testDir(t), "cache")
-	EnsureDir(dir)
+	EnsureDir(dir, nil)
 	file := filepath.Join(dir, "entry.json")
 	WriteFile(file, []byte("old"))
 	h, err := open(file, windows.GENERIC_READ|windows.READ_CONTROL, windows.OPEN_EXISTING, nil)
@@ -208,7 +220,7 @@ func TestReplaceWhileReaderOpen(t *testing.T) {
 // replaceTimeout.
 func TestReplaceRetriesForeignReader(t *testing.T) {
 	dir := filepath.Join(testDir(t), "cache")
-	EnsureDir(dir)
+	EnsureDir(dir, nil)
 	file := filepath.Join(dir, "entry.json")
 	WriteFile(file, []byte("old"))
 	f, err := os.Open(file)
@@ -257,15 +269,15 @@ func TestJunctionRefused(t *testing.T) {
 	}
 	base := testDir(t)
 	target := filepath.Join(base, "target")
-	EnsureDir(target)
+	EnsureDir(target, nil)
 	junction := filepath.Join(base, "junction")
 	if out, err := exec.Command("cmd", "/c", "mklink", "/J", junction, target).CombinedOutput(); err != nil {
 		t.Fatalf("mklink /J: %v: %s", err, out)
 	}
-	if err := EnsureDir(junction); !errors.Is(err, ErrLink) || !strings.Contains(err.Error(), "junction") {
+	if err := EnsureDir(junction, nil); !errors.Is(err, ErrLink) || !strings.Contains(err.Error(), "junction") {
 		t.Fatalf("EnsureDir of a junction: %v", err)
 	}
-	if err := CheckDir(junction); !errors.Is(err, ErrLink) {
+	if err := CheckDir(junction, nil); !errors.Is(err, ErrLink) {
 		t.Fatalf("CheckDir of a junction: %v", err)
 	}
 }
@@ -458,7 +470,7 @@ func TestRenameInfoLayout(t *testing.T) {
 // treated the same, but Wine, unlike Windows, renames over it.)
 func TestReplaceUnreplaceable(t *testing.T) {
 	dir := filepath.Join(testDir(t), "cache")
-	EnsureDir(dir)
+	EnsureDir(dir, nil)
 	sub := filepath.Join(dir, "sub")
 	os.MkdirAll(filepath.Join(sub, "x"), 0o700)
 	busyHook = func() { t.Error("waited for a target that cannot be replaced") }
@@ -481,7 +493,7 @@ func TestReplaceWhileOtherProcessHoldsIt(t *testing.T) {
 	for _, mode := range []string{"os.Open", "shareAll"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := filepath.Join(testDir(t), "cache")
-			EnsureDir(dir)
+			EnsureDir(dir, nil)
 			file := filepath.Join(dir, "entry.json")
 			WriteFile(file, []byte("old"))
 			cmd := exec.Command(os.Args[0], "-test.run=^TestHoldHelper$")

@@ -8,7 +8,7 @@ import (
 	"sort"
 
 	"github.com/mfabridge/mfabridge/internal/regfile"
-	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 const (
@@ -49,7 +49,7 @@ func (c *CredentialsFile) Get(_ context.Context, profile string) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("get key of %s: %w", profile, err)
 	}
-	vals, _, err := sts.CredentialsKeys(data, profile, keyID, keySecret, keyToken)
+	vals, _, err := awsconfig.CredentialsKeys(data, profile, keyID, keySecret, keyToken)
 	if err != nil {
 		return Key{}, fmt.Errorf("get key of %s: %w", profile, err)
 	}
@@ -75,19 +75,19 @@ func (c *CredentialsFile) Put(_ context.Context, profile string, k Key) error {
 	if err != nil {
 		return fmt.Errorf("put key of %s: %w", profile, err)
 	}
-	set := []sts.Setting{{Key: keyID, Value: k.AccessKeyID}, {Key: keySecret, Value: k.SecretAccessKey}}
+	set := []awsconfig.Setting{{Key: keyID, Value: k.AccessKeyID}, {Key: keySecret, Value: k.SecretAccessKey}}
 	if k.SessionToken != "" {
-		set = append(set, sts.Setting{Key: keyToken, Value: k.SessionToken})
+		set = append(set, awsconfig.Setting{Key: keyToken, Value: k.SessionToken})
 	} else {
-		if data, _, err = sts.RemoveCredentialsKeys(data, profile, keyToken); err != nil {
+		if data, _, err = awsconfig.RemoveCredentialsKeys(data, profile, keyToken); err != nil {
 			return fmt.Errorf("put key of %s: %w", profile, err)
 		}
 	}
-	out, err := sts.SetCredentialsKeys(data, profile, set)
+	out, err := awsconfig.SetCredentialsKeys(data, profile, set)
 	if err != nil {
 		return fmt.Errorf("put key of %s: %w", profile, err)
 	}
-	if err := sts.WriteConfigFile(c.path, out); err != nil {
+	if err := awsconfig.WriteConfigFile(c.path, out); err != nil {
 		return fmt.Errorf("put key of %s: %w", profile, err)
 	}
 	c.o.logger.Debug("key stored in credentials file", "profile", profile, "file", c.path, "key", k)
@@ -102,14 +102,14 @@ func (c *CredentialsFile) Delete(_ context.Context, profile string) error {
 	if err != nil {
 		return fmt.Errorf("delete key of %s: %w", profile, err)
 	}
-	out, n, err := sts.RemoveCredentialsKeys(data, profile, keyID, keySecret, keyToken)
+	out, n, err := awsconfig.RemoveCredentialsKeys(data, profile, keyID, keySecret, keyToken)
 	if err != nil {
 		return fmt.Errorf("delete key of %s: %w", profile, err)
 	}
 	if n == 0 {
 		return fmt.Errorf("delete key of %s: %w in %s", profile, ErrNotFound, c.path)
 	}
-	if err := sts.WriteConfigFile(c.path, out); err != nil {
+	if err := awsconfig.WriteConfigFile(c.path, out); err != nil {
 		return fmt.Errorf("delete key of %s: %w", profile, err)
 	}
 	c.o.logger.Debug("key removed from credentials file", "profile", profile, "file", c.path)
@@ -123,7 +123,7 @@ func (c *CredentialsFile) List(context.Context) ([]Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
-	secs, err := sts.CredentialsSections(data, keyID)
+	secs, err := awsconfig.CredentialsSections(data, keyID)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -114,7 +115,10 @@ func WithScryptWorkFactor(logN int) Option {
 
 // Profile names become file names and keyring entries: letters, digits and
 // _ . @ + = , - only, 1–64 of them, not starting with a dot.
-var profileRe = regexp.MustCompile(`^[A-Za-z0-9_@+=,-][A-Za-z0-9_.@+=,-]{0,63}$`)
+// The patterns compile on first use: a bounded repetition such as {12,124}
+// is unrolled by the compiler, which cost every process that links this
+// package (a cached credential-process among them) milliseconds at init.
+var profileRe = lazyRegexp(`^[A-Za-z0-9_@+=,-][A-Za-z0-9_.@+=,-]{0,63}$`)
 
 func checkProfile(op, profile string) error {
 	if !profileRe.MatchString(profile) {
@@ -123,7 +127,19 @@ func checkProfile(op, profile string) error {
 	return nil
 }
 
-var keyIDRe = regexp.MustCompile(`^(AKIA|ASIA)[A-Z0-9]{12,124}$`)
+var keyIDRe = lazyRegexp(`^(AKIA|ASIA)[A-Z0-9]{12,124}$`)
+
+type lazyRegexp string
+
+var compiled sync.Map // lazyRegexp → *regexp.Regexp
+
+func (l lazyRegexp) MatchString(s string) bool {
+	re, ok := compiled.Load(l)
+	if !ok {
+		re, _ = compiled.LoadOrStore(l, regexp.MustCompile(string(l)))
+	}
+	return re.(*regexp.Regexp).MatchString(s)
+}
 
 func checkKey(op, profile string, k Key) error {
 	switch {

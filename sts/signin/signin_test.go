@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mfabridge/mfabridge/sts"
+	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 func TestPartitionHosts(t *testing.T) {
@@ -137,12 +138,12 @@ func TestCheck(t *testing.T) {
 var errCreds = errors.New("a *CredentialsError")
 
 func TestSourceOf(t *testing.T) {
-	longTerm := sts.Source{AccessKeyID: "AKIA", SecretAccessKey: "s"}
-	session := sts.Source{AccessKeyID: "ASIA", SecretAccessKey: "s", SessionToken: "t"}
+	longTerm := awsconfig.Source{AccessKeyID: "AKIA", SecretAccessKey: "s"}
+	session := awsconfig.Source{AccessKeyID: "ASIA", SecretAccessKey: "s", SessionToken: "t"}
 	gst := sts.Step{Action: sts.ActionGetSessionToken}
 	ar := sts.Step{Action: sts.ActionAssumeRole}
 	for _, tc := range []struct {
-		src   sts.Source
+		src   awsconfig.Source
 		steps []sts.Step
 		want  Source
 	}{
@@ -151,9 +152,9 @@ func TestSourceOf(t *testing.T) {
 		{longTerm, []sts.Step{ar}, SourceRole},
 		{longTerm, []sts.Step{ar, ar}, SourceChainedRole},
 		{session, []sts.Step{ar}, SourceChainedRole},
-		{sts.Source{CredentialProcess: "x"}, []sts.Step{ar}, SourceChainedRole},
+		{awsconfig.Source{CredentialProcess: "x"}, []sts.Step{ar}, SourceChainedRole},
 	} {
-		if got := SourceOf(&sts.Profile{Source: tc.src}, &sts.Plan{Steps: tc.steps}); got != tc.want {
+		if got := SourceOf(&awsconfig.Profile{Source: tc.src}, &sts.Plan{Steps: tc.steps}); got != tc.want {
 			t.Errorf("SourceOf(%+v) = %v, want %v", tc.steps, got, tc.want)
 		}
 	}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+)
+
+// The warm path. `credential-process [PROFILE]`, as credential_process
+// lines in ~/.aws/config call it, runs once per AWS CLI or SDK call, and
+// most calls are served from the cache in a few milliseconds; building
+// cobra's command tree (every command, its flags and help text, and the
+// version string from the build info) is a noticeable part of that. So
+// run recognises that plain form and runs the command's action without
+// the tree. Anything else (a flag, --help, a second argument) goes to
+// cobra, which gives the same answer for the plain form.
+
+// fastCredentialProcess reports whether args is the plain
+// `credential-process [PROFILE]` form; if so it runs it and returns its
+// error, exactly as the cobra command's RunE would.
+func (a *app) fastCredentialProcess(ctx context.Context, args []string) (err error, ok bool) {
+	if len(args) == 0 || len(args) > 2 || args[0] != "credential-process" {
+		return nil, false
+	}
+	if len(args) == 2 && strings.HasPrefix(args[1], "-") {
+		return nil, false // a flag (--debug, --help, --): cobra parses it
+	}
+	a.setLogger() // what the root command's PersistentPreRun does
+	return a.credentialProcess(ctx, args[1:]), true
+}
+
+// setLogger builds the --debug logger: debug lines with --debug, else
+// warnings only.
+func (a *app) setLogger() {
+	level := slog.LevelWarn
+	if a.debug {
+		level = slog.LevelDebug
+	}
+	a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/mfabridge/mfabridge/device"
+	"github.com/mfabridge/mfabridge/internal/notify"
+)
+
+// Touch and password notices for callers without a terminal (an IDE, a
+// desktop app, a credential server). $MFABRIDGE_NOTIFY chooses:
+//
+//	auto      the terminal when one can be opened, else a desktop
+//	          notification, else a line on stderr (the default)
+//	desktop   a desktop notification, else the terminal
+//	terminal  the terminal only (stderr without one), as before
+//	none      no touch notice at all
+//
+// A desktop notice is sent in the background and withdrawn when the key
+// answers; a missing or hung notification service costs at most
+// notify.DefaultTimeout and falls back silently.
+
+var notifyModes = map[string]bool{"auto": true, "desktop": true, "terminal": true, "none": true}
+
+// notifyMode is $MFABRIDGE_NOTIFY, checked.
+func (a *app) notifyMode() (string, error) {
+	m := a.getenv("MFABRIDGE_NOTIFY")
+	if m == "" {
+		return "auto", nil
+	}
+	if !notifyModes[m] {
+		return "auto", usageError{fmt.Errorf("MFABRIDGE_NOTIFY=%q: want auto, desktop, terminal or none", m)}
+	}
+	return m, nil
+}
+
+// sessionBus is the D-Bus session bus address: $DBUS_SESSION_BUS_ADDRESS,
+// else the systemd user bus socket when it exists; "" for none. (The D-Bus
+// library would otherwise start a bus of its own with dbus-launch.)
+func (a *app) sessionBus() string {
+	if addr := a.getenv("DBUS_SESSION_BUS_ADDRESS"); addr != "" && addr != "autolaunch:" {
+		return addr
+	}
+	if p := "/run/user/" + strconv.Itoa(os.Getuid()) + "/bus"; fileExists(p) {
+		return "unix:path=" + p
+	}
+	return ""
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// desktop is the app's notifier, made on first use.
+func (a *app) desktop() *notify.Notifier {
+	a.notifyOnce.Do(func() {
+		a.notifier = notify.New(notify.Options{BusAddress: a.sessionBus(), Logger: a.log})
+	})
+	return a.notifier
+}
+
+// available reports whether the terminal can be opened.
+func (t *terminal) available() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.file() != nil
+}
+
+// touchHook is device.Hooks.Touch for the chosen mode.
+func (a *app) touchHook() func(device.Info) func() {
+	mode, _ := a.notifyMode() // checked in openDevice
+	switch mode {
+	case "none":
+		return nil
+	case "terminal":
+		return a.term.touch
+	}
+	return func(info device.Info) func() {
+		if mode == "auto" && a.term.available() {
+			return a.term.touch(info)
+		}
+		var (
+			mu       sync.Mutex
+			closed   bool
+			fallback func()
+		)
+		sh := a.desktop().Show("Touch your YubiKey",
+			fmt.Sprintf("mfabridge is waiting for a touch on %s to compute an MFA code", info),
+			func(err error) {
+				a.log.Debug("desktop notice not shown; using the terminal", "err", err)
+				mu.Lock()
+				defer mu.Unlock()
+				if !closed {
+					fallback = a.term.touch(info)
+				}
+			})
+		return func() {
+			// The key has answered: a fallback not started yet never
+			// starts (no late "touch your key"); one started is cleared.
+			mu.Lock()
+			closed = true
+			mu.Unlock()
+			sh.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			if fallback != nil {
+				fallback()
+			}
+		}
+	}
+}
+
+// desktopNotice shows a notice that needs no withdrawing (a password is
+// needed and cannot be asked for), when the mode allows and there is no
+// terminal; it waits at most notify.DefaultTimeout.
+func (a *app) desktopNotice(title, body string) {
+	mode, _ := a.notifyMode()
+	if mode == "none" || mode == "terminal" || (mode == "auto" && a.term.available()) {
+		return
+	}
+	a.desktop().Show(title, body, nil).Wait()
+}
