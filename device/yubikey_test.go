@@ -171,19 +171,36 @@ func TestYubiKeyTouchNotice(t *testing.T) {
 	ctx := context.Background()
 	var mu sync.Mutex
 	var events []string
+	record := func(e string) { mu.Lock(); events = append(events, e); mu.Unlock() }
+	shown := make(chan struct{}, 1)
 	hooks := Hooks{Touch: func(Info) func() {
-		mu.Lock()
-		events = append(events, "show")
-		mu.Unlock()
-		return func() { mu.Lock(); events = append(events, "clear"); mu.Unlock() }
+		record("show")
+		select {
+		case shown <- struct{}{}:
+		default:
+		}
+		return func() { record("clear") }
 	}}
-	y, _ := memKey(t, "5.4.3", hooks, simulator.WithTouch(simulator.TouchPolicy{Mode: "delay", Delay: 1300 * time.Millisecond}))
+	// The simulated user touches the key once the notice is up, as a
+	// person does: no delay is guessed against TouchDelay.
+	user := simulator.WithTouchFunc(func(ctx context.Context) (bool, error) {
+		select {
+		case <-shown:
+			record("touch")
+			return true, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	})
+	y, _ := memKey(t, "5.4.3", hooks, user)
 	if err := y.Put(ctx, Credential{Account: "t", Touch: true}, rfcKey, PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := y.Put(ctx, Credential{Account: "quick"}, rfcKey, PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// An answer without touch comes far within TouchDelay (microseconds
+	// against a second).
 	if _, err := y.Calculate(ctx, "quick", time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -192,13 +209,15 @@ func TestYubiKeyTouchNotice(t *testing.T) {
 		t.Errorf("a quick answer showed the notice: %v", events)
 	}
 	mu.Unlock()
-	if _, err := y.Calculate(ctx, "t", time.Unix(59, 0)); err != nil {
-		t.Fatal(err)
+	cctx, cancel := context.WithTimeout(ctx, time.Minute) // a bound on a hung test, not a synchronisation
+	defer cancel()
+	if _, err := y.Calculate(cctx, "t", time.Unix(59, 0)); err != nil {
+		t.Fatalf("the notice never showed, so the user never touched: %v", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if strings.Join(events, ",") != "show,clear" {
-		t.Errorf("touch events = %v, want show then clear", events)
+	if got := strings.Join(events, ","); got != "show,touch,clear" {
+		t.Errorf("touch events = %v, want show, touch, then clear", got)
 	}
 }
 

@@ -7,62 +7,42 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"github.com/mfabridge/mfabridge/internal/apdu"
 )
 
-// Framing limits (ISO 7816-4 section 5.1: short APDUs; section 5.1.1.1:
-// command chaining with bit 0x10 of CLA).
+// Framing limits. Chaining and 61xx continuation are internal/apdu's loop,
+// shared with the serial probe of package pcsc.
 const (
-	maxShortData   = 255     // bytes of data in one short command APDU
-	claChain       = 0x10    // CLA of every block but the last of a chained command
 	maxResponse    = 1 << 16 // a card answering more than this is broken or hostile
 	maxEmptyRounds = 8       // 61xx answers without data before giving up
 )
 
 // ErrShortResponse: the transport returned fewer than the two status bytes.
-var ErrShortResponse = errors.New("card answer shorter than a status word")
+var ErrShortResponse = apdu.ErrShortResponse
 
 // ErrResponseTooLong: the card kept answering 61xx past any sane size.
-var ErrResponseTooLong = errors.New("card answer too long")
+var ErrResponseTooLong = apdu.ErrResponseTooLong
+
+// loop continues 61xx answers with SEND REMAINING (00 A5 00 00 00, as ykman
+// sends it).
+var loop = apdu.Loop{Continue: InsSendRemaining, MaxEmpty: maxEmptyRounds, MaxBytes: maxResponse}
 
 // exchange sends one logical command: it splits data over 255 bytes into a
 // chain of short APDUs (CLA 10 on all but the last), then follows 61xx
-// answers with SEND REMAINING (00 A5 00 00 00, as ykman sends it),
-// concatenating the data. It returns the answer data when the final status
-// word is 9000 and a *StatusError otherwise. op names the operation in
-// errors.
+// answers with SEND REMAINING, concatenating the data. It returns the answer
+// data when the final status word is 9000 and a *StatusError otherwise. op
+// names the operation in errors.
 func (c *Client) exchange(ctx context.Context, op string, ins, p1, p2 byte, data []byte) ([]byte, error) {
-	// Command chaining: every block but the last must be acknowledged
-	// with 9000 before the next is sent.
-	chained := len(data) > maxShortData
-	for len(data) > maxShortData {
-		block := data[:maxShortData]
-		data = data[maxShortData:]
-		_, sw, err := c.transmit(ctx, op, ins, buildAPDU(claChain, ins, p1, p2, block), false)
-		if err != nil {
-			return nil, err
-		}
-		if sw != SWOK {
-			return nil, &StatusError{SW: sw, Ins: ins, op: op}
-		}
+	send := func(ctx context.Context, cmd []byte, part apdu.Part) ([]byte, uint16, error) {
+		return c.transmit(ctx, op, ins, cmd, part == apdu.Whole)
 	}
-	resp, sw, err := c.transmit(ctx, op, ins, buildAPDU(0x00, ins, p1, p2, data), !chained)
+	out, sw, err := loop.Exchange(ctx, send, 0x00, ins, p1, p2, data)
+	if errors.Is(err, ErrResponseTooLong) {
+		return nil, fmt.Errorf("oath: %s: %w", op, err)
+	}
 	if err != nil {
-		return nil, err
-	}
-	var out []byte
-	out = append(out, resp...)
-	for empty := 0; sw&0xFF00 == SWMoreDataMask; {
-		if len(resp) == 0 {
-			empty++
-		}
-		if empty > maxEmptyRounds || len(out) > maxResponse {
-			return nil, fmt.Errorf("oath: %s: %w", op, ErrResponseTooLong)
-		}
-		resp, sw, err = c.transmit(ctx, op, ins, []byte{0x00, InsSendRemaining, 0x00, 0x00, 0x00}, false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, resp...)
+		return nil, err // transmit's error, already wrapped
 	}
 	if sw != SWOK {
 		return nil, &StatusError{SW: sw, Ins: ins, op: op}
@@ -70,20 +50,12 @@ func (c *Client) exchange(ctx context.Context, op string, ins, p1, p2 byte, data
 	return out, nil
 }
 
-// buildAPDU encodes a short command APDU with an explicit Lc, even when the
-// data is empty (00 A1 00 00 00), as ykman 4.0.9 sends them.
-func buildAPDU(cla, ins, p1, p2 byte, data []byte) []byte {
-	apdu := make([]byte, 0, 5+len(data))
-	apdu = append(apdu, cla, ins, p1, p2, byte(len(data)))
-	return append(apdu, data...)
-}
-
 // transmit sends one APDU, logs both directions (redacted) and splits off
 // the status word. ins is the logical instruction, which decides what the
 // log must hide (SEND REMAINING continues it).
 // aligned is false for blocks of a chained command and for answers to
 // SEND REMAINING, which need not hold whole TLVs.
-func (c *Client) transmit(ctx context.Context, op string, ins byte, apdu []byte, aligned bool) ([]byte, uint16, error) {
+func (c *Client) transmit(ctx context.Context, op string, ins byte, cmd []byte, aligned bool) ([]byte, uint16, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, fmt.Errorf("oath: %s: %w", op, err)
 	}
@@ -95,24 +67,23 @@ func (c *Client) transmit(ctx context.Context, op string, ins byte, apdu []byte,
 	// parsing and hex encoding every APDU is wasted work otherwise.
 	tracing := c.tracing(ctx)
 	if tracing {
-		c.trace(ctx, "> "+redactCommand(logIns, apdu, aligned))
+		c.trace(ctx, "> "+redactCommand(logIns, cmd, aligned))
 	}
-	resp, err := c.t.Transmit(ctx, apdu)
+	resp, err := c.t.Transmit(ctx, cmd)
 	if err != nil {
 		return nil, 0, fmt.Errorf("oath: %s: transmit: %w", op, err)
 	}
-	if len(resp) < 2 {
+	data, sw, err := apdu.SplitSW(resp)
+	if err != nil {
 		if tracing {
 			c.trace(ctx, "< "+redactResponse(logIns, resp, false))
 		}
-		return nil, 0, fmt.Errorf("oath: %s: %w (%d bytes)", op, ErrShortResponse, len(resp))
+		return nil, 0, fmt.Errorf("oath: %s: %w", op, err)
 	}
-	n := len(resp) - 2
-	sw := uint16(resp[n])<<8 | uint16(resp[n+1])
 	if tracing {
-		c.trace(ctx, "< "+redactResponse(logIns, resp[:n], aligned && sw&0xFF00 != SWMoreDataMask)+fmt.Sprintf("%04X", sw))
+		c.trace(ctx, "< "+redactResponse(logIns, data, aligned && sw&0xFF00 != SWMoreDataMask)+fmt.Sprintf("%04X", sw))
 	}
-	return resp[:n], sw, nil
+	return data, sw, nil
 }
 
 // tracing reports whether the APDU trace is wanted: a logger is set and

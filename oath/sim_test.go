@@ -448,7 +448,9 @@ func TestSimTouch(t *testing.T) {
 	put := oath.PutRequest{Name: "touch", Type: oath.TOTP, Algorithm: oath.SHA1, Digits: 6, Key: []byte("12345678901234567890"), Touch: true}
 	chal := oath.TOTPChallenge(time.Unix(59, 0), 30*time.Second)
 
-	_, c, _ := newSim(t, "5.4.3", simulator.WithTouch(simulator.TouchPolicy{Mode: simulator.TouchTimeout, Delay: 20 * time.Millisecond}))
+	// Nobody touches: the card answers 6982.
+	noTouch := simulator.WithTouchFunc(func(context.Context) (bool, error) { return false, nil })
+	_, c, _ := newSim(t, "5.4.3", noTouch)
 	if err := c.Put(ctx, put); err != nil {
 		t.Fatal(err)
 	}
@@ -461,26 +463,52 @@ func TestSimTouch(t *testing.T) {
 		t.Errorf("CalculateAll with a touch credential: %+v, %v", all, err)
 	}
 
-	// Touched after a delay.
-	_, c, _ = newSim(t, "5.4.3", simulator.WithTouch(simulator.TouchPolicy{Mode: simulator.TouchDelay, Delay: 30 * time.Millisecond}))
+	// The user touches while the card waits; the client waits for it.
+	waiting, touch := make(chan struct{}), make(chan struct{})
+	_, c, _ = newSim(t, "5.4.3", simulator.WithTouchFunc(func(ctx context.Context) (bool, error) {
+		close(waiting)
+		select {
+		case <-touch:
+			return true, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}))
 	if err := c.Put(ctx, put); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	r, err := c.Calculate(ctx, "touch", chal, true)
-	if err != nil || r.Code() != "287082" || time.Since(start) < 30*time.Millisecond {
-		t.Errorf("delayed touch: %q, %v after %v", r.Code(), err, time.Since(start))
+	type result struct {
+		r   oath.Response
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { r, err := c.Calculate(ctx, "touch", chal, true); done <- result{r, err} }()
+	<-waiting
+	select {
+	case res := <-done:
+		t.Fatalf("Calculate returned before the touch: %q, %v", res.r.Code(), res.err)
+	default:
+	}
+	close(touch)
+	if res := <-done; res.err != nil || res.r.Code() != "287082" {
+		t.Errorf("touched: %q, %v", res.r.Code(), res.err)
 	}
 
-	// Giving up while the card waits.
-	_, c, _ = newSim(t, "5.4.3", simulator.WithTouch(simulator.TouchPolicy{Mode: simulator.TouchDelay, Delay: time.Minute}))
+	// Giving up while the card waits: the context's error comes back.
+	waiting = make(chan struct{})
+	_, c, _ = newSim(t, "5.4.3", simulator.WithTouchFunc(func(ctx context.Context) (bool, error) {
+		close(waiting)
+		<-ctx.Done()
+		return false, ctx.Err()
+	}))
 	if err := c.Put(ctx, put); err != nil {
 		t.Fatal(err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if _, err := c.Calculate(cctx, "touch", chal, true); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("cancelled touch wait: %v", err)
+	go func() { <-waiting; cancel() }()
+	if _, err := c.Calculate(cctx, "touch", chal, true); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled touch wait: %v, want context.Canceled", err)
 	}
 
 	// Touch on a locked, unvalidated card is an authentication error, not

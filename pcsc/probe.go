@@ -56,28 +56,6 @@ type transmitter interface {
 	Transmit(ctx context.Context, apdu []byte) ([]byte, error)
 }
 
-// exchange sends apdu, follows 61xx with GET RESPONSE, and splits off the
-// status word. Only transport failures are errors.
-func exchange(ctx context.Context, t transmitter, apdu []byte) (data []byte, sw uint16, err error) {
-	for range maxGetResponse {
-		resp, err := t.Transmit(ctx, apdu)
-		if err != nil {
-			return nil, 0, err
-		}
-		if len(resp) < 2 {
-			return nil, 0, fmt.Errorf("read card answer: %d bytes, want at least a status word", len(resp))
-		}
-		n := len(resp) - 2
-		data = append(data, resp[:n]...)
-		sw = binary.BigEndian.Uint16(resp[n:])
-		if sw>>8 != 0x61 {
-			return data, sw, nil
-		}
-		apdu = []byte{0x00, 0xC0, 0x00, 0x00, byte(sw)} // ISO 7816-4 GET RESPONSE
-	}
-	return nil, 0, fmt.Errorf("read card answer: more than %d 61xx continuations", maxGetResponse)
-}
-
 func selectAPDU(aid []byte) []byte {
 	return append([]byte{0x00, 0xA4, 0x04, 0x00, byte(len(aid))}, aid...)
 }

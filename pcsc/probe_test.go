@@ -7,6 +7,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/mfabridge/mfabridge/internal/apdu"
 )
 
 // scriptCard answers APDUs from a table written as the readable replay
@@ -167,15 +169,15 @@ func TestProbeKeyTransportError(t *testing.T) {
 
 func TestExchangeShortAnswer(t *testing.T) {
 	s := newScript(t, "> 00A4040005A000000308\n< 90")
-	if _, _, err := probeKey(context.Background(), s); err == nil {
-		t.Fatal("a 1-byte answer was accepted")
+	if _, _, err := probeKey(context.Background(), s); !errors.Is(err, apdu.ErrShortResponse) {
+		t.Fatalf("a 1-byte answer: err = %v, want apdu.ErrShortResponse", err)
 	}
 }
 
 func TestExchangeEndlessContinuation(t *testing.T) {
 	s := newScript(t, "> 00A4040005A000000308\n< 6101\n> 00C0000001\n< 006101")
 	_, _, err := probeKey(context.Background(), s)
-	if err == nil || !strings.Contains(err.Error(), "continuations") {
+	if !errors.Is(err, apdu.ErrResponseTooLong) || !strings.Contains(err.Error(), "continuations") {
 		t.Fatalf("err = %v, want a continuation limit error", err)
 	}
 }

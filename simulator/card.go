@@ -31,6 +31,7 @@ package simulator
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -82,6 +83,16 @@ func WithTouch(p TouchPolicy) Option {
 	return func(c *Card) { c.touch, c.touchSet = p, true }
 }
 
+// WithTouchFunc makes the simulated user a function, for tests that
+// synchronise on the touch instead of betting on delays: when a credential
+// that requires touch is calculated, the card calls touch (holding its lock,
+// as a blinking key is busy) and answers 9000 if it returns true, 6982 (no
+// touch in time) if false, or gives up with the error it returns (the
+// context's, when the wait is cancelled). It overrides any touch policy.
+func WithTouchFunc(touch func(ctx context.Context) (bool, error)) Option {
+	return func(c *Card) { c.touchFunc = touch }
+}
+
 // WithRand sets the source of SELECT/VALIDATE challenges and of new salts
 // (RESET), for deterministic tests. The default is crypto/rand.
 func WithRand(r io.Reader) Option { return func(c *Card) { c.rand = r } }
@@ -129,6 +140,9 @@ type Card struct {
 	oathOnly bool // see WithOATHOnly
 	write    func(path string, data []byte) error
 	log      *slog.Logger // see WithLogger (log.go)
+
+	// touchFunc, when set, plays the user instead of the policy.
+	touchFunc func(ctx context.Context) (bool, error)
 
 	// Session state, lost on power off, reset and deselect.
 	selected  applet

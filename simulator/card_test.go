@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/mfabridge/mfabridge/oath"
 )
@@ -41,11 +43,25 @@ func TestPutCalculateRFC4226(t *testing.T) {
 }
 
 func TestTransmitContextDone(t *testing.T) {
-	c := newTestCard(t, fw543)
-	ctx, cancel := context.WithCancel(context.Background())
+	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.Transmit(ctx, unhex(t, selectOATH)); err == nil {
-		t.Fatal("Transmit with a cancelled context succeeded")
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancel2()
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+		want error
+	}{
+		{"cancelled", cancelled, context.Canceled},
+		{"deadline passed", expired, context.DeadlineExceeded},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestCard(t, fw543)
+			resp, err := c.Transmit(tt.ctx, unhex(t, selectOATH))
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Transmit with a done context = %x, %v; want an error wrapping %v", resp, err, tt.want)
+			}
+		})
 	}
 }
 

@@ -362,6 +362,15 @@ func (c *Card) oathCalculate(ctx context.Context, cmd command) ([]byte, uint16, 
 // waitTouch plays the simulated user. It holds the card's lock, as a real
 // key is busy while it blinks.
 func (c *Card) waitTouch(ctx context.Context) (uint16, error) {
+	if c.touchFunc != nil {
+		switch touched, err := c.touchFunc(ctx); {
+		case err != nil:
+			return 0, err
+		case !touched:
+			return oath.SWAuthRequired, nil
+		}
+		return oath.SWOK, nil
+	}
 	p := c.touchPolicy()
 	if p.Mode == "" || p.Mode == TouchApprove {
 		return oath.SWOK, nil

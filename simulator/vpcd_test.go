@@ -85,6 +85,9 @@ type vpcdTestCard struct {
 	mu    sync.Mutex
 	calls []string
 	block chan struct{} // when set, Transmit waits on it or ctx
+
+	entered     chan struct{} // when set, closed once Transmit is waiting on block
+	enteredOnce sync.Once
 }
 
 func (r *vpcdTestCard) log(s string) { r.mu.Lock(); r.calls = append(r.calls, s); r.mu.Unlock() }
@@ -98,6 +101,9 @@ func (r *vpcdTestCard) Calls() []string {
 func (r *vpcdTestCard) Transmit(ctx context.Context, apdu []byte) ([]byte, error) {
 	r.log("apdu " + hex.EncodeToString(apdu))
 	if r.block != nil {
+		if r.entered != nil {
+			r.enteredOnce.Do(func() { close(r.entered) })
+		}
 		select {
 		case <-r.block:
 		case <-ctx.Done():
@@ -270,12 +276,12 @@ func TestVPCDReconnects(t *testing.T) {
 }
 
 func TestVPCDCancelDuringTransmit(t *testing.T) {
-	card := &vpcdTestCard{block: make(chan struct{})} // a touch that never comes
+	card := &vpcdTestCard{block: make(chan struct{}), entered: make(chan struct{})} // a touch that never comes
 	v := newVPCDFake(t)
 	stop := vpcdServe(t, card, v.ln.Addr().String())
 	c := v.accept(t)
 	vpcdSend(t, c, vpcdHex(t, "00A2000100"))
-	time.Sleep(20 * time.Millisecond)
+	<-card.entered // the bridge is inside Transmit
 	if err := stop(); err != nil {
 		t.Fatalf("ServeVPCD = %v, want nil on cancel", err)
 	}

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,73 +144,6 @@ func testCacheDir(t *testing.T) string {
 type untrustedCase struct {
 	name  string
 	setup func(t *testing.T, path string)
-}
-
-// TestCacheKilledWriter kills a writer process (this test binary, re-run
-// as a helper) at random points and checks the entry is always whole.
-func TestCacheKilledWriter(t *testing.T) {
-	if testing.Short() {
-		t.Skip("spawns processes")
-	}
-	dir := testCacheDir(t)
-	c, err := openCache(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.put("k", writerEntry(-1))
-	for round := range 6 {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCacheWriterHelper$")
-		cmd.Env = append(os.Environ(), "STS_CACHE_WRITER_DIR="+dir)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Duration(20+round*15) * time.Millisecond)
-		cmd.Process.Kill()
-		cmd.Wait()
-		e := c.get("k", discardLog)
-		if e == nil {
-			t.Fatalf("round %d: entry unreadable after kill", round)
-		}
-		n, err := strconv.Atoi(strings.TrimPrefix(e.Credentials.AccessKeyID, "AKIAW"))
-		if err != nil || e.Credentials.SessionToken != writerEntry(n).Credentials.SessionToken {
-			t.Fatalf("round %d: mixed entry %q (token %d bytes)", round, e.Credentials.AccessKeyID, len(e.Credentials.SessionToken))
-		}
-	}
-	// Stale temp files of killed writers are swept by the next write.
-	tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
-	t.Logf("%d of 6 writers were killed mid-write (left a temp file)", len(tmps))
-	old := time.Now().Add(-2 * time.Hour)
-	for _, p := range tmps {
-		os.Chtimes(p, old, old)
-	}
-	if err := c.put("k", writerEntry(99)); err != nil {
-		t.Fatal(err)
-	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) != 0 {
-		t.Errorf("temp files left: %v", left)
-	}
-}
-
-func writerEntry(n int) *cacheEntry {
-	e := testEntry(fmt.Sprintf("AKIAW%d", n), t0)
-	e.Credentials.SessionToken = strings.Repeat(strconv.Itoa(n%10), 200_000+n%1000)
-	return e
-}
-
-func TestCacheWriterHelper(t *testing.T) {
-	dir := os.Getenv("STS_CACHE_WRITER_DIR")
-	if dir == "" {
-		t.Skip("helper process for TestCacheKilledWriter")
-	}
-	c, err := openCache(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for n := 0; ; n++ {
-		if err := c.put("k", writerEntry(n)); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // TestLockBetweenDescriptors: flock(2) locks belong to open file

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/mfabridge/mfabridge/internal/lazyre"
 	"github.com/mfabridge/mfabridge/internal/regfile"
 )
 
@@ -89,12 +90,12 @@ type Role struct {
 }
 
 var (
-	accountIDRe  = lazyRE(`^[0-9]{12}$`)
-	iamNameRe    = lazyRE(`^[\w+=,.@-]{1,64}$`)
-	accessKeyRe  = lazyRE(`^AKIA[A-Z0-9]{12,124}$`)
-	serialRe     = lazyRE(`^[\w+=/:,.@-]{9,256}$`)
-	roleNameRe   = lazyRE(`^[\w+=,.@-]{1,64}$`)
-	regionNameRe = lazyRE(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	accountIDRe  = lazyre.New(`^[0-9]{12}$`)
+	iamNameRe    = lazyre.New(`^[\w+=,.@-]{1,64}$`)
+	accessKeyRe  = lazyre.New(`^AKIA[A-Z0-9]{12,124}$`)
+	serialRe     = lazyre.New(`^[\w+=/:,.@-]{9,256}$`)
+	roleNameRe   = lazyre.New(`^[\w+=,.@-]{1,64}$`)
+	regionNameRe = lazyre.New(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 )
 
 // MaxConfigBytes caps the size of a config file LoadConfig reads. A world

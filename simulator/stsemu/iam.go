@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mfabridge/mfabridge/internal/lazyre"
 )
 
 // IAM emulation: the five calls that manage virtual MFA devices (access
@@ -71,14 +73,14 @@ func iamError(status int, code, msg string) *apiError {
 func noSuchEntity(msg string) *apiError { return iamError(404, "NoSuchEntity", msg) }
 
 var (
-	iamPathRe   = lazyRE(`^(/|/[\x21-\x7E]+/)$`)
-	iamEntityRe = lazyRE(`^[\w+=,.@-]+$`)
-	digitsRe    = lazyRE(`^[0-9]+$`)
+	iamPathRe   = lazyre.New(`^(/|/[\x21-\x7E]+/)$`)
+	iamEntityRe = lazyre.New(`^[\w+=,.@-]+$`)
+	digitsRe    = lazyre.New(`^[0-9]+$`)
 )
 
 // iamStr checks a string parameter against IAM's constraints; it reuses the
 // STS validator's phrasing, which IAM shares.
-func iamStr(v *validator, q *apiRequest, param string, required bool, minLen, maxLen int, re *lazyRegexp, pattern string) string {
+func iamStr(v *validator, q *apiRequest, param string, required bool, minLen, maxLen int, re *lazyre.Regexp, pattern string) string {
 	field := strings.ToLower(param[:1]) + param[1:]
 	val, ok := q.param(param)
 	if !ok {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/mfabridge/mfabridge/internal/lazyre"
 )
 
 // IAM emulation, access keys: CreateAccessKey, UpdateAccessKey,
@@ -57,7 +59,7 @@ type accessKeyRec struct {
 	LastRegion  string
 }
 
-var accessKeyIDParamRe = lazyRE(`^[\w]+$`)
+var accessKeyIDParamRe = lazyre.New(`^[\w]+$`)
 
 // longTermKey returns the owner and secret of an active long-term key.
 func (s *Server) longTermKey(id string) (*userRec, string, bool) {

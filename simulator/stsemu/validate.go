@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mfabridge/mfabridge/internal/lazyre"
 )
 
 // validator collects parameter constraint violations and renders them in
@@ -33,12 +35,12 @@ func (v *validator) err() *apiError {
 	}
 }
 
-var patternCache = map[string]*lazyRegexp{
-	`[\w+=,.@-]*`:                        lazyRE(`^[\w+=,.@-]*$`),
-	`[\w+=/:,.@-]*`:                      lazyRE(`^[\w+=/:,.@-]*$`),
-	`[\w+=,.@:\/-]*`:                     lazyRE(`^[\w+=,.@:/-]*$`),
-	`[\d]*`:                              lazyRE(`^[0-9]*$`),
-	`[\u0009\u000A\u000D\u0020-\u00FF]+`: lazyRE(`^[\x{0009}\x{000A}\x{000D}\x{0020}-\x{00FF}]+$`),
+var patternCache = map[string]*lazyre.Regexp{
+	`[\w+=,.@-]*`:                        lazyre.New(`^[\w+=,.@-]*$`),
+	`[\w+=/:,.@-]*`:                      lazyre.New(`^[\w+=/:,.@-]*$`),
+	`[\w+=,.@:\/-]*`:                     lazyre.New(`^[\w+=,.@:/-]*$`),
+	`[\d]*`:                              lazyre.New(`^[0-9]*$`),
+	`[\u0009\u000A\u000D\u0020-\u00FF]+`: lazyre.New(`^[\x{0009}\x{000A}\x{000D}\x{0020}-\x{00FF}]+$`),
 }
 
 // str checks a string parameter's presence, length (in characters) and
