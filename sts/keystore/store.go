@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/mfabridge/mfabridge/internal/lazyre"
 )
 
 // Key is a long-term access key pair (SessionToken is set only when a
@@ -118,7 +118,7 @@ func WithScryptWorkFactor(logN int) Option {
 // The patterns compile on first use: a bounded repetition such as {12,124}
 // is unrolled by the compiler, which cost every process that links this
 // package (a cached credential-process among them) milliseconds at init.
-var profileRe = lazyRegexp(`^[A-Za-z0-9_@+=,-][A-Za-z0-9_.@+=,-]{0,63}$`)
+var profileRe = lazyre.New(`^[A-Za-z0-9_@+=,-][A-Za-z0-9_.@+=,-]{0,63}$`)
 
 func checkProfile(op, profile string) error {
 	if !profileRe.MatchString(profile) {
@@ -127,19 +127,7 @@ func checkProfile(op, profile string) error {
 	return nil
 }
 
-var keyIDRe = lazyRegexp(`^(AKIA|ASIA)[A-Z0-9]{12,124}$`)
-
-type lazyRegexp string
-
-var compiled sync.Map // lazyRegexp → *regexp.Regexp
-
-func (l lazyRegexp) MatchString(s string) bool {
-	re, ok := compiled.Load(l)
-	if !ok {
-		re, _ = compiled.LoadOrStore(l, regexp.MustCompile(string(l)))
-	}
-	return re.(*regexp.Regexp).MatchString(s)
-}
+var keyIDRe = lazyre.New(`^(AKIA|ASIA)[A-Z0-9]{12,124}$`)
 
 func checkKey(op, profile string, k Key) error {
 	switch {
