@@ -127,6 +127,7 @@ type Provider struct {
 	apiOnce    sync.Once
 	runProcess func(ctx context.Context, command string) ([]byte, error) // nil: runSourceProcess runs it
 	proc       processConfig                                             // process.go
+	sourceKeys SourceKeysFunc                                            // sourcekeys.go
 }
 
 // NewProvider builds a Provider for a resolved profile; token computes the
@@ -339,6 +340,9 @@ func (pr *Provider) handOut(s Step, e *cacheEntry) *Credentials {
 // sourceCredentials returns the root credentials of the chain.
 func (pr *Provider) sourceCredentials(ctx context.Context) (*Credentials, error) {
 	src := pr.profile.Source
+	if src.KeyStore != "" {
+		return pr.storedSourceCredentials(ctx, src)
+	}
 	if src.AccessKeyID != "" {
 		return &Credentials{AccessKeyID: src.AccessKeyID, SecretAccessKey: src.SecretAccessKey, SessionToken: src.SessionToken}, nil
 	}
