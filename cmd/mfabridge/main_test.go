@@ -59,6 +59,10 @@ func TestScripts(t *testing.T) {
 			// netcmds_test.go
 			"freeport": cmdFreePort,
 			"trickle":  cmdTrickle,
+			// keys_test.go
+			"secretscan": cmdSecretScan,
+			"stskey":     cmdSTSKey,
+			"iamkeys":    cmdIAMKeys,
 		},
 	})
 }
