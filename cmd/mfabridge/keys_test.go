@@ -76,17 +76,27 @@ func cmdSTSKey(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// iamkeys PROFILE N reads PROFILE's key from the age store (as mfabridge
-// would, with $MFABRIDGE_KEYRING_PASSPHRASE), checks that it authenticates,
-// and that IAM lists exactly N keys for its user, the stored one among them.
+// iamkeys STORE PROFILE N reads PROFILE's key from STORE (age: with
+// $MFABRIDGE_KEYRING_PASSPHRASE; keyring: the Secret Service of
+// $DBUS_SESSION_BUS_ADDRESS), checks that it authenticates, and that IAM
+// lists exactly N keys for its user, the stored one among them.
 func cmdIAMKeys(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: iamkeys PROFILE N")
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: iamkeys age|keyring PROFILE N")
 	}
 	ctx := context.Background()
-	pass := ts.Getenv("MFABRIDGE_KEYRING_PASSPHRASE")
-	st := keystore.NewAgeFile(filepath.Join(ts.Getenv("MFABRIDGE_CONFIG_DIR"), "keys", "age"),
-		func(context.Context, bool) (string, error) { return pass, nil })
+	var st keystore.Store
+	switch args[0] {
+	case "age":
+		pass := ts.Getenv("MFABRIDGE_KEYRING_PASSPHRASE")
+		st = keystore.NewAgeFile(filepath.Join(ts.Getenv("MFABRIDGE_CONFIG_DIR"), "keys", "age"),
+			func(context.Context, bool) (string, error) { return pass, nil })
+	case "keyring":
+		st = keystore.NewKeyring(nil) // the test process's bus is the desktop's
+	default:
+		ts.Fatalf("iamkeys: unknown store %q", args[0])
+	}
+	args = args[1:]
 	k, err := st.Get(ctx, args[0])
 	ts.Check(err)
 	cmdSTSKey(ts, false, []string{k.AccessKeyID, k.SecretAccessKey})
