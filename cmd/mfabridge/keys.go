@@ -168,7 +168,7 @@ func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, 
 		if forPut {
 			card, closeCard, err := opener(ctx, serial)
 			if err != nil {
-				return nil, err
+				return nil, keyHint(err, "", spec)
 			}
 			pub, err := card.PublicKey(ctx, pivSlot)
 			closeCard()
@@ -212,7 +212,7 @@ func keyHint(err error, profile, store string) error {
 	case errors.Is(err, errNoTerminal) && strings.HasPrefix(store, awsconfig.KeyStorePIV):
 		return hintError{err, "set MFABRIDGE_PIV_PIN, or run mfabridge where it can ask on a terminal"}
 	case errors.Is(err, keystore.ErrBackend):
-		return hintError{err, "is the OS keystore running and unlocked (Secret Service: gnome-keyring or KeePassXC in the desktop session)? On a machine without one use mfabridge_keys = age"}
+		return hintError{err, "is the OS keystore running and unlocked (Secret Service: gnome-keyring or KeePassXC in the desktop session)? On a machine without one, `--to age` keeps the key in a passphrase-encrypted file"}
 	case errors.As(err, &serr):
 		return hintError{err, fmt.Sprintf("insert YubiKey %d, the key this profile's file was sealed to", serr.Want)}
 	}
