@@ -90,3 +90,30 @@ aws_secret_access_key = leftover
 		t.Fatalf("unknown store: got %v", err)
 	}
 }
+
+func FuzzParseKeyStore(f *testing.F) {
+	for _, s := range []string{"keyring", "age", "piv:12345678", "piv:", "piv:0", "piv:4294967296", "piv:+1", "vault", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		kind, serial, err := ParseKeyStore(v)
+		if err != nil {
+			if !errors.Is(err, ErrBadProfileValue) {
+				t.Fatalf("%q: error %v is not ErrBadProfileValue", v, err)
+			}
+			return
+		}
+		switch kind {
+		case KeyStoreKeyring, KeyStoreAge:
+			if v != kind || serial != 0 {
+				t.Fatalf("%q: got %q %d", v, kind, serial)
+			}
+		case KeyStorePIV:
+			if serial == 0 || !strings.HasPrefix(v, "piv:") {
+				t.Fatalf("%q: got piv serial %d", v, serial)
+			}
+		default:
+			t.Fatalf("%q: unknown kind %q", v, kind)
+		}
+	})
+}
