@@ -18,11 +18,11 @@ import (
 	"github.com/mfabridge/mfabridge/sts/keystore"
 )
 
-// secretscan DIR SECRET fails if any file under DIR holds SECRET in clear,
+// secretscan PATH SECRET fails if PATH, or any file under it, holds SECRET in clear,
 // in base64 (standard or URL, padded or not) or in hex (either case).
 func cmdSecretScan(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: secretscan DIR SECRET")
+		ts.Fatalf("usage: secretscan PATH SECRET")
 	}
 	s := []byte(args[1])
 	forms := []string{args[1],
