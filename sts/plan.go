@@ -82,6 +82,8 @@ func MakePlan(p *awsconfig.Profile) (*Plan, error) {
 	switch {
 	case p.Source.CredentialSource == awsconfig.CredentialSourceEnvironment:
 		pl.Source = fmt.Sprintf("keys from the environment (AWS_ACCESS_KEY_ID; credential_source of profile %q)", p.Source.Profile)
+	case p.Source.KeyStore != "":
+		pl.Source = fmt.Sprintf("key of profile %q in %s (mfabridge_keys)", p.Source.Profile, p.Source.KeyStore)
 	case p.Source.AccessKeyID != "":
 		pl.Source = fmt.Sprintf("static keys of profile %q", p.Source.Profile)
 	default:

@@ -159,6 +159,7 @@ type Provider struct {
 	keysOnce    sync.Once // stepKeys
 	keyNames    []string
 	keyFor      []stepKey
+	sourceKeys  SourceKeysFunc // sourcekeys.go
 }
 
 // NewProvider builds a Provider for a resolved profile; token computes the
@@ -410,6 +411,9 @@ func (pr *Provider) handOut(s Step, e *cacheEntry) *Credentials {
 // sourceCredentials returns the root credentials of the chain.
 func (pr *Provider) sourceCredentials(ctx context.Context) (*Credentials, error) {
 	src := pr.profile.Source
+	if src.KeyStore != "" {
+		return pr.storedSourceCredentials(ctx, src)
+	}
 	if src.AccessKeyID != "" {
 		return &Credentials{AccessKeyID: src.AccessKeyID, SecretAccessKey: src.SecretAccessKey, SessionToken: src.SessionToken}, nil
 	}

@@ -112,7 +112,8 @@ func (a *app) provider(p *awsconfig.Profile) (*sts.Provider, *tokenSource, error
 		// the lock held meanwhile; a held lock in ours is one of a calling
 		// mfabridge (issue 13 case 11)
 		sts.WithEnviron(os.Environ()),
-		sts.WithUI(sts.UI{Notify: a.term.notice}), sts.WithLogger(a.log), sts.WithCallTimeout(timeout))
+		sts.WithUI(sts.UI{Notify: a.term.notice}), sts.WithLogger(a.log), sts.WithCallTimeout(timeout),
+		sts.WithSourceKeys(a.sourceKeys)) // keys.go: mfabridge_keys
 	if err != nil {
 		return nil, nil, err
 	}

@@ -62,6 +62,12 @@ func TestDesktopScripts(t *testing.T) {
 			"touchnotice": cmdTouchNotice,
 			"notified":    cmdNotified,
 			"oathkey":     cmdOATHKey,
+			// main_test.go, keys_test.go
+			"stsemu":     cmdSTSEmu,
+			"stslog":     cmdSTSLog,
+			"secretscan": cmdSecretScan,
+			"stskey":     cmdSTSKey,
+			"iamkeys":    cmdIAMKeys,
 		},
 	})
 }

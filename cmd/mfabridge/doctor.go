@@ -67,6 +67,7 @@ func (a *app) doctorCmd() *cobra.Command {
 			d.cache()
 			if cfg != nil {
 				d.credentialProcess(cfg)
+				d.plaintextKeys(cfg) // keys.go
 			}
 			if d.fails > 0 {
 				return fmt.Errorf("%d check(s) failed", d.fails)

@@ -72,6 +72,9 @@ func (a *app) enrollSetup(ctx context.Context, profile, devFlag string) (*enroll
 	if err != nil {
 		return nil, err
 	}
+	if err := a.loadSourceKeys(ctx, p); err != nil { // keys.go: mfabridge_keys
+		return nil, err
+	}
 	ic, err := enroll.NewIAMClient(p, nil)
 	if err != nil {
 		return nil, err

@@ -35,6 +35,7 @@ type app struct {
 	term           *terminal
 	notifyOnce     sync.Once        // see desktop (notify.go)
 	notifier       *notify.Notifier // desktop notices
+	keyPass        string           // age-file passphrase once read (keys.go)
 }
 
 // usageError marks errors in how the command was called (exit status 2).
@@ -95,6 +96,7 @@ AssumeRole / GetSessionToken, caching sessions so one touch serves many roles.`,
 	})
 	root.AddCommand(a.simCmd(), a.accountsCmd(), a.devicesCmd(), a.planCmd(), a.credentialProcessCmd(), a.exportCmd(), a.codeCmd(), a.execCmd(), a.serveCmd(), a.demoCmd(), a.doctorCmd(), a.enrollCmd(), a.rotateCmd(), a.versionCmd())
 	root.AddCommand(a.loginCmd()) // login.go
+	root.AddCommand(a.keysCmd())  // keys.go
 	return root
 }
 

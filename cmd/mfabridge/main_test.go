@@ -17,7 +17,10 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"mfabridge": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)) },
+		"mfabridge": func() {
+			installSoftPIV() // keys_piv_test.go
+			os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+		},
 	})
 }
 
@@ -62,6 +65,10 @@ func TestScripts(t *testing.T) {
 			// fakests_test.go
 			"fakests":  cmdFakeSTS,
 			"waitfile": cmdWaitFile,
+			// keys_test.go
+			"secretscan": cmdSecretScan,
+			"stskey":     cmdSTSKey,
+			"iamkeys":    cmdIAMKeys,
 		},
 	})
 }

@@ -232,12 +232,47 @@ type Source struct {
 	// keys above came from it ("Environment"); empty when they are the
 	// profile's own (or credential_process's).
 	CredentialSource string
+	// KeyStore is the source profile's mfabridge_keys: where its long-term
+	// key is kept ("keyring", "age" or "piv:SERIAL"). Empty: the plaintext
+	// credentials file. When set, AccessKeyID, SecretAccessKey, SessionToken
+	// and CredentialProcess are empty: the caller fetches the key from the
+	// store when a call needs it.
+	KeyStore string
 }
 
 // LongTerm reports whether the source is a static key pair without a session
-// token, the only kind GetSessionToken accepts.
+// token, the only kind GetSessionToken accepts. A key in a store counts as
+// long-term (stores keep IAM users' access keys).
 func (s Source) LongTerm() bool {
-	return s.AccessKeyID != "" && s.SessionToken == ""
+	return s.KeyStore != "" || s.AccessKeyID != "" && s.SessionToken == ""
+}
+
+// KeysKey is the profile setting naming the store of a source profile's
+// access key (mfabridge_keys).
+const KeysKey = "mfabridge_keys"
+
+// Key store kinds of mfabridge_keys.
+const (
+	KeyStoreKeyring = "keyring"
+	KeyStoreAge     = "age"
+	KeyStorePIV     = "piv"
+)
+
+// ParseKeyStore checks an mfabridge_keys value: "keyring", "age" or
+// "piv:SERIAL" (SERIAL a decimal PIV card serial). It returns the kind and,
+// for piv, the serial.
+func ParseKeyStore(v string) (kind string, serial uint32, err error) {
+	switch {
+	case v == KeyStoreKeyring || v == KeyStoreAge:
+		return v, 0, nil
+	case strings.HasPrefix(v, KeyStorePIV+":"):
+		n, perr := strconv.ParseUint(v[len(KeyStorePIV)+1:], 10, 32)
+		if perr != nil || n == 0 {
+			return "", 0, fmt.Errorf("%w: %s = %q: piv needs the card's serial, e.g. piv:12345678", ErrBadProfileValue, KeysKey, v)
+		}
+		return KeyStorePIV, uint32(n), nil
+	}
+	return "", 0, fmt.Errorf("%w: %s = %q: use keyring, age or piv:SERIAL (or remove the line for the credentials file)", ErrBadProfileValue, KeysKey, v)
 }
 
 // Resolve resolves a profile; name "" means AWS_PROFILE, else "default".
@@ -324,6 +359,7 @@ func (c *Config) sourceChain(name string, top map[string]string) ([]hop, error) 
 				"aws_secret_access_key": kv["aws_secret_access_key"],
 				"aws_session_token":     kv["aws_session_token"],
 				"mfa_serial":            kv["mfa_serial"],
+				KeysKey:                 kv[KeysKey],
 			}})
 			break
 		}
@@ -351,7 +387,7 @@ func (c *Config) sourceChain(name string, top map[string]string) ([]hop, error) 
 // credential_process can then call mfabridge without recursion. session
 // reports that the extension applied: chain[1] only lends its keys.
 func (c *Config) sessionSource(name string, top map[string]string, chain []hop) (_ []hop, session bool, _ error) {
-	if len(chain) == 1 && top["role_arn"] == "" && top["aws_access_key_id"] == "" {
+	if len(chain) == 1 && top["role_arn"] == "" && top["aws_access_key_id"] == "" && top[KeysKey] == "" {
 		if cs := top["credential_source"]; cs != "" {
 			// Likewise credential_source (AWS tools read it only with
 			// role_arn): the MFA session's keys from the environment.
@@ -389,6 +425,15 @@ func (c *Config) setSource(p *Profile, chain []hop) (*Profile, error) {
 		SessionToken:      root.kv["aws_session_token"],
 		CredentialProcess: root.kv["credential_process"],
 		CredentialSource:  root.kv[credentialSourceKey],
+	}
+	if ks := root.kv[KeysKey]; ks != "" && p.Source.CredentialSource == "" {
+		if _, _, err := ParseKeyStore(ks); err != nil {
+			return nil, &ProfileError{Profile: root.name, Err: err}
+		}
+		// The key is in the store (any plaintext leftover in the
+		// credentials file is ignored; doctor reports it).
+		p.Source = Source{Profile: root.name, KeyStore: ks}
+		return p, nil
 	}
 	if p.Source.AccessKeyID != "" && p.Source.SecretAccessKey == "" {
 		return nil, &ProfileError{Profile: root.name, Err: ErrNoSourceCreds,

@@ -37,8 +37,10 @@
 //     (before anything is written).
 //   - ErrNoPassphrase: the AgeFile has no Passphrase function or it gave
 //     "". ErrWrongPassphrase: the passphrase does not open the file.
-//   - ErrUnsafeFile: a key file that is not a regular, private (0600 on
-//     Unix) file.
+//   - ErrUnsafeFile: a key file or folder that is not regular and private
+//     to the user (internal/securefile: 0600/0700 and our uid on Unix,
+//     owner SID and an owner-only DACL on Windows; never a link or a
+//     FIFO); it wraps securefile's *Error, which carries the fix.
 //   - Sealed files (ParseSealed, Open, PIVStore.Get): ErrNotSealed (not our
 //     format), ErrTruncated, ErrTampered (the GCM tag or a header field does
 //     not check out), *VersionError (written by a newer mfabridge),

@@ -6,72 +6,53 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 
-	"github.com/mfabridge/mfabridge/internal/regfile"
+	"github.com/mfabridge/mfabridge/internal/securefile"
+	"github.com/mfabridge/mfabridge/sts"
 )
 
 // maxKeyFile caps what a store reads of one key file (a sealed or age file
 // holds a few hundred bytes; an index a few per profile).
 const maxKeyFile = 1 << 20
 
-// readPrivate reads a key file: a regular file (no link, FIFO or device),
-// at most maxKeyFile bytes, not readable by group or others on Unix.
-// Windows ownership and DACL checks are not done here yet (another
-// package will provide them); the mode check is skipped there because Go
-// reports 0666 for every file.
+// readPrivate reads a key file through internal/securefile: a regular file
+// (no link, FIFO or device) of the current user, private to them (mode
+// 0600 on Unix; owner SID and a DACL granting no one else on Windows), at
+// most maxKeyFile bytes. A file failing a check is ErrUnsafeFile (wrapping
+// securefile's *Error, which carries the fix); a missing one matches
+// fs.ErrNotExist.
 func readPrivate(path string) ([]byte, error) {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file (%s)", ErrUnsafeFile, path, fi.Mode().Type())
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %04o; it must be 0600", ErrUnsafeFile, path, fi.Mode().Perm())
-	}
-	return regfile.Read(path, maxKeyFile)
+	data, err := securefile.ReadFile(path, maxKeyFile)
+	return data, unsafe(err)
 }
 
-// writePrivate replaces path atomically with a 0600 file: a temporary file
-// in the same directory (made 0700 if missing), fsync, rename. Windows
-// owner-only DACLs are left to the private-file helper being written on
-// another branch.
+// writePrivate replaces path atomically with a private file (temporary
+// file in the same directory, fsync, rename), creating the directory
+// private (0700, owner-only DACL on Windows) when missing. No other copy
+// of data is left behind.
 func writePrivate(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+	if err := securefile.EnsureDir(filepath.Dir(path), ours); err != nil {
+		return unsafe(err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
+	return unsafe(securefile.WriteFile(path, data))
+}
+
+// ensureDir creates dir private when missing and checks it.
+func ensureDir(dir string) error { return unsafe(securefile.EnsureDir(dir, ours)) }
+
+// ours tells securefile which entries of an existing, too-open directory
+// are mfabridge's, so that it may tighten it (issue 13 case 1): the cache's
+// own files (the rotation journal lives there). A keys folder with anything
+// else in it is refused rather than chmod'ed.
+func ours(name string) bool { return sts.IsCacheFile(name) }
+
+// unsafe marks securefile's refusals as ErrUnsafeFile.
+func unsafe(err error) error {
+	var se *securefile.Error
+	if errors.As(err, &se) {
+		return fmt.Errorf("%w: %w", ErrUnsafeFile, err)
 	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+	return err
 }
 
 // removeFile deletes path; a missing file is ErrNotFound.

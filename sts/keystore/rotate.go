@@ -201,7 +201,7 @@ func (r *KeyRotator) Rotate(ctx context.Context, profile string) (*KeyRotated, e
 	if err := checkProfile("rotate key", profile); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(r.dir, 0o700); err != nil {
+	if err := ensureDir(r.dir); err != nil {
 		return nil, fmt.Errorf("rotate key of %s: %w", profile, err)
 	}
 	lock := flock.New(filepath.Join(r.dir, "keyrotate-"+profile+".lock"))
