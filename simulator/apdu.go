@@ -211,8 +211,7 @@ func (c *Card) dispatch(ctx context.Context, cmd command) ([]byte, uint16, error
 		data, sw := c.otpCommand(cmd)
 		return data, sw, nil
 	case appletPIV:
-		data, sw := c.pivCommand(cmd)
-		return data, sw, nil
+		return c.pivCommand(ctx, cmd)
 	}
 	return nil, oath.SWInsNotSupported, nil
 }
@@ -226,8 +225,15 @@ func (c *Card) selectApplet(cmd command) ([]byte, uint16) {
 		if !bytes.HasPrefix(a.aid, cmd.data) || (c.oathOnly && a.id != appletOATH) {
 			continue
 		}
-		// Selecting any applet deselects OATH and clears its authentication.
+		// Selecting any applet deselects OATH and clears its authentication;
+		// selecting another applet also clears PIV's verified PIN and
+		// management key, a repeated SELECT of PIV keeps them (piv.md).
+		keep := c.piv
+		again := c.selected == appletPIV && a.id == appletPIV
 		c.resetSession()
+		if again {
+			c.piv = keep
+		}
 		c.selected = a.id
 		switch a.id {
 		case appletOATH:
