@@ -84,7 +84,9 @@ func TestSelectVersionSerial(t *testing.T) {
 // A card without the PIV applet: SELECT fails with ErrNotFound.
 type noPIV struct{}
 
-func (noPIV) Transmit(ctx context.Context, apdu []byte) ([]byte, error) { return []byte{0x6A, 0x82}, nil }
+func (noPIV) Transmit(ctx context.Context, apdu []byte) ([]byte, error) {
+	return []byte{0x6A, 0x82}, nil
+}
 
 func TestSelectNoApplet(t *testing.T) {
 	err := NewClient(noPIV{}).Select(context.Background())
