@@ -36,14 +36,14 @@ import (
 type result struct {
 	Serial           uint32 `json:"serial"`
 	Version          string `json:"version"`
-	Public           string `json:"public"`            // uncompressed point, hex
-	Attestation      []byte `json:"attestation"`       // slot attestation certificate, DER
-	AttestationCert  []byte `json:"attestation_cert"`  // F9 certificate, DER
-	AttestedSerial   uint32 `json:"attested_serial"`   // from piv-go's Verifier
-	AttestedPIN      int    `json:"attested_pin"`      // piv.PINPolicy
-	AttestedTouch    int    `json:"attested_touch"`    // piv.TouchPolicy
-	AttestedSlot     string `json:"attested_slot"`     // "9d"
-	Shared           string `json:"shared"`            // ECDH x-coordinate, hex
+	Public           string `json:"public"`             // uncompressed point, hex
+	Attestation      []byte `json:"attestation"`        // slot attestation certificate, DER
+	AttestationCert  []byte `json:"attestation_cert"`   // F9 certificate, DER
+	AttestedSerial   uint32 `json:"attested_serial"`    // from piv-go's Verifier
+	AttestedPIN      int    `json:"attested_pin"`       // piv.PINPolicy
+	AttestedTouch    int    `json:"attested_touch"`     // piv.TouchPolicy
+	AttestedSlot     string `json:"attested_slot"`      // "9d"
+	Shared           string `json:"shared"`             // ECDH x-coordinate, hex
 	YubicoRootsError string `json:"yubico_roots_error"` // piv.Verify with Yubico's roots must fail
 }
 
