@@ -132,6 +132,16 @@ func TestStackPivYkman(t *testing.T) {
 		t.Errorf("ykman piv info after change-pin:\n%s", out)
 	}
 
+	// A self-signed certificate made by ykman with the card's key (GENERAL
+	// AUTHENTICATE sign, PUT DATA of the certificate and CHUID); reading it
+	// back in piv info takes GET RESPONSE (C0) continuations.
+	ykman(t, "", "--device", dev, "piv", "certificates", "generate", "-m", defaultMgmtHex, "-P", "97531864",
+		"-s", "CN=mfabridge PIV stack test", "9d", pubPath)
+	if out := ykman(t, "", "--device", dev, "piv", "info"); !strings.Contains(out, "CN=mfabridge PIV stack test") ||
+		strings.Contains(out, "CHUID:\tNo data available.") {
+		t.Errorf("ykman piv info after certificates generate:\n%s", out)
+	}
+
 	root, err := card.PIVAttestationRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +204,27 @@ func TestStackPivYkman(t *testing.T) {
 		if _, err := piv.VerifyAttestation(f9, slotCert, piv.VerifyOptions{}); !errors.Is(err, piv.ErrAttestation) {
 			t.Errorf("the simulator's attestation against Yubico's roots = %v, want ErrAttestation", err)
 		}
+		cert, err := c.Certificate(ctx, piv.SlotKeyManagement)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cert.Subject.CommonName != "mfabridge PIV stack test" || !pub.Equal(cert.PublicKey) {
+			t.Errorf("certificate ykman wrote: %s, key matches %v", cert.Subject, pub.Equal(cert.PublicKey))
+		}
+		if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
+			t.Errorf("ykman's self-signed certificate (signed by the card) does not verify: %v", err)
+		}
 	})
+
+	// ykman piv reset blocks PIN and PUK with FF blocks, then resets.
+	ykman(t, "", "--device", dev, "piv", "reset", "-f")
+	p := card.Snapshot().PIV
+	if len(p.Keys) != 1 || p.PINTries != 3 || p.PUKTries != 3 || !bytes.Equal(p.PIN, []byte("123456\xff\xff")) {
+		t.Errorf("state after ykman piv reset: %d keys (want only F9), tries %d/%d, PIN %x", len(p.Keys), p.PINTries, p.PUKTries, p.PIN)
+	}
+	if _, ok := p.Keys["f9"]; !ok {
+		t.Error("ykman piv reset removed the attestation key")
+	}
 }
 
 // Our client over PC/SC in both framings: short with command chaining and
