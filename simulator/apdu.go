@@ -140,6 +140,9 @@ func (c *Card) handle(ctx context.Context, apdu []byte) ([]byte, error) {
 	hdr := [4]byte{cmd.cla &^ 0x10, cmd.ins, cmd.p1, cmd.p2}
 	if c.chaining && hdr != c.chainHdr {
 		c.chaining, c.chain = false, nil // a different command ends the chain
+		if c.selected == appletPIV {
+			return withSW(nil, swPIVChainBroken), nil // piv.md: ISO 7816-4 6883
+		}
 	}
 	more := cmd.cla&0x10 != 0 // more parts follow
 	if (more || c.chaining) && len(c.chain)+len(cmd.data) > maxChain {

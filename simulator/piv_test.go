@@ -231,3 +231,16 @@ func TestPIVStateFile(t *testing.T) {
 		})
 	}
 }
+
+// A command chain interrupted by another command: 6883, and the chain is gone.
+func TestPIVChainBroken(t *testing.T) {
+	c := newTestCard(t, fw543)
+	pivAuth(t, c)
+	pivOK(t, c, "10 DB 3F FF 05 5C 03 5F C1 0B")
+	if _, sw := pivTransmit(t, c, "00 CB 3F FF 05 5C 03 5F C1 0B"); sw != 0x6883 {
+		t.Fatalf("GET DATA inside a PUT DATA chain → %04X, want 6883", sw)
+	}
+	if _, sw := pivTransmit(t, c, "00 DB 3F FF 06 53 04 70 02 30 00"); sw != 0x6A80 {
+		t.Fatalf("the chain's last part after the break → %04X, want 6A80 (no 5C: the first part is gone)", sw)
+	}
+}

@@ -48,6 +48,7 @@ const (
 	swPIVBlocked         uint16 = 0x6983
 	swPIVRefNotFound     uint16 = 0x6A88
 	swPIVWrongP1P2       uint16 = 0x6A86
+	swPIVChainBroken     uint16 = 0x6883              // a chain (CLA 10) interrupted by another command
 	swPIVNotFound               = oath.SWFileNotFound // 6A82
 	swPIVSecurity               = oath.SWAuthRequired // 6982
 	swPIVWrongData              = oath.SWWrongSyntax  // 6A80
