@@ -21,7 +21,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,9 +48,12 @@ func attachPIVCard(t *testing.T, s *testStack) *simulator.Card {
 	return card
 }
 
-// pivSession opens the key with serial over PC/SC, begins a transaction,
-// selects PIV and hands our client to f; everything is released after.
-func pivSession(t *testing.T, serial uint32, f func(ctx context.Context, c *piv.Client)) {
+// pivSession connects to reader over PC/SC, begins a transaction, selects
+// PIV and hands our client to f; everything is released after. Only that
+// reader is touched: probing the others (OpenKey) would have pcscd power
+// their cards off a few seconds later, under the feet of the next test's
+// in-process client.
+func pivSession(t *testing.T, reader string, f func(ctx context.Context, c *piv.Client)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -60,7 +62,7 @@ func pivSession(t *testing.T, serial uint32, f func(ctx context.Context, c *piv.
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	k, _, err := pc.OpenKey(ctx, serial)
+	k, err := pc.Connect(ctx, reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,9 +106,10 @@ func TestStackPivYkman(t *testing.T) {
 	s := needStack(t)
 	ykmanPath(t)
 	card := attachPIVCard(t, s)
-	dev := fmt.Sprint(serialB)
+	// --reader, not --device: ykman then never opens the other slot's card.
+	dev := s.slots[1].reader
 
-	out := ykman(t, "", "--device", dev, "piv", "info")
+	out := ykman(t, "", "--reader", dev, "piv", "info")
 	for _, want := range []string{
 		"PIV version: 5.4.3", "WARNING: Using default PIN!", "PIN tries remaining: 3/3",
 		"WARNING: Using default Management key!", "Management key algorithm: TDES",
@@ -118,7 +121,7 @@ func TestStackPivYkman(t *testing.T) {
 	}
 
 	pubPath := filepath.Join(t.TempDir(), "pub.pem")
-	ykman(t, "", "--device", dev, "piv", "keys", "generate", "-a", "ECCP256",
+	ykman(t, "", "--reader", dev, "piv", "keys", "generate", "-a", "ECCP256",
 		"--pin-policy", "ONCE", "--touch-policy", "CACHED", "-m", defaultMgmtHex, "9d", pubPath)
 	pub := readPEMPublic(t, pubPath)
 	k, ok := card.Snapshot().PIV.Keys["9d"]
@@ -126,8 +129,8 @@ func TestStackPivYkman(t *testing.T) {
 		t.Fatalf("state file after ykman keys generate: %+v (present %v)", k, ok)
 	}
 
-	ykman(t, "", "--device", dev, "piv", "access", "change-pin", "-P", piv.DefaultPIN, "-n", "97531864")
-	if out := ykman(t, "", "--device", dev, "piv", "info"); strings.Contains(out, "Using default PIN") ||
+	ykman(t, "", "--reader", dev, "piv", "access", "change-pin", "-P", piv.DefaultPIN, "-n", "97531864")
+	if out := ykman(t, "", "--reader", dev, "piv", "info"); strings.Contains(out, "Using default PIN") ||
 		!strings.Contains(out, "PIN tries remaining: 3/3") {
 		t.Errorf("ykman piv info after change-pin:\n%s", out)
 	}
@@ -135,9 +138,9 @@ func TestStackPivYkman(t *testing.T) {
 	// A self-signed certificate made by ykman with the card's key (GENERAL
 	// AUTHENTICATE sign, PUT DATA of the certificate and CHUID); reading it
 	// back in piv info takes GET RESPONSE (C0) continuations.
-	ykman(t, "", "--device", dev, "piv", "certificates", "generate", "-m", defaultMgmtHex, "-P", "97531864",
+	ykman(t, "", "--reader", dev, "piv", "certificates", "generate", "-m", defaultMgmtHex, "-P", "97531864",
 		"-s", "CN=mfabridge PIV stack test", "9d", pubPath)
-	if out := ykman(t, "", "--device", dev, "piv", "info"); !strings.Contains(out, "CN=mfabridge PIV stack test") ||
+	if out := ykman(t, "", "--reader", dev, "piv", "info"); !strings.Contains(out, "CN=mfabridge PIV stack test") ||
 		strings.Contains(out, "CHUID:\tNo data available.") {
 		t.Errorf("ykman piv info after certificates generate:\n%s", out)
 	}
@@ -160,7 +163,7 @@ func TestStackPivYkman(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pivSession(t, serialB, func(ctx context.Context, c *piv.Client) {
+	pivSession(t, s.slots[1].reader, func(ctx context.Context, c *piv.Client) {
 		md, err := c.Metadata(ctx, byte(piv.SlotKeyManagement))
 		if err != nil {
 			t.Fatal(err)
@@ -217,7 +220,7 @@ func TestStackPivYkman(t *testing.T) {
 	})
 
 	// ykman piv reset blocks PIN and PUK with FF blocks, then resets.
-	ykman(t, "", "--device", dev, "piv", "reset", "-f")
+	ykman(t, "", "--reader", dev, "piv", "reset", "-f")
 	p := card.Snapshot().PIV
 	if len(p.Keys) != 1 || p.PINTries != 3 || p.PUKTries != 3 || !bytes.Equal(p.PIN, []byte("123456\xff\xff")) {
 		t.Errorf("state after ykman piv reset: %d keys (want only F9), tries %d/%d, PIN %x", len(p.Keys), p.PINTries, p.PUKTries, p.PIN)
@@ -242,7 +245,7 @@ func TestStackPivFraming(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer pc.Close()
-			k, _, err := pc.OpenKey(ctx, serialB)
+			k, err := pc.Connect(ctx, s.slots[1].reader)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -389,7 +392,7 @@ func TestStackPivGo(t *testing.T) {
 		t.Fatalf("attested key differs from the key piv-go generated (%v)", err)
 	}
 	// Our client uses the key piv-go made, with the same answer.
-	pivSession(t, serialB, func(ctx context.Context, c *piv.Client) {
+	pivSession(t, s.slots[1].reader, func(ctx context.Context, c *piv.Client) {
 		if err := c.VerifyPIN(ctx, piv.DefaultPIN); err != nil {
 			t.Fatal(err)
 		}
