@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/mfabridge
 PKGS      := ./...
 FUZZTIME  ?= 30s
-DEBS      := pcscd libpcsclite1 vsmartcard-vpcd yubikey-manager awscli chromium
+DEBS      := pcscd libpcsclite1 vsmartcard-vpcd yubikey-manager awscli chromium libpcsclite-dev gcc
 # No cgo anywhere: pcsc loads the PC/SC library at run time (purego).
 export CGO_ENABLED ?= 0
 
@@ -24,6 +24,9 @@ build:
 # Debian's chromium (a real browser for the console sign-in, run headless)
 # and, for desktop_test.go, a D-Bus session (dbus-daemon, dbus-monitor) with
 # gnome-keyring's Secret Service and a notification daemon on Xvfb.
+# libpcsclite-dev and gcc are for one test program only: pcsc/piv_stack_test.go
+# builds testdata/pivgo (github.com/go-piv/piv-go/v2, which needs cgo) as a
+# third-party PIV client; mfabridge itself stays CGO_ENABLED=0.
 deps:
 	@missing=""; \
 	command -v pcscd >/dev/null 2>&1 || missing="$$missing pcscd"; \
@@ -32,6 +35,8 @@ deps:
 	[ -x /usr/bin/ykman ] || missing="$$missing yubikey-manager"; \
 	[ -x /usr/bin/aws ] || missing="$$missing awscli"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -f /usr/include/PCSC/winscard.h ] || missing="$$missing libpcsclite-dev"; \
+	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
 	[ -x /usr/bin/dbus-daemon ] || missing="$$missing dbus-daemon"; \
 	[ -x /usr/bin/dbus-monitor ] || missing="$$missing dbus-bin"; \
 	[ -x /usr/bin/gnome-keyring-daemon ] || missing="$$missing gnome-keyring"; \

@@ -140,6 +140,9 @@ func (c *Card) handle(ctx context.Context, apdu []byte) ([]byte, error) {
 	hdr := [4]byte{cmd.cla &^ 0x10, cmd.ins, cmd.p1, cmd.p2}
 	if c.chaining && hdr != c.chainHdr {
 		c.chaining, c.chain = false, nil // a different command ends the chain
+		if c.selected == appletPIV {
+			return withSW(nil, swPIVChainBroken), nil // piv.md: ISO 7816-4 6883
+		}
 	}
 	more := cmd.cla&0x10 != 0 // more parts follow
 	if (more || c.chaining) && len(c.chain)+len(cmd.data) > maxChain {
@@ -211,8 +214,7 @@ func (c *Card) dispatch(ctx context.Context, cmd command) ([]byte, uint16, error
 		data, sw := c.otpCommand(cmd)
 		return data, sw, nil
 	case appletPIV:
-		data, sw := c.pivCommand(cmd)
-		return data, sw, nil
+		return c.pivCommand(ctx, cmd)
 	}
 	return nil, oath.SWInsNotSupported, nil
 }
@@ -226,8 +228,15 @@ func (c *Card) selectApplet(cmd command) ([]byte, uint16) {
 		if !bytes.HasPrefix(a.aid, cmd.data) || (c.oathOnly && a.id != appletOATH) {
 			continue
 		}
-		// Selecting any applet deselects OATH and clears its authentication.
+		// Selecting any applet deselects OATH and clears its authentication;
+		// selecting another applet also clears PIV's verified PIN and
+		// management key, a repeated SELECT of PIV keeps them (piv.md).
+		keep := c.piv
+		again := c.selected == appletPIV && a.id == appletPIV
 		c.resetSession()
+		if again {
+			c.piv = keep
+		}
 		c.selected = a.id
 		switch a.id {
 		case appletOATH:

@@ -96,32 +96,4 @@ func (c *Card) otpCommand(cmd command) ([]byte, uint16) {
 	return binary.BigEndian.AppendUint32(nil, c.st.Serial), oath.SWOK
 }
 
-// PIV applet: only what piv-go and ykman use to identify a key.
-const (
-	insPIVVersion = 0xFD
-	insPIVSerial  = 0xF8
-)
-
-// pivSelect answers like a YubiKey 5: the application property template
-// (61, with the PIV AID in 4F and the coexistent tag allocation authority 79).
-func (c *Card) pivSelect() []byte {
-	return []byte{
-		0x61, 0x11,
-		0x4F, 0x06, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00,
-		0x79, 0x07, 0x4F, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08,
-	}
-}
-
-func (c *Card) pivCommand(cmd command) ([]byte, uint16) {
-	fw := c.st.Firmware
-	switch cmd.ins {
-	case insPIVVersion:
-		return []byte{fw.Major, fw.Minor, fw.Patch}, oath.SWOK
-	case insPIVSerial:
-		if !fw.AtLeast(fwSerial) {
-			return nil, oath.SWInsNotSupported
-		}
-		return binary.BigEndian.AppendUint32(nil, c.st.Serial), oath.SWOK
-	}
-	return nil, oath.SWInsNotSupported
-}
+// The PIV applet is in pivapplet.go.

@@ -73,6 +73,9 @@ type Stats struct {
 	Total  int          // every APDU, including chained parts and SEND REMAINING
 	Select int          // SELECT commands (INS A4, P1 04)
 	ByINS  map[byte]int // every other APDU by INS (A4 here is CALCULATE ALL)
+	// PIVTouches counts the touches PIV key operations asked the simulated
+	// user for (the touch cache spares some).
+	PIVTouches int
 }
 
 // Option configures a Card.
@@ -152,6 +155,7 @@ type Card struct {
 	chainHdr  [4]byte
 	chain     []byte
 	chaining  bool
+	piv       pivSession // PIV PIN / management key state (pivapplet.go)
 
 	stats Stats
 }
@@ -346,6 +350,7 @@ func (c *Card) resetSession() {
 	c.pending = nil
 	c.chain = nil
 	c.chaining = false
+	c.piv = pivSession{}
 }
 
 // Serial returns the card's serial number.

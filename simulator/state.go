@@ -228,6 +228,7 @@ type State struct {
 	PasswordKey HexBytes     `json:"password_key,omitempty"`
 	Touch       TouchPolicy  `json:"touch"`
 	Credentials []Credential `json:"credentials"`
+	PIV         *PIVState    `json:"piv,omitempty"` // nil: the PIV applet as from the factory (pivstate.go)
 }
 
 // FormFactorUSBAKeychain is the form factor of a YubiKey 5 NFC.
@@ -259,6 +260,7 @@ func (s *State) clone() *State {
 		c.LastChallenge = bytes.Clone(c.LastChallenge)
 		out.Credentials[i] = c
 	}
+	out.PIV = s.PIV.clone()
 	return &out
 }
 
@@ -290,6 +292,11 @@ func (s *State) Validate() error {
 	}
 	if len(s.Credentials) > MaxCredentials {
 		return bad("%d credentials, the card holds %d", len(s.Credentials), MaxCredentials)
+	}
+	if s.PIV != nil {
+		if err := s.PIV.validate(); err != nil {
+			return bad("%v", err)
+		}
 	}
 	seen := make(map[string]bool, len(s.Credentials))
 	for i, c := range s.Credentials {
