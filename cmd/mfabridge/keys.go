@@ -34,9 +34,6 @@ import (
 // `keys list` (it has no mfabridge_keys value).
 const storeCredentialsFile = "credentials-file"
 
-// errPIVNotBuilt: this tree has no PIV client yet (branch piv brings it).
-var errPIVNotBuilt = errors.New("PIV support not built into this tree yet")
-
 // configDir is mfabridge's configuration folder: MFABRIDGE_CONFIG_DIR, else
 // the system's user configuration folder + "mfabridge" (as
 // os.UserConfigDir finds it, from our environment):
@@ -109,25 +106,33 @@ func (a *app) agePassphrase(ctx context.Context, confirm bool) (string, error) {
 }
 
 // pivPIN is the PIV PIN for the card opener: MFABRIDGE_PIV_PIN (CI), else
-// asked on the terminal.
+// asked on the terminal once per process and key (import checks it, then
+// reads the sealed file back).
 func (a *app) pivPIN(ctx context.Context, serial uint32) (string, error) {
 	if p := a.getenv("MFABRIDGE_PIV_PIN"); p != "" {
+		return p, nil
+	}
+	if p, ok := a.pivPINs[serial]; ok {
 		return p, nil
 	}
 	p, err := a.term.readSecret(ctx, fmt.Sprintf("mfabridge: PIV PIN of YubiKey %d: ", serial))
 	if err != nil {
 		return "", fmt.Errorf("read PIV PIN: %w", err) // keyHint advises
 	}
+	if a.pivPINs == nil {
+		a.pivPINs = map[uint32]string{}
+	}
+	a.pivPINs[serial] = p
 	return p, nil
 }
 
+// forgetPIVPIN drops a PIN the card refused, so the next try asks again.
+func (a *app) forgetPIVPIN(serial uint32) { delete(a.pivPINs, serial) }
+
 // openPIVCard is the PIV client's plug point: find the card with serial,
 // open one session on it with the PIN from pivPIN (as its policy asks) and
-// return it as a keystore.Card. Until the PIV client is merged (branch piv)
-// it refuses.
-var openPIVCard = func(a *app, ctx context.Context, serial uint32) (keystore.Card, func() error, error) {
-	return nil, nil, fmt.Errorf("open PIV card %d: %w", serial, errPIVNotBuilt)
-}
+// return it as a keystore.Card (keys_piv_card.go; tests swap it).
+var openPIVCard = openPIVCardDevice
 
 // pivSlot is the slot `keys import/add --to piv:SERIAL` seals to.
 const pivSlot = 0x9d
@@ -167,18 +172,34 @@ func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, 
 		var rcpt *keystore.Recipient
 		if forPut {
 			card, closeCard, err := opener(ctx, serial)
+			if errors.Is(err, keystore.ErrNotFound) {
+				return nil, hintError{fmt.Errorf("PIV card %d: %w", serial, err),
+					fmt.Sprintf("insert YubiKey %d (a simulated one: MFABRIDGE_DEVICE=sim:PATH), or name the serial of the key present: `mfabridge devices` lists them", serial)}
+			}
 			if err != nil {
 				return nil, keyHint(err, "", spec)
 			}
 			pub, err := card.PublicKey(ctx, pivSlot)
-			closeCard()
 			if errors.Is(err, keystore.ErrNotFound) {
-				return nil, hintError{fmt.Errorf("PIV card %d: no key in slot 9d: %w", serial, err),
-					fmt.Sprintf("generate one first: ykman --device %d piv keys generate -a ECCP256 9d -", serial)}
+				closeCard()
+				return nil, hintError{err,
+					fmt.Sprintf("generate one first: ykman --device %d piv keys generate -a ECCP256 9d - (a simulated key: mfabridge sim piv-generate PATH)", serial)}
 			}
 			if err != nil {
+				closeCard()
 				return nil, fmt.Errorf("PIV card %d: read the key of slot 9d: %w", serial, err)
 			}
+			// The store reads the sealed file back: a missing, wrong or
+			// blocked PIN fails here, before anything is written.
+			if pc, ok := card.(interface {
+				checkPIN(context.Context, byte) error
+			}); ok {
+				if err := pc.checkPIN(ctx, pivSlot); err != nil {
+					closeCard()
+					return nil, keyHint(err, "", spec)
+				}
+			}
+			closeCard()
 			rcpt = &keystore.Recipient{Serial: serial, Slot: pivSlot, PublicKey: pub}
 		}
 		return keystore.NewPIVStore(dir, rcpt, opener, opts...)

@@ -33,9 +33,10 @@ type app struct {
 	debug          bool
 	log            *slog.Logger
 	term           *terminal
-	notifyOnce     sync.Once        // see desktop (notify.go)
-	notifier       *notify.Notifier // desktop notices
-	keyPass        string           // age-file passphrase once read (keys.go)
+	notifyOnce     sync.Once         // see desktop (notify.go)
+	notifier       *notify.Notifier  // desktop notices
+	keyPass        string            // age-file passphrase once read (keys.go)
+	pivPINs        map[uint32]string // PIV PINs once typed, by serial (keys.go)
 }
 
 // usageError marks errors in how the command was called (exit status 2).

@@ -19,7 +19,7 @@ func (a *app) simCmd() *cobra.Command {
 		Use:   "sim",
 		Short: "Simulated YubiKeys and a local STS, for tests and demos without hardware or AWS",
 	}
-	cmd.AddCommand(a.simInitCmd(), a.simServeCmd(), a.simSTSCmd())
+	cmd.AddCommand(a.simInitCmd(), a.simServeCmd(), a.simSTSCmd(), a.simPIVGenerateCmd())
 	return cmd
 }
 
