@@ -477,7 +477,13 @@ func (a *app) keysListCmd() *cobra.Command {
 					return keyHint(fmt.Errorf("list %s: %w", storeName(spec), err), "", storeName(spec))
 				}
 				for _, e := range entries {
-					rows = append(rows, row{e, storeName(spec)})
+					name := storeName(spec)
+					// The PIV directory holds every card's files: name the
+					// card the profile says (not the first card listed).
+					if v := profileStore(cfg, e.Profile); strings.HasPrefix(spec, awsconfig.KeyStorePIV+":") && strings.HasPrefix(v, awsconfig.KeyStorePIV+":") {
+						name = v
+					}
+					rows = append(rows, row{e, name})
 				}
 			}
 			sort.SliceStable(rows, func(i, j int) bool { return rows[i].Profile < rows[j].Profile })

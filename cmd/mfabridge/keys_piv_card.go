@@ -150,7 +150,7 @@ func (p *pivCard) verifyPIN(ctx context.Context) error {
 // of a simulated YubiKey (what `ykman piv keys generate` does on a real
 // one), with the factory management key.
 func (a *app) simPIVGenerateCmd() *cobra.Command {
-	var slot string
+	var slot, pinPolicy, touchPolicy string
 	cmd := &cobra.Command{
 		Use:   "piv-generate PATH",
 		Short: "Generate a P-256 key in a PIV slot of the simulated YubiKey in PATH (as `ykman piv keys generate -a ECCP256` on a real key)",
@@ -173,6 +173,14 @@ func (a *app) simPIVGenerateCmd() *cobra.Command {
 				}
 				s = piv.Slot(n)
 			}
+			opts := piv.KeyOptions{Algorithm: piv.AlgECCP256}
+			var ok bool
+			if opts.PINPolicy, ok = map[string]piv.PINPolicy{"default": piv.PINPolicyDefault, "never": piv.PINPolicyNever, "once": piv.PINPolicyOnce, "always": piv.PINPolicyAlways}[pinPolicy]; !ok {
+				return usageError{fmt.Errorf("--pin-policy %q: want default, never, once or always", pinPolicy)}
+			}
+			if opts.TouchPolicy, ok = map[string]piv.TouchPolicy{"default": piv.TouchPolicyDefault, "never": piv.TouchPolicyNever, "always": piv.TouchPolicyAlways, "cached": piv.TouchPolicyCached}[touchPolicy]; !ok {
+				return usageError{fmt.Errorf("--touch-policy %q: want default, never, always or cached", touchPolicy)}
+			}
 			y, err := device.OpenSim(argv[0], device.Hooks{}, a.log)
 			if err != nil {
 				return err
@@ -181,7 +189,7 @@ func (a *app) simPIVGenerateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = c.GenerateKey(cmd.Context(), piv.DefaultManagementKey, s, piv.KeyOptions{Algorithm: piv.AlgECCP256})
+			_, err = c.GenerateKey(cmd.Context(), piv.DefaultManagementKey, s, opts)
 			if rerr := release(); err == nil {
 				err = rerr
 			}
@@ -193,5 +201,7 @@ func (a *app) simPIVGenerateCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&slot, "slot", "9d", "PIV slot: 9a, 9c, 9d, 9e or a retired slot 82..95")
+	cmd.Flags().StringVar(&pinPolicy, "pin-policy", "default", "PIN policy: default (the slot's: once for 9d), never, once, always")
+	cmd.Flags().StringVar(&touchPolicy, "touch-policy", "default", "touch policy: default (never), never, always, cached")
 	return cmd
 }
