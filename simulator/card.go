@@ -226,8 +226,10 @@ func Open(path string, opts ...Option) (*Card, error) {
 		if errors.As(err, &se) && se.Fix != "" {
 			// Advise about the mode only for a file that is a state file:
 			// sim:/etc/passwd must not be told to chmod 600 /etc/passwd.
-			if errors.Is(err, securefile.ErrNotPrivate) && !isStateFile(path) {
-				return nil, fmt.Errorf("open simulator %s: %w: not a simulator state file", path, ErrInvalidState)
+			if errors.Is(err, securefile.ErrNotPrivate) {
+				if derr := notStateFile(path); derr != nil {
+					return nil, fmt.Errorf("open simulator %s: not a simulator state file: %w", path, derr)
+				}
 			}
 			return nil, fmt.Errorf("open simulator: %w: the state file holds the card's keys; fix: %s", err, se.Fix)
 		}
@@ -245,24 +247,27 @@ func Open(path string, opts ...Option) (*Card, error) {
 	return c, nil
 }
 
-// isStateFile reports whether the regular file at path decodes as a
-// simulator state; it is asked only about a file whose mode is too loose,
-// before advising to tighten it.
-func isStateFile(path string) bool {
+// notStateFile says why the regular file at path is not a simulator
+// state (nil if it is one, or cannot be read); it is asked only about a
+// file whose mode is too loose, before advising to tighten it.
+func notStateFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return false
+		return nil
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return false
+		return nil
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxStateSize+1))
-	if err != nil || len(data) > maxStateSize {
-		return false
+	if err != nil {
+		return nil
+	}
+	if len(data) > maxStateSize {
+		return fmt.Errorf("%w: larger than %d bytes", ErrInvalidState, maxStateSize)
 	}
 	_, err = decodeState(data)
-	return err == nil
+	return err
 }
 
 func decodeState(data []byte) (*State, error) {

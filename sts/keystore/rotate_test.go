@@ -61,7 +61,7 @@ func newRotEnv(t *testing.T, store Store) *rotEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &rotEnv{clock: &emuClock{t: time.Date(2026, 12, 2, 8, 0, 5, 0, time.UTC)}, store: store, dir: t.TempDir()}
+	e := &rotEnv{clock: &emuClock{t: time.Date(2026, 12, 2, 8, 0, 5, 0, time.UTC)}, store: store, dir: filepath.Join(t.TempDir(), "journal")} // made by the store, owner-only (a Wine temp dir is Everyone-readable)
 	srv, err := stsemu.New(cfg, stsemu.WithClock(e.clock.Now))
 	if err != nil {
 		t.Fatal(err)
