@@ -9,7 +9,7 @@ DEBS      := pcscd libpcsclite1 vsmartcard-vpcd yubikey-manager awscli chromium 
 # No cgo anywhere: pcsc loads the PC/SC library at run time (purego).
 export CGO_ENABLED ?= 0
 
-.PHONY: demo-nocc all build test test-race deps bench-deps demo bench soak fuzz fuzz-short lint clean \
+.PHONY: test-dist-stack demo-nocc all build test test-race deps bench-deps demo bench soak fuzz fuzz-short lint clean \
 	dist dist-check vet-all deps-windows test-windows
 
 all: build
@@ -142,6 +142,16 @@ dist:
 # must match; every binary CGO_ENABLED=0; the version is git's.
 dist-check:
 	GO=$(GO) ./.ci/dist-check
+
+# test-dist-stack: the Linux release binary itself, as make dist built it,
+# on the real pcscd + vpcd stack: a code from a simulated key equal to the
+# RFC 6238 vector (TestStackCLISimServe), one card session per cold
+# credential-process, and pcsc-lite's library hidden or wrong
+# (TestStackLibraryMissingOrWrong).
+test-dist-stack: dist
+	@bin=$$(ls dist/mfabridge_*_linux_amd64 | head -n 1); [ -x "$$bin" ] || { echo "test-dist-stack: no linux/amd64 binary in dist/" >&2; exit 1; }; \
+	echo "test-dist-stack: $$bin"; \
+	MFABRIDGE_TEST_CLI="$$PWD/$$bin" $(GO) test -count=1 -timeout 10m -run '^(TestStackCLISimServe|TestStackLibraryMissingOrWrong|TestStackOneSessionPerCode)$$' -v ./pcsc
 
 # purego's fake cgo runtime must be compiled as part of the standard library
 # on FreeBSD (purego's README): for builds and for vet.

@@ -54,7 +54,7 @@ var rfcSecret = []byte("12345678901234567890")
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if cliPath != "" {
+	if cliPath != "" && os.Getenv("MFABRIDGE_TEST_CLI") == "" {
 		os.RemoveAll(filepath.Dir(cliPath))
 	}
 	if stack != nil {
@@ -1226,10 +1226,20 @@ var (
 	cliErr  error
 )
 
-// buildCLI builds cmd/mfabridge once per test run.
+// buildCLI builds cmd/mfabridge once per test run, or uses the binary
+// named by MFABRIDGE_TEST_CLI (make test-dist-stack: the release binary
+// that make dist built).
 func buildCLI(t testing.TB) string {
 	t.Helper()
 	cliOnce.Do(func() {
+		if p := os.Getenv("MFABRIDGE_TEST_CLI"); p != "" {
+			if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+				cliErr = fmt.Errorf("MFABRIDGE_TEST_CLI=%s: not a binary: %v", p, err)
+				return
+			}
+			cliPath = p
+			return
+		}
 		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 		if _, err := os.Stat(goTool); err != nil {
 			if goTool, err = exec.LookPath("go"); err != nil {
