@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -112,6 +113,15 @@ func SetProfileKeys(data []byte, profile string, settings []Setting) ([]byte, er
 	}) >= 0 {
 		return nil, fmt.Errorf("set profile keys: %w: profile name %q", ErrBadProfileValue, profile)
 	}
+	return setSectionKeys(data, profileSections(profile), settings), nil
+}
+
+// setSectionKeys sets settings in the last section named by any of names
+// (names[0] is the header a missing section gets), keeping every other
+// byte: existing keys get the new value, missing ones go after the
+// section's last non-blank line. SetProfileKeys and SetCredentialsKeys
+// validate their input, then share this.
+func setSectionKeys(data []byte, names []string, settings []Setting) []byte {
 	lines := splitConfigLines(data)
 	eol := "\n"
 	for _, l := range lines {
@@ -120,12 +130,11 @@ func SetProfileKeys(data []byte, profile string, settings []Setting) ([]byte, er
 			break
 		}
 	}
-	names := profileSections(profile)
 	// The section to edit: the last header naming the profile (the
 	// parser merges repeated sections, later keys winning).
 	start := -1
 	for i, l := range lines {
-		if l.header && (l.section == names[0] || len(names) > 1 && l.section == names[1]) {
+		if l.header && slices.Contains(names, l.section) {
 			start = i
 		}
 	}
@@ -140,7 +149,7 @@ func SetProfileKeys(data []byte, profile string, settings []Setting) ([]byte, er
 		for _, s := range settings {
 			lines = append(lines, configLine{raw: s.Key + " = " + s.Value, eol: eol, key: strings.ToLower(s.Key)})
 		}
-		return joinConfigLines(lines), nil
+		return joinConfigLines(lines)
 	}
 	end := len(lines) // first line after the section
 	for i := start + 1; i < len(lines); i++ {
@@ -163,7 +172,7 @@ func SetProfileKeys(data []byte, profile string, settings []Setting) ([]byte, er
 		}
 	}
 	if len(missing) == 0 {
-		return joinConfigLines(lines), nil
+		return joinConfigLines(lines)
 	}
 	last := start // last non-blank line of the section
 	for i := start + 1; i < end; i++ {
@@ -177,7 +186,7 @@ func SetProfileKeys(data []byte, profile string, settings []Setting) ([]byte, er
 		add = append(add, configLine{raw: s.Key + " = " + s.Value, eol: eol, key: strings.ToLower(s.Key)})
 	}
 	out := append(append(append([]configLine{}, lines[:last+1]...), add...), lines[last+1:]...)
-	return joinConfigLines(out), nil
+	return joinConfigLines(out)
 }
 
 // ReplaceMFASerial switches every profile section of a config file whose
