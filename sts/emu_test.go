@@ -392,7 +392,7 @@ func TestEmuClockSkew(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The emulator's logical clock is t0; use real time for both here.
-	e.clock.ns.Store(time.Now().UnixNano())
+	e.clock.Set(time.Now())
 	if _, err := pr.Credentials(context.Background()); err != nil {
 		t.Fatal(err)
 	}

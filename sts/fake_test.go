@@ -15,33 +15,16 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/mfabridge/mfabridge/internal/ststest"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 const testSecret = "JBSWY3DPEHPK3PXP" // base32, RFC 6238-style test key
 
 // fakeClock is a settable clock shared by providers and the fake STS.
-type fakeClock struct{ ns atomic.Int64 }
+type fakeClock = ststest.Clock
 
-func newFakeClock(t time.Time) *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(t.UnixNano())
-	return c
-}
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-// Sleep advances the fake clock to at least now+d (several sleepers that
-// started at the same time advance it once).
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	target := c.Now().Add(d).UnixNano()
-	for {
-		cur := c.ns.Load()
-		if cur >= target || c.ns.CompareAndSwap(cur, target) {
-			return ctx.Err()
-		}
-	}
-}
+var newFakeClock = ststest.NewClock
 
 // fakeTokens computes real TOTP codes from testSecret and counts them. Its
 // Code method is the Provider's TokenFunc.
@@ -167,55 +150,9 @@ func (f *fakeSTS) AssumeRole(ctx context.Context, in *awssts.AssumeRoleInput, op
 
 // testConfig has four 1-hour roles, one 2-hour role and a session profile,
 // all on one MFA device.
-const testConfig = `
-[default]
-region = eu-west-1
+const testConfig = ststest.Config
 
-[profile base]
-mfa_serial = arn:aws:iam::123456789012:mfa/alice
-
-[profile r1]
-role_arn = arn:aws:iam::210987654321:role/r1
-source_profile = base
-mfa_serial = arn:aws:iam::123456789012:mfa/alice
-
-[profile r2]
-role_arn = arn:aws:iam::210987654321:role/r2
-source_profile = base
-mfa_serial = arn:aws:iam::123456789012:mfa/alice
-duration_seconds = 1800
-
-[profile r3]
-role_arn = arn:aws:iam::210987654321:role/r3
-source_profile = base
-
-[profile r4]
-role_arn = arn:aws:iam::210987654321:role/r4
-source_profile = base
-external_id = ext-4
-
-[profile long]
-role_arn = arn:aws:iam::210987654321:role/long
-source_profile = base
-duration_seconds = 7200
-
-[profile long2]
-role_arn = arn:aws:iam::210987654321:role/long2
-source_profile = base
-duration_seconds = 7200
-
-[profile aged]
-mfa_serial = arn:aws:iam::123456789012:mfa/alice
-source_profile = base
-role_arn = arn:aws:iam::210987654321:role/aged
-mfabridge_mfa_max_age = 1800
-`
-
-const testCredentials = `
-[base]
-aws_access_key_id = AKIAEXAMPLEBASE00001
-aws_secret_access_key = basesecret
-`
+const testCredentials = ststest.Credentials
 
 type testEnv map[string]string
 

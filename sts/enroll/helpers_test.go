@@ -5,37 +5,18 @@ package enroll
 
 import (
 	"bytes"
-	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/mfabridge/mfabridge/internal/ststest"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
 
 // fakeClock is a settable clock shared by providers and the fake STS.
-type fakeClock struct{ ns atomic.Int64 }
+type fakeClock = ststest.Clock
 
-func newFakeClock(t time.Time) *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(t.UnixNano())
-	return c
-}
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-// Sleep advances the fake clock to at least now+d (several sleepers that
-// started at the same time advance it once).
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	target := c.Now().Add(d).UnixNano()
-	for {
-		cur := c.ns.Load()
-		if cur >= target || c.ns.CompareAndSwap(cur, target) {
-			return ctx.Err()
-		}
-	}
-}
+var newFakeClock = ststest.NewClock
 
 var t0 = time.Date(2026, 11, 22, 7, 0, 10, 0, time.UTC)
 
