@@ -341,24 +341,31 @@ func (s *Server) listMFADevices(q *apiRequest, c *caller) (any, *apiError) {
 		}
 	}
 	s.mu.Unlock()
-	sort.Slice(mine, func(i, j int) bool { return mine[i].SerialNumber < mine[j].SerialNumber })
-	// The marker is the last serial of the previous page.
-	if marker != "" {
-		i := sort.Search(len(mine), func(i int) bool { return mine[i].SerialNumber > marker })
-		mine = mine[i:]
-	}
 	var resp listMFADevicesResponse
 	resp.Xmlns = iamNamespace
-	if len(mine) > maxItems {
-		mine = mine[:maxItems]
-		resp.Result.IsTruncated = true
-		resp.Result.Marker = mine[len(mine)-1].SerialNumber
-	}
+	// The marker is the last serial of the previous page.
+	mine, resp.Result.IsTruncated, resp.Result.Marker = page(mine, func(d mfaDeviceXML) string { return d.SerialNumber }, marker, maxItems)
 	resp.Result.Devices = mine
 	if resp.Result.Devices == nil {
 		resp.Result.Devices = []mfaDeviceXML{}
 	}
 	return &resp, nil
+}
+
+// page sorts items by id and returns the page after marker (the last id
+// of the previous page) of at most max items, whether more follow, and the
+// marker for the next page: IAM's Marker/MaxItems paging.
+func page[T any](items []T, id func(T) string, marker string, max int) ([]T, bool, string) {
+	sort.Slice(items, func(i, j int) bool { return id(items[i]) < id(items[j]) })
+	if marker != "" {
+		i := sort.Search(len(items), func(i int) bool { return id(items[i]) > marker })
+		items = items[i:]
+	}
+	if len(items) > max {
+		items = items[:max]
+		return items, true, id(items[len(items)-1])
+	}
+	return items, false, ""
 }
 
 func xmlName(local string) xml.Name { return xml.Name{Local: local} }

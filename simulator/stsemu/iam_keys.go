@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
-	"sort"
 	"strconv"
 	"time"
 
@@ -224,18 +223,9 @@ func (s *Server) listAccessKeys(q *apiRequest, c *caller) (any, *apiError) {
 		}
 	}
 	s.mu.Unlock()
-	sort.Slice(mine, func(i, j int) bool { return mine[i].AccessKeyID < mine[j].AccessKeyID })
-	if marker != "" {
-		i := sort.Search(len(mine), func(i int) bool { return mine[i].AccessKeyID > marker })
-		mine = mine[i:]
-	}
 	var resp listAccessKeysResponse
 	resp.Xmlns = iamNamespace
-	if len(mine) > maxItems {
-		mine = mine[:maxItems]
-		resp.Result.IsTruncated = true
-		resp.Result.Marker = mine[len(mine)-1].AccessKeyID
-	}
+	mine, resp.Result.IsTruncated, resp.Result.Marker = page(mine, func(k accessKeyXML) string { return k.AccessKeyID }, marker, maxItems)
 	resp.Result.Keys = mine
 	if resp.Result.Keys == nil {
 		resp.Result.Keys = []accessKeyXML{}
