@@ -1,12 +1,15 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -491,4 +494,94 @@ func TestSealedKeyDay(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSealedKeyProcesses is the CLI's own wiring (cmd/mfabridge: the
+// PIVStore, its card opener and PIN) across processes, on the real clock:
+// 10 concurrent `credential-process` runs, one per role profile, on a cold
+// cache with alice's key sealed to the simulated key (PIN once, touch
+// cached; the OATH account requires touch). One MFA session is made, so
+// the key must be opened once: one VERIFY carrying the PIN and two touches
+// (OATH + PIV), counted in the processes' --debug traces (the PIV client's
+// APDUs, the simulator's touch waits).
+func TestSealedKeyProcesses(t *testing.T) {
+	const roles = 10
+	w := newWorld(t, roles)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	key := filepath.Join(w.dir, "key.json")
+	w.env = append(w.env, "MFABRIDGE_CONFIG_DIR="+filepath.Join(w.dir, "mfabridge-config"), "MFABRIDGE_PIV_PIN="+piv.DefaultPIN)
+	// The world's key again, with its touches logged (the simulated user
+	// touches after 1 ms) and alice's account requiring touch.
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	serial := "12121212"
+	for _, step := range []struct {
+		stdin string
+		argv  []string
+	}{
+		{"", []string{"sim", "init", key, "--serial", serial, "--touch-policy", "delay:1ms"}},
+		{mfaSecret, []string{"accounts", "add", "--touch", "--issuer", "AWS", "alice@111111111111"}},
+		{"", []string{"sim", "piv-generate", key, "--pin-policy", "once", "--touch-policy", "cached"}},
+		{"", []string{"keys", "import", "alice", "--to", "piv:" + serial}},
+	} {
+		if _, stderr, err := w.run(ctx, step.stdin, step.argv...); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(step.argv, " "), err, stderr)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(w.dir, "credentials")); err != nil || strings.Contains(string(b), aliceSec) {
+		t.Fatalf("the credentials file still holds alice's secret after keys import (%v)", err)
+	}
+	w.log.reset()
+
+	cmds := make([]*exec.Cmd, roles)
+	errs := make([]bytes.Buffer, roles)
+	for i := range roles {
+		cmds[i] = w.command(ctx, "", "--debug", "credential-process", fmt.Sprintf("r%d", i))
+		cmds[i].Stderr = &errs[i]
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("credential-process r%d: %v\n%s", i, err, lastLines(errs[i].String(), 5))
+		}
+	}
+	var verifies, touches int
+	for i := range errs {
+		v, tc := pivTrace(errs[i].String())
+		verifies += v
+		touches += tc
+	}
+	entries, err := w.log.entries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := tally(entries)
+	if tl["GetSessionToken ok"] != 1 || tl["AssumeRole ok"] != roles || tl["failed"] != 0 {
+		t.Fatalf("STS calls %v, want 1 GetSessionToken and %d AssumeRole", tl, roles)
+	}
+	if verifies != 1 || touches != 2 {
+		t.Errorf("%d processes, 1 MFA session: %d PIN VERIFYs, %d touches; want 1 and 2 (OATH + PIV)", roles, verifies, touches)
+	}
+}
+
+// pivTrace counts, in a --debug trace, VERIFY commands carrying a PIN
+// (the PIV client logs them as "> 00200080…<redacted 8 bytes>"; an empty
+// VERIFY, a status probe, has nothing to redact) and the simulated key's
+// touch waits.
+func pivTrace(trace string) (verifies, touches int) {
+	for _, line := range strings.Split(trace, "\n") {
+		if _, apdu, ok := strings.Cut(line, `msg="> `); ok && strings.HasPrefix(apdu, "00200080") && strings.Contains(apdu, "<redacted") {
+			verifies++
+		}
+		if strings.Contains(line, `msg="simulator: waiting for touch"`) {
+			touches++
+		}
+	}
+	return verifies, touches
 }
