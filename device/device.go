@@ -106,8 +106,9 @@ func (n Notice) String() string {
 // Error contract: errors wrap oath sentinels where the card said so
 // (oath.ErrAuthRequired, oath.ErrNoSuchCredential, oath.ErrTouchTimeout …),
 // ErrPasswordRequired / ErrWrongPassword for password problems, and
-// ErrNotFound when a name matches no credential. Every error says which
-// device (kind and serial) it came from.
+// ErrNotFound when a name matches no credential (with ErrNoAccounts when
+// the device holds none). Every error says which device (kind and serial)
+// it came from, and none says what to do about it: advice is the caller's.
 type Device interface {
 	Info() Info
 	// List returns the stored credentials.
