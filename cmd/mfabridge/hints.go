@@ -47,6 +47,18 @@ func printError(w io.Writer, err error, goos string) {
 	}
 }
 
+// oneLine is err and its hints on one line, for where only one message
+// reaches the user (the credential server's answer to an SDK).
+func oneLine(err error, goos string) string {
+	var b strings.Builder
+	b.WriteString(err.Error())
+	for _, h := range hintsFor(err, goos) {
+		b.WriteString("; hint: ")
+		b.WriteString(h)
+	}
+	return b.String()
+}
+
 // hinter is an error that carries its own advice.
 type hinter interface{ Hint() string }
 

@@ -143,6 +143,9 @@ func TestPrintError(t *testing.T) {
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
+	if got, want := oneLine(&device.SimMissingError{Path: "/k"}, "linux"), "simulated YubiKey /k does not exist; hint: create it with `mfabridge sim init /k`"; got != want {
+		t.Errorf("oneLine = %q, want %q", got, want)
+	}
 	b.Reset()
 	printError(&b, errors.New("plain"), "linux")
 	if b.String() != "mfabridge: error: plain\n" {
