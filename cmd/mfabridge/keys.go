@@ -273,6 +273,24 @@ func setProfileStore(cfg *awsconfig.Config, profile, spec string) error {
 	return nil
 }
 
+// clearProfileStore deletes the mfabridge_keys line from the profile's
+// section of the config file (every other byte kept), so the profile reads
+// its key from the credentials file again.
+func clearProfileStore(cfg *awsconfig.Config, profile string) error {
+	data, err := os.ReadFile(cfg.ConfigFile)
+	if err != nil {
+		return fmt.Errorf("remove %s of profile %q: %w", awsconfig.KeysKey, profile, err)
+	}
+	out, n, err := awsconfig.RemoveProfileKeys(data, profile, awsconfig.KeysKey)
+	if err != nil || n == 0 {
+		return err
+	}
+	if err := awsconfig.WriteConfigFile(cfg.ConfigFile, out); err != nil {
+		return fmt.Errorf("remove %s of profile %q: %w", awsconfig.KeysKey, profile, err)
+	}
+	return nil
+}
+
 // checkDest validates a --to value; the credentials file is no destination.
 func checkDest(to string) error {
 	if _, _, err := awsconfig.ParseKeyStore(to); err != nil {
@@ -526,8 +544,10 @@ func (a *app) keysRemoveCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove PROFILE",
 		Short: "Delete a profile's access key from the store its mfabridge_keys names",
-		Long: `remove deletes the key from the profile's store (IAM is not touched: the key
-still exists there until you delete it, e.g. with aws iam delete-access-key).`,
+		Long: `remove deletes the key from the profile's store and the mfabridge_keys line
+from the profile's section of the config file (every other byte kept). IAM is
+not touched: the key still exists there until you delete it, e.g. with aws
+iam delete-access-key.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
@@ -549,7 +569,10 @@ still exists there until you delete it, e.g. with aws iam delete-access-key).`,
 			}
 			fmt.Fprintf(a.stderr, "mfabridge: removed the access key of %s from %s\n", profile, storeName(spec))
 			if spec != "" {
-				fmt.Fprintf(a.stderr, "mfabridge: note: [profile %s] still says %s = %s; `mfabridge keys add %s --to %s` stores a new key\n", profile, awsconfig.KeysKey, spec, profile, spec)
+				if err := clearProfileStore(cfg, profile); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "mfabridge: removed %s = %s from %s\n", awsconfig.KeysKey, spec, cfg.ConfigFile)
 			}
 			return nil
 		},
