@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -137,10 +138,22 @@ var openPIVCard = openPIVCardDevice
 // pivSlot is the slot `keys import/add --to piv:SERIAL` seals to.
 const pivSlot = 0x9d
 
+// pivUse says how keyStore reaches and checks a PIV card.
+type pivUse struct {
+	// seal: the store will be written; the PIV store then reads the
+	// recipient key from the card and checks its attestation.
+	seal bool
+	// trustSim (--trust-simulator-attestation): accept a simulated
+	// YubiKey's attestation chain, which Yubico's roots refuse.
+	trustSim bool
+	// devices are the device settings (mfabridge_device) of the profiles
+	// involved: a sim:PATH among them is where piv:SERIAL may live.
+	devices []string
+}
+
 // keyStore returns the store an mfabridge_keys value names ("" is the
-// credentials file of cfg; cfg may be nil for the other stores). forPut: the store will be written (the PIV
-// store then reads the recipient key from the card).
-func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, forPut bool) (keystore.Store, error) {
+// credentials file of cfg; cfg may be nil for the other stores).
+func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, use pivUse) (keystore.Store, error) {
 	opts := []keystore.Option{keystore.WithLogger(a.log)}
 	if spec == "" || spec == storeCredentialsFile {
 		if cfg == nil {
@@ -167,14 +180,14 @@ func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, 
 			return nil, err
 		}
 		opener := func(ctx context.Context, serial uint32) (keystore.Card, func() error, error) {
-			return openPIVCard(a, ctx, serial)
+			return openPIVCard(a, ctx, serial, use.devices)
 		}
 		var rcpt *keystore.Recipient
-		if forPut {
+		if use.seal {
 			card, closeCard, err := opener(ctx, serial)
 			if errors.Is(err, keystore.ErrNotFound) {
 				return nil, hintError{fmt.Errorf("PIV card %d: %w", serial, err),
-					fmt.Sprintf("insert YubiKey %d (a simulated one: MFABRIDGE_DEVICE=sim:PATH), or name the serial of the key present: `mfabridge devices` lists them", serial)}
+					fmt.Sprintf("insert YubiKey %d (a simulated one: MFABRIDGE_DEVICE=sim:PATH, or the profile's mfabridge_device = sim:PATH), or name the serial of the key present: `mfabridge devices` lists them", serial)}
 			}
 			if err != nil {
 				return nil, keyHint(err, "", spec)
@@ -189,11 +202,15 @@ func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, 
 				closeCard()
 				return nil, fmt.Errorf("PIV card %d: read the key of slot 9d: %w", serial, err)
 			}
-			// The store reads the sealed file back: a missing, wrong or
-			// blocked PIN fails here, before anything is written.
-			if pc, ok := card.(interface {
-				checkPIN(context.Context, byte) error
-			}); ok {
+			if pc, ok := card.(*pivCard); ok {
+				// The key must be one a YubiKey made (or a simulated
+				// one the user trusts): checked before anything is sealed.
+				if err := pc.checkAttestation(ctx, pivSlot, use.trustSim); err != nil {
+					closeCard()
+					return nil, err
+				}
+				// The store reads the sealed file back: a missing, wrong
+				// or blocked PIN fails here, before anything is written.
 				if err := pc.checkPIN(ctx, pivSlot); err != nil {
 					closeCard()
 					return nil, keyHint(err, "", spec)
@@ -206,10 +223,18 @@ func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, 
 	}
 }
 
-// sourceKeys is the provider's sts.WithSourceKeys function: the source
-// profile's key from the store its mfabridge_keys names, in memory only.
-func (a *app) sourceKeys(ctx context.Context, src awsconfig.Source) (aws.Credentials, error) {
-	st, err := a.keyStore(ctx, nil, src.KeyStore, false)
+// sourceKeys returns the provider's sts.WithSourceKeys function: the
+// source profile's key from the store its mfabridge_keys names, in memory
+// only. device is the profile's mfabridge_device (where a piv:SERIAL
+// store may find a simulated key).
+func (a *app) sourceKeys(device string) sts.SourceKeysFunc {
+	return func(ctx context.Context, src awsconfig.Source) (aws.Credentials, error) {
+		return a.readSourceKeys(ctx, src, device)
+	}
+}
+
+func (a *app) readSourceKeys(ctx context.Context, src awsconfig.Source, device string) (aws.Credentials, error) {
+	st, err := a.keyStore(ctx, nil, src.KeyStore, pivUse{devices: []string{device}})
 	if err != nil {
 		return aws.Credentials{}, err
 	}
@@ -317,15 +342,32 @@ mfabridge reads the key only when an STS call needs it: once per MFA session.`,
 	return cmd
 }
 
+const trustSimFlag = "trust-simulator-attestation"
+
+const trustSimUsage = "accept a simulated YubiKey's PIV attestation (mfabridge sim), which Yubico's roots refuse"
+
+// trustSimHelp ends the help of the commands that seal to a PIV key.
+const trustSimHelp = `
+
+With --to piv:SERIAL the key in slot 9d must be attested: its attestation
+certificate (if the card has one: not for an imported key, nor before
+firmware 4.3) must chain to Yubico's PIV attestation root and name this
+serial, slot 9d and this public key, so a software key cannot pose as a
+YubiKey. A simulated YubiKey (mfabridge sim) attests with a root of its own:
+it is accepted only with --trust-simulator-attestation.`
+
 func (a *app) keysImportCmd() *cobra.Command {
-	var to string
+	var (
+		to       string
+		trustSim bool
+	)
 	cmd := &cobra.Command{
 		Use:   "import PROFILE [--to keyring|age|piv:SERIAL]",
 		Short: "Move a profile's access key from where it is (usually ~/.aws/credentials) into a store",
 		Long: `import moves the profile's key into the store: it is written there, read
 back and compared, then removed from the credentials file (every other byte
 of that file is kept; no backup copy is written), and mfabridge_keys is set
-in the profile's section of the config file.`,
+in the profile's section of the config file.` + trustSimHelp,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
@@ -344,7 +386,7 @@ in the profile's section of the config file.`,
 				}
 				return fmt.Errorf("import key of %s: its key is in %s already", profile, to)
 			}
-			src, err := a.keyStore(ctx, cfg, from, false)
+			src, err := a.keyStore(ctx, cfg, from, pivUse{devices: profileDevices(cfg, profile)})
 			if err != nil {
 				return err
 			}
@@ -355,7 +397,7 @@ in the profile's section of the config file.`,
 				}
 				return keyHint(fmt.Errorf("import key of %s: %w", profile, err), profile, storeName(from))
 			}
-			dst, err := a.keyStore(ctx, cfg, to, true)
+			dst, err := a.keyStore(ctx, cfg, to, pivUse{seal: true, trustSim: trustSim, devices: profileDevices(cfg, profile)})
 			if err != nil {
 				return err
 			}
@@ -374,18 +416,22 @@ in the profile's section of the config file.`,
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", awsconfig.KeyStoreKeyring, "store: keyring, age or piv:SERIAL")
+	cmd.Flags().BoolVar(&trustSim, trustSimFlag, false, trustSimUsage)
 	return cmd
 }
 
 func (a *app) keysAddCmd() *cobra.Command {
-	var to string
+	var (
+		to       string
+		trustSim bool
+	)
 	cmd := &cobra.Command{
 		Use:   "add PROFILE [--to keyring|age|piv:SERIAL]",
 		Short: "Store an access key read from standard input (key id, then secret, one per line) for a profile",
 		Long: `add reads the access key id and the secret access key from standard input,
 one per line (on a terminal it asks for each, the secret without echo), never
 from the command line. It stores them and sets mfabridge_keys on the
-profile.`,
+profile.` + trustSimHelp,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
@@ -405,7 +451,7 @@ profile.`,
 			if err != nil {
 				return err
 			}
-			dst, err := a.keyStore(ctx, cfg, to, true)
+			dst, err := a.keyStore(ctx, cfg, to, pivUse{seal: true, trustSim: trustSim, devices: profileDevices(cfg, profile)})
 			if err != nil {
 				return err
 			}
@@ -422,6 +468,7 @@ profile.`,
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", awsconfig.KeyStoreKeyring, "store: keyring, age or piv:SERIAL")
+	cmd.Flags().BoolVar(&trustSim, trustSimFlag, false, trustSimUsage)
 	return cmd
 }
 
@@ -486,7 +533,7 @@ func (a *app) keysListCmd() *cobra.Command {
 					}
 					seenPIVDir = true
 				}
-				st, err := a.keyStore(ctx, cfg, spec, false)
+				st, err := a.keyStore(ctx, cfg, spec, pivUse{})
 				if err != nil {
 					return err
 				}
@@ -557,7 +604,7 @@ iam delete-access-key.`,
 				return err
 			}
 			spec := profileStore(cfg, profile)
-			st, err := a.keyStore(ctx, cfg, spec, false)
+			st, err := a.keyStore(ctx, cfg, spec, pivUse{})
 			if err != nil {
 				return err
 			}
@@ -580,14 +627,17 @@ iam delete-access-key.`,
 }
 
 func (a *app) keysRotateCmd() *cobra.Command {
-	return &cobra.Command{
+	var trustSim bool
+	cmd := &cobra.Command{
 		Use:   "rotate PROFILE",
 		Short: "Replace a profile's access key through IAM, never leaving it without a working key",
 		Long: `rotate creates a new access key for the IAM user (with an MFA session from
 the profile's mfa_serial, or from a profile using it as source_profile),
 stores it where the old one was, checks it with GetCallerIdentity, then
 deactivates and deletes the old key. Progress is journaled in the cache
-folder (never the secret): if rotate is interrupted, run it again to finish.`,
+folder (never the secret): if rotate is interrupted, run it again to finish.
+A piv:SERIAL store checks the card key's attestation again before sealing the
+new key (see keys import --help).`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
@@ -601,7 +651,7 @@ folder (never the secret): if rotate is interrupted, run it again to finish.`,
 				return err
 			}
 			spec := profileStore(cfg, profile)
-			st, err := a.keyStore(ctx, cfg, spec, spec != "" && strings.HasPrefix(spec, awsconfig.KeyStorePIV))
+			st, err := a.keyStore(ctx, cfg, spec, pivUse{seal: strings.HasPrefix(spec, awsconfig.KeyStorePIV), trustSim: trustSim, devices: profileDevices(cfg, profile)})
 			if err != nil {
 				return err
 			}
@@ -649,6 +699,29 @@ folder (never the secret): if rotate is interrupted, run it again to finish.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&trustSim, trustSimFlag, false, trustSimUsage)
+	return cmd
+}
+
+// profileDevices are the device settings (mfabridge_device) of profile
+// and of the profiles using it as their source: where its MFA codes come
+// from, and so where a simulated PIV key may be named.
+func profileDevices(cfg *awsconfig.Config, profile string) []string {
+	var out []string
+	add := func(d string) {
+		if d != "" && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	if p, err := cfg.ResolveSource(profile); err == nil {
+		add(p.Device)
+	}
+	for _, n := range cfg.Names() {
+		if q, err := cfg.ResolveSource(n); err == nil && q.Source.Profile == profile {
+			add(q.Device)
+		}
+	}
+	return out
 }
 
 // sessionProfile is the profile `keys rotate` gets its MFA session with:
@@ -685,7 +758,7 @@ func (a *app) loadSourceKeys(ctx context.Context, p *awsconfig.Profile) error {
 	if p.Source.KeyStore == "" {
 		return nil
 	}
-	c, err := a.sourceKeys(ctx, p.Source)
+	c, err := a.readSourceKeys(ctx, p.Source, p.Device)
 	if err != nil {
 		return fmt.Errorf("read key of profile %q from %s: %w", p.Source.Profile, p.Source.KeyStore, err)
 	}
