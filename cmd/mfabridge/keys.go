@@ -626,6 +626,11 @@ iam delete-access-key.`,
 	}
 }
 
+// rotateStepHook, when set, runs after each completed step of `keys
+// rotate`; an error stops the rotation there as a crash would (the
+// journal is saved). Only tests set it (keys_rotate_test.go).
+var rotateStepHook func(keystore.RotateStep) error
+
 func (a *app) keysRotateCmd() *cobra.Command {
 	var trustSim bool
 	cmd := &cobra.Command{
@@ -685,7 +690,11 @@ new key (see keys import --help).`,
 			if _, err := os.Stat(keystore.KeyJournalPath(dir, profile)); err == nil {
 				a.term.notice("resuming an interrupted access-key rotation of profile " + profile)
 			}
-			rot := keystore.NewKeyRotator(st, iam.New(iamOpts), awssts.New(so), session, dir, keystore.WithLogger(a.log))
+			ropts := []keystore.Option{keystore.WithLogger(a.log)}
+			if rotateStepHook != nil {
+				ropts = append(ropts, keystore.WithStepHook(rotateStepHook))
+			}
+			rot := keystore.NewKeyRotator(st, iam.New(iamOpts), awssts.New(so), session, dir, ropts...)
 			res, err := rot.Rotate(ctx, profile)
 			if err != nil {
 				return keyHint(err, profile, storeName(spec))
