@@ -410,8 +410,9 @@ func TestStackPivGo(t *testing.T) {
 	})
 }
 
-// Issue 11 acceptance through PC/SC: a key ykman generated on the simulated
-// YubiKey is the one `mfabridge keys import alice --to piv:SERIAL` seals
+// Issue 11 acceptance through PC/SC: a key ykman generated in a retired slot
+// of the simulated YubiKey is the one `mfabridge keys import alice --to
+// piv:SERIAL --slot 82` seals
 // alice's access key to (our PIV client over pcscd, checking the key's
 // attestation), `credential-process` then opens it on the same key (PIV
 // first, then OATH for the MFA code) and assumes the role, and the
@@ -440,11 +441,11 @@ func TestStackPivImportYkmanKey(t *testing.T) {
 	s.attach(t, 1, card)
 	t.Cleanup(func() { s.attach(t, 1, s.slots[1].card) })
 
-	// ykman makes the key: P-256 in 9d, PIN once, touch never (no one
-	// touches in a test), with the factory management key.
+	// ykman makes the key: P-256 in retired slot 82, PIN once, touch
+	// never (no one touches in a test), with the factory management key.
 	pubPath := filepath.Join(t.TempDir(), "pub.pem")
 	ykman(t, "", "--reader", s.slots[1].reader, "piv", "keys", "generate", "-a", "ECCP256",
-		"--pin-policy", "ONCE", "--touch-policy", "NEVER", "-m", defaultMgmtHex, "9d", pubPath)
+		"--pin-policy", "ONCE", "--touch-policy", "NEVER", "-m", defaultMgmtHex, "82", pubPath)
 	pub := readPEMPublic(t, pubPath)
 
 	home, stslog := sessionHome(t, "")
@@ -468,14 +469,14 @@ func TestStackPivImportYkmanKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, stderr, err := cliEnv(t, home, env, "keys", "import", "alice", "--to", spec); err == nil ||
+	if _, stderr, err := cliEnv(t, home, env, "keys", "import", "alice", "--to", spec, "--slot", "82"); err == nil ||
 		!strings.Contains(stderr, "attested by a simulated YubiKey") {
 		t.Fatalf("keys import of a simulated key without --trust-simulator-attestation: %v\n%s", err, stderr)
 	}
 	if b, err := os.ReadFile(credsPath); err != nil || !bytes.Equal(b, creds0) {
 		t.Fatalf("a refused import changed the credentials file (%v)", err)
 	}
-	if out, stderr, err := cliEnv(t, home, env, "keys", "import", "alice", "--to", spec, "--trust-simulator-attestation"); err != nil {
+	if out, stderr, err := cliEnv(t, home, env, "keys", "import", "alice", "--to", spec, "--slot", "82", "--trust-simulator-attestation"); err != nil {
 		t.Fatalf("keys import --to %s over PC/SC: %v\n%s\n%s", spec, err, out, stderr)
 	}
 	creds, err := os.ReadFile(credsPath)
@@ -492,7 +493,7 @@ func TestStackPivImportYkmanKey(t *testing.T) {
 	if bytes.Contains(sealed, []byte("alice-secret-access-key")) {
 		t.Fatal("the sealed file holds the secret in clear")
 	}
-	// sealed to the key ykman generated, in 9d of this YubiKey
+	// sealed to the key ykman generated, in slot 82 of this YubiKey
 	hdr, err := keystore.ParseSealed(sealed)
 	if err != nil {
 		t.Fatal(err)
@@ -501,7 +502,7 @@ func TestStackPivImportYkmanKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hdr.Serial != serial || hdr.Slot != 0x9d || !hdr.Recipient.Equal(ykPub) {
+	if hdr.Serial != serial || hdr.Slot != 0x82 || !hdr.Recipient.Equal(ykPub) {
 		t.Fatalf("sealed to serial %d slot %02x, recipient is ykman's key: %v", hdr.Serial, hdr.Slot, hdr.Recipient.Equal(ykPub))
 	}
 
@@ -512,14 +513,11 @@ func TestStackPivImportYkmanKey(t *testing.T) {
 	if got := strings.Count(stslog.String(), "AssumeRole"); got != 1 {
 		t.Errorf("%d AssumeRole calls, want 1:\n%s", got, stslog.String())
 	}
-	// the key ykman made is still the one in 9d (nothing replaced it)
-	if k := card.Snapshot().PIV.Keys["9d"]; k.Origin != 1 {
-		t.Errorf("slot 9d after import: %+v", k)
-	}
+	// the key ykman made is still the one in 82 (nothing replaced it)
 	pivSession(t, s.slots[1].reader, func(ctx context.Context, c *piv.Client) {
-		md, err := c.Metadata(ctx, byte(piv.SlotKeyManagement))
-		if err != nil || !pub.Equal(md.PublicKey) {
-			t.Fatalf("slot 9d holds another key than ykman's (%v)", err)
+		md, err := c.Metadata(ctx, 0x82)
+		if err != nil || !pub.Equal(md.PublicKey) || md.Origin != piv.OriginGenerated {
+			t.Fatalf("slot 82 holds another key than ykman's (%v)", err)
 		}
 	})
 }

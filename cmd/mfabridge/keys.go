@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -135,7 +136,8 @@ func (a *app) forgetPIVPIN(serial uint32) { delete(a.pivPINs, serial) }
 // return it as a keystore.Card (keys_piv_card.go; tests swap it).
 var openPIVCard = openPIVCardDevice
 
-// pivSlot is the slot `keys import/add --to piv:SERIAL` seals to.
+// pivSlot is the slot `keys import/add --to piv:SERIAL` seals to unless
+// --slot says otherwise.
 const pivSlot = 0x9d
 
 // pivUse says how keyStore reaches and checks a PIV card.
@@ -149,6 +151,8 @@ type pivUse struct {
 	// devices are the device settings (mfabridge_device) of the profiles
 	// involved: a sim:PATH among them is where piv:SERIAL may live.
 	devices []string
+	// slot is the PIV slot to seal to (9d or 82-95); 0: 9d.
+	slot byte
 }
 
 // keyStore returns the store an mfabridge_keys value names ("" is the
@@ -184,6 +188,10 @@ func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, 
 		}
 		var rcpt *keystore.Recipient
 		if use.seal {
+			slot := use.slot
+			if slot == 0 {
+				slot = pivSlot
+			}
 			card, closeCard, err := opener(ctx, serial)
 			if errors.Is(err, keystore.ErrNotFound) {
 				return nil, hintError{fmt.Errorf("PIV card %d: %w", serial, err),
@@ -192,32 +200,32 @@ func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, 
 			if err != nil {
 				return nil, keyHint(err, "", spec)
 			}
-			pub, err := card.PublicKey(ctx, pivSlot)
+			pub, err := card.PublicKey(ctx, slot)
 			if errors.Is(err, keystore.ErrNotFound) {
 				closeCard()
 				return nil, hintError{err,
-					fmt.Sprintf("generate one first: ykman --device %d piv keys generate -a ECCP256 9d - (a simulated key: mfabridge sim piv-generate PATH)", serial)}
+					fmt.Sprintf("generate one first: ykman --device %d piv keys generate -a ECCP256 %02x - (a simulated key: mfabridge sim piv-generate PATH --slot %02x)", serial, slot, slot)}
 			}
 			if err != nil {
 				closeCard()
-				return nil, fmt.Errorf("PIV card %d: read the key of slot 9d: %w", serial, err)
+				return nil, fmt.Errorf("PIV card %d: read the key of slot %02x: %w", serial, slot, err)
 			}
 			if pc, ok := card.(*pivCard); ok {
 				// The key must be one a YubiKey made (or a simulated
 				// one the user trusts): checked before anything is sealed.
-				if err := pc.checkAttestation(ctx, pivSlot, use.trustSim); err != nil {
+				if err := pc.checkAttestation(ctx, slot, use.trustSim); err != nil {
 					closeCard()
 					return nil, err
 				}
 				// The store reads the sealed file back: a missing, wrong
 				// or blocked PIN fails here, before anything is written.
-				if err := pc.checkPIN(ctx, pivSlot); err != nil {
+				if err := pc.checkPIN(ctx, slot); err != nil {
 					closeCard()
 					return nil, keyHint(err, "", spec)
 				}
 			}
 			closeCard()
-			rcpt = &keystore.Recipient{Serial: serial, Slot: pivSlot, PublicKey: pub}
+			rcpt = &keystore.Recipient{Serial: serial, Slot: slot, PublicKey: pub}
 		}
 		return keystore.NewPIVStore(dir, rcpt, opener, opts...)
 	}
@@ -334,7 +342,7 @@ section of ~/.aws/config:
 
   keyring      the OS keystore (Secret Service, macOS Keychain, Windows Credential Manager)
   age          an age file encrypted to a passphrase (MFABRIDGE_KEYRING_PASSPHRASE or asked)
-  piv:SERIAL   a file sealed to a P-256 key in slot 9d of that YubiKey (PIN: MFABRIDGE_PIV_PIN or asked)
+  piv:SERIAL   a file sealed to a P-256 key in slot 9d (or a retired slot: --slot) of that YubiKey (PIN: MFABRIDGE_PIV_PIN or asked)
 
 mfabridge reads the key only when an STS call needs it: once per MFA session.`,
 	}
@@ -349,10 +357,10 @@ const trustSimUsage = "accept a simulated YubiKey's PIV attestation (mfabridge s
 // trustSimHelp ends the help of the commands that seal to a PIV key.
 const trustSimHelp = `
 
-With --to piv:SERIAL the key in slot 9d must be attested: its attestation
+With --to piv:SERIAL the key in the slot (--slot, default 9d) must be attested: its attestation
 certificate (if the card has one: not for an imported key, nor before
 firmware 4.3) must chain to Yubico's PIV attestation root and name this
-serial, slot 9d and this public key, so a software key cannot pose as a
+serial, that slot and this public key, so a software key cannot pose as a
 YubiKey. A simulated YubiKey (mfabridge sim) attests with a root of its own:
 it is accepted only with --trust-simulator-attestation.`
 
@@ -360,6 +368,7 @@ func (a *app) keysImportCmd() *cobra.Command {
 	var (
 		to       string
 		trustSim bool
+		slotFlag string
 	)
 	cmd := &cobra.Command{
 		Use:   "import PROFILE [--to keyring|age|piv:SERIAL]",
@@ -373,6 +382,10 @@ in the profile's section of the config file.` + trustSimHelp,
 			ctx := cmd.Context()
 			profile := argv[0]
 			if err := checkDest(to); err != nil {
+				return err
+			}
+			slot, err := parseSealSlot(slotFlag)
+			if err != nil {
 				return err
 			}
 			cfg, err := awsconfig.LoadProfiles(a.getenv)
@@ -397,7 +410,7 @@ in the profile's section of the config file.` + trustSimHelp,
 				}
 				return keyHint(fmt.Errorf("import key of %s: %w", profile, err), profile, storeName(from))
 			}
-			dst, err := a.keyStore(ctx, cfg, to, pivUse{seal: true, trustSim: trustSim, devices: profileDevices(cfg, profile)})
+			dst, err := a.keyStore(ctx, cfg, to, pivUse{seal: true, trustSim: trustSim, devices: profileDevices(cfg, profile), slot: slot})
 			if err != nil {
 				return err
 			}
@@ -417,6 +430,7 @@ in the profile's section of the config file.` + trustSimHelp,
 	}
 	cmd.Flags().StringVar(&to, "to", awsconfig.KeyStoreKeyring, "store: keyring, age or piv:SERIAL")
 	cmd.Flags().BoolVar(&trustSim, trustSimFlag, false, trustSimUsage)
+	cmd.Flags().StringVar(&slotFlag, "slot", "9d", "with --to piv:SERIAL: the PIV slot whose P-256 key seals it, 9d or a retired slot 82..95")
 	return cmd
 }
 
@@ -424,6 +438,7 @@ func (a *app) keysAddCmd() *cobra.Command {
 	var (
 		to       string
 		trustSim bool
+		slotFlag string
 	)
 	cmd := &cobra.Command{
 		Use:   "add PROFILE [--to keyring|age|piv:SERIAL]",
@@ -439,6 +454,10 @@ profile.` + trustSimHelp,
 			if err := checkDest(to); err != nil {
 				return err
 			}
+			slot, err := parseSealSlot(slotFlag)
+			if err != nil {
+				return err
+			}
 			cfg, err := awsconfig.LoadProfiles(a.getenv)
 			if err != nil {
 				return err
@@ -451,7 +470,7 @@ profile.` + trustSimHelp,
 			if err != nil {
 				return err
 			}
-			dst, err := a.keyStore(ctx, cfg, to, pivUse{seal: true, trustSim: trustSim, devices: profileDevices(cfg, profile)})
+			dst, err := a.keyStore(ctx, cfg, to, pivUse{seal: true, trustSim: trustSim, devices: profileDevices(cfg, profile), slot: slot})
 			if err != nil {
 				return err
 			}
@@ -469,6 +488,7 @@ profile.` + trustSimHelp,
 	}
 	cmd.Flags().StringVar(&to, "to", awsconfig.KeyStoreKeyring, "store: keyring, age or piv:SERIAL")
 	cmd.Flags().BoolVar(&trustSim, trustSimFlag, false, trustSimUsage)
+	cmd.Flags().StringVar(&slotFlag, "slot", "9d", "with --to piv:SERIAL: the PIV slot whose P-256 key seals it, 9d or a retired slot 82..95")
 	return cmd
 }
 
@@ -656,7 +676,22 @@ new key (see keys import --help).`,
 				return err
 			}
 			spec := profileStore(cfg, profile)
-			st, err := a.keyStore(ctx, cfg, spec, pivUse{seal: strings.HasPrefix(spec, awsconfig.KeyStorePIV), trustSim: trustSim, devices: profileDevices(cfg, profile)})
+			use := pivUse{trustSim: trustSim, devices: profileDevices(cfg, profile)}
+			if strings.HasPrefix(spec, awsconfig.KeyStorePIV) {
+				// The new key is sealed to the slot the old one was.
+				cur, err := a.keyStore(ctx, cfg, spec, pivUse{})
+				if err != nil {
+					return err
+				}
+				if ps, ok := cur.(*keystore.PIVStore); ok {
+					h, err := ps.Header(profile)
+					if err != nil {
+						return keyHint(fmt.Errorf("rotate key of %s: %w", profile, err), profile, spec)
+					}
+					use.seal, use.slot = true, h.Slot
+				}
+			}
+			st, err := a.keyStore(ctx, cfg, spec, use)
 			if err != nil {
 				return err
 			}
@@ -710,6 +745,15 @@ new key (see keys import --help).`,
 	}
 	cmd.Flags().BoolVar(&trustSim, trustSimFlag, false, trustSimUsage)
 	return cmd
+}
+
+// parseSealSlot reads --slot: 9d or a retired slot 82..95 (hex).
+func parseSealSlot(v string) (byte, error) {
+	n, err := strconv.ParseUint(v, 16, 8)
+	if err != nil || !keystore.ValidSealingSlot(byte(n)) {
+		return 0, usageError{fmt.Errorf("--slot %q: want 9d or a retired slot 82..95", v)}
+	}
+	return byte(n), nil
 }
 
 // profileDevices are the device settings (mfabridge_device) of profile
