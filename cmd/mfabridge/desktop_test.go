@@ -60,6 +60,7 @@ func TestDesktopScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"busmonitor":  cmdBusMonitor,
 			"touchnotice": cmdTouchNotice,
+			"waitfile":    cmdWaitFile, // fakests_test.go
 			"notified":    cmdNotified,
 			"oathkey":     cmdOATHKey,
 			// main_test.go, keys_test.go
