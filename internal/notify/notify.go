@@ -1,11 +1,8 @@
 // Package notify shows desktop notifications for callers that have no
 // terminal (IDEs, desktop apps, a credential server): the freedesktop
 // notification service over the D-Bus session bus on Linux and the BSDs,
-// `osascript` on macOS. Windows is not supported: a toast needs an
-// application identity registered with the shell (an AppUserModelID and a
-// Start-menu shortcut) or it is silently dropped, and PowerShell's toast
-// route takes about a second of start-up per notice; Show then fails with
-// ErrUnsupported and the caller falls back to the terminal.
+// `osascript` on macOS, a toast through Windows PowerShell on Windows
+// (toast.go says how, and why it is safe).
 //
 // Nothing here blocks its caller: Show returns at once and the notice is
 // sent in the background; Close waits at most the time limit. A missing,
@@ -13,9 +10,10 @@
 // callback, never as a hang.
 //
 // Error contract: the failed callback gets ErrUnavailable (no session bus,
-// no notification service), ErrUnsupported (no desktop notifications on
-// this platform), or an error saying what the service answered; errors
-// from the time limit wrap context.DeadlineExceeded.
+// no notification service, no PowerShell to start), ErrUnsupported (no
+// desktop notifications on this platform), or an error saying what the
+// service answered; errors from the time limit wrap
+// context.DeadlineExceeded.
 //
 // The package reads no environment variables: the caller passes the bus
 // address.
@@ -108,7 +106,9 @@ func New(o Options) *Notifier {
 	switch o.GOOS {
 	case "darwin":
 		n.b = osascript{}
-	case "windows", "plan9", "js", "wasip1":
+	case "windows":
+		n.b = &toast{path: powerShellPath(), app: o.AppName, expire: o.Expire, procAttr: hideConsole}
+	case "plan9", "js", "wasip1":
 		n.b = unsupported{}
 	default:
 		n.b = &freedesktop{address: o.BusAddress, app: o.AppName, expire: o.Expire, timeout: o.Timeout}
