@@ -11,8 +11,9 @@ import (
 	"github.com/mfabridge/mfabridge/internal/notify"
 )
 
-// Touch and password notices for callers without a terminal (an IDE, a
-// desktop app, a credential server). $MFABRIDGE_NOTIFY chooses:
+// Touch, password and PIN notices for callers without a terminal (an IDE,
+// a desktop app, a credential server), for OATH codes and for access keys
+// sealed to a PIV key. $MFABRIDGE_NOTIFY chooses:
 //
 //	auto      the terminal when one can be opened, else a desktop
 //	          notification, else a line on stderr (the default)
@@ -20,9 +21,11 @@ import (
 //	terminal  the terminal only (stderr without one), as before
 //	none      no touch notice at all
 //
-// A desktop notice is sent in the background and withdrawn when the key
-// answers; a missing or hung notification service costs at most
-// notify.DefaultTimeout and falls back silently.
+// A desktop notice (D-Bus, macOS Notification Center, a Windows toast
+// through PowerShell) is sent in the background and withdrawn when the key
+// answers; a missing or hung notification service never holds the code
+// and falls back silently (after notify.DefaultTimeout; a toast may take
+// PowerShell's start-up, up to five seconds).
 
 var notifyModes = map[string]bool{"auto": true, "desktop": true, "terminal": true, "none": true}
 

@@ -32,8 +32,9 @@ import (
 //     within its time limit; a PowerShell that is missing, exits, prints
 //     anything else or hangs (as under Wine) fails show, is killed, and
 //     the caller falls back to the terminal.
-//   - Start-up costs about half a second to two seconds; notices are rare
-//     (only when a touch or a password is needed and there is no terminal).
+//   - Start-up costs about half a second to three seconds (show waits up
+//     to toastStartTimeout); notices are rare (only when a touch or a
+//     password is needed and there is no terminal).
 
 // powerShellAUMID is the AppUserModelID of Windows PowerShell's Start-menu
 // shortcut: FOLDERID_System's GUID and the program's path under it.
@@ -51,7 +52,16 @@ type toast struct {
 	expire time.Duration
 	// procAttr prepares the command (Windows: no console window).
 	procAttr func(*exec.Cmd)
+	// minShow: show's time limit is at least this (0: the Notifier's).
+	minShow time.Duration
 }
+
+// toastStartTimeout is show's time limit for a toast: a cold Windows
+// PowerShell takes one to three seconds to start (more while an
+// antivirus scans it), past which the caller gets its terminal fallback.
+const toastStartTimeout = 5 * time.Second
+
+func (w *toast) minShowTimeout() time.Duration { return w.minShow }
 
 type toastNotice struct {
 	cmd    *exec.Cmd

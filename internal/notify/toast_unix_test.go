@@ -135,7 +135,11 @@ func TestToastHungNotifier(t *testing.T) {
 	path, dir := fakePowerShell(t, "exec sleep 600\n")
 	const limit = 300 * time.Millisecond
 	n := New(Options{GOOS: "windows", Timeout: limit, CloseWait: limit / 3})
-	n.b.(*toast).path = path
+	w := n.b.(*toast)
+	if w.minShow != toastStartTimeout {
+		t.Errorf("toast's show limit %v, want %v", w.minShow, toastStartTimeout)
+	}
+	w.path, w.minShow = path, 0 // the Notifier's limit, for a short test
 	start := time.Now()
 	errc := make(chan error, 1)
 	sh := n.Show("t", "b", func(err error) { errc <- err })
@@ -155,4 +159,27 @@ func TestToastHungNotifier(t *testing.T) {
 	if !gone(t, dir) {
 		t.Error("powershell still running")
 	}
+}
+
+// TestToastSlowStart: a PowerShell slower to start than the Notifier's
+// limit (as a cold one is) still shows its toast within the toast's own
+// limit; the caller was not held meanwhile.
+func TestToastSlowStart(t *testing.T) {
+	path, _ := fakePowerShell(t, "sleep 0.6; read -r s; echo shown; read -r then; exit 0\n")
+	n := New(Options{GOOS: "windows", Timeout: 200 * time.Millisecond, CloseWait: 50 * time.Millisecond})
+	w := n.b.(*toast)
+	w.path, w.minShow = path, 10*time.Second
+	errc := make(chan error, 1)
+	start := time.Now()
+	sh := n.Show("t", "b", func(err error) { errc <- err })
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("Show blocked for %v", d)
+	}
+	sh.Wait()
+	select {
+	case err := <-errc:
+		t.Fatalf("a slow PowerShell was given up at the Notifier's limit: %v", err)
+	default:
+	}
+	sh.Close()
 }
