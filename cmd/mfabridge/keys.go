@@ -118,6 +118,9 @@ func (a *app) pivPIN(ctx context.Context, serial uint32) (string, error) {
 		return p, nil
 	}
 	p, err := a.term.readSecret(ctx, fmt.Sprintf("mfabridge: PIV PIN of YubiKey %d: ", serial))
+	if errors.Is(err, errNoTerminal) {
+		a.pivPINNotice(serial) // notify.go
+	}
 	if err != nil {
 		return "", fmt.Errorf("read PIV PIN: %w", err) // keyHint advises
 	}

@@ -136,6 +136,9 @@ func (p *pivCard) ECDH(ctx context.Context, slot byte, peer *ecdh.PublicKey) ([]
 			return nil, err
 		}
 	}
+	if md.TouchPolicy == piv.TouchPolicyAlways || md.TouchPolicy == piv.TouchPolicyCached {
+		defer p.a.pivTouchNotice(p.serial)() // notify.go
+	}
 	return p.c.ECDH(ctx, piv.Slot(slot), peer)
 }
 
