@@ -17,6 +17,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	// A cached `credential-process [PROFILE]` is answered by this
+	// package's init, before the packages below are initialised.
+	_ "github.com/mfabridge/mfabridge/cmd/mfabridge/internal/warm"
 	"github.com/mfabridge/mfabridge/internal/notify"
 )
 
