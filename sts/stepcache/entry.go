@@ -26,22 +26,25 @@ type Credentials struct {
 
 // ProcessOutput renders credentials in the credential_process format, with
 // Expiration as RFC 3339 UTC ("Z"), the one form every SDK accepts.
+//
+// It writes what encoding/json writes for its struct (Version,
+// AccessKeyId, SecretAccessKey, SessionToken and Expiration, the last two
+// omitted when empty), without reflection (fastjson.go).
 func (c Credentials) ProcessOutput() ([]byte, error) {
-	out := struct {
-		Version         int    `json:"Version"`
-		AccessKeyID     string `json:"AccessKeyId"`
-		SecretAccessKey string `json:"SecretAccessKey"`
-		SessionToken    string `json:"SessionToken,omitempty"`
-		Expiration      string `json:"Expiration,omitempty"`
-	}{1, c.AccessKeyID, c.SecretAccessKey, c.SessionToken, ""}
+	b := make([]byte, 0, 160+len(c.AccessKeyID)+len(c.SecretAccessKey)+len(c.SessionToken))
+	b = append(b, `{"Version":1,"AccessKeyId":`...)
+	b = appendJSONString(b, c.AccessKeyID)
+	b = append(b, `,"SecretAccessKey":`...)
+	b = appendJSONString(b, c.SecretAccessKey)
+	if c.SessionToken != "" {
+		b = append(b, `,"SessionToken":`...)
+		b = appendJSONString(b, c.SessionToken)
+	}
 	if !c.Expiration.IsZero() {
-		out.Expiration = c.Expiration.UTC().Format(time.RFC3339)
+		b = append(b, `,"Expiration":`...)
+		b = appendJSONString(b, c.Expiration.UTC().Format(time.RFC3339))
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("encode credentials: %w", err)
-	}
-	return b, nil
+	return append(b, '}'), nil
 }
 
 // DefaultCacheDir returns MFABRIDGE_CACHE_DIR if set, else the user cache
@@ -139,11 +142,16 @@ func (e *Entry) valid() bool {
 		c.SecretAccessKey != "" && !c.Expiration.IsZero()
 }
 
-// ParseEntry parses an entry file, refusing incomplete ones.
+// ParseEntry parses an entry file, refusing incomplete ones. Entries as
+// mfabridge writes them are read without reflection (fastjson.go), others
+// by encoding/json.
 func ParseEntry(b []byte) (*Entry, error) {
-	var e Entry
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("parse cache entry: %w", err)
+	e, ok := parseCanonical(b)
+	if !ok {
+		e = Entry{}
+		if err := json.Unmarshal(b, &e); err != nil {
+			return nil, fmt.Errorf("parse cache entry: %w", err)
+		}
 	}
 	if !e.valid() {
 		return nil, errors.New("parse cache entry: incomplete entry")
@@ -223,16 +231,6 @@ func (k StepKey) MarshalJSON() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// appendJSONString appends s as a JSON string, escaped as encoding/json
-// escapes it (a plain string needs no reflection).
-func appendJSONString(b []byte, s string) []byte {
-	q, err := json.Marshal(s)
-	if err != nil { // a string always encodes
-		return strconv.AppendQuote(b, s)
-	}
-	return append(b, q...)
-}
-
 // StepKeys returns each step's cache key (file name without ".json") and
 // what it hashes, for the plan pl of profile p.
 func StepKeys(p *awsconfig.Profile, pl *Plan) ([]string, []StepKey) {
@@ -253,7 +251,7 @@ func StepKeys(p *awsconfig.Profile, pl *Plan) ([]string, []StepKey) {
 				k.Serial = p.MFASerial
 			}
 		}
-		keys[i], sks[i] = CacheKey(k), k
+		keys[i], sks[i] = stepCacheKey(k), k
 		caller = "step:" + keys[i]
 	}
 	return keys, sks
