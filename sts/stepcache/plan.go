@@ -24,6 +24,7 @@ package stepcache
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,15 +101,18 @@ func (pl *Plan) ViaSession() bool { return len(pl.Steps) > 0 && pl.Steps[0].Shar
 // Later hops are plain AssumeRole calls, capped at 1 hour by STS.
 func MakePlan(p *awsconfig.Profile) (*Plan, error) {
 	pl := &Plan{Profile: p.Name, MFASerial: p.MFASerial}
+	// strconv.Quote is fmt's %q for a string: fmt stays out of a cached
+	// credential-process (issue 12).
+	src := strconv.Quote(p.Source.Profile)
 	switch {
 	case p.Source.CredentialSource == awsconfig.CredentialSourceEnvironment:
-		pl.Source = fmt.Sprintf("keys from the environment (AWS_ACCESS_KEY_ID; credential_source of profile %q)", p.Source.Profile)
+		pl.Source = "keys from the environment (AWS_ACCESS_KEY_ID; credential_source of profile " + src + ")"
 	case p.Source.KeyStore != "":
-		pl.Source = fmt.Sprintf("key of profile %q in %s (mfabridge_keys)", p.Source.Profile, p.Source.KeyStore)
+		pl.Source = "key of profile " + src + " in " + p.Source.KeyStore + " (mfabridge_keys)"
 	case p.Source.AccessKeyID != "":
-		pl.Source = fmt.Sprintf("static keys of profile %q", p.Source.Profile)
+		pl.Source = "static keys of profile " + src
 	default:
-		pl.Source = fmt.Sprintf("credential_process of profile %q", p.Source.Profile)
+		pl.Source = "credential_process of profile " + src
 	}
 	session := Step{Action: ActionGetSessionToken, Profile: p.Source.Profile,
 		Duration: p.SessionDuration, MFA: true, Shared: true, MaxAge: p.MFAMaxAge}
