@@ -21,6 +21,7 @@ import (
 
 	"github.com/mfabridge/mfabridge/sts"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
+	"github.com/mfabridge/mfabridge/sts/awsconfig/configfile"
 	"github.com/mfabridge/mfabridge/sts/keystore"
 )
 
@@ -267,7 +268,7 @@ func setProfileStore(cfg *awsconfig.Config, profile, spec string) error {
 	if err != nil {
 		return err
 	}
-	if err := awsconfig.WriteConfigFile(cfg.ConfigFile, out); err != nil {
+	if err := configfile.Write(cfg.ConfigFile, out); err != nil {
 		return fmt.Errorf("set %s of profile %q: %w", awsconfig.KeysKey, profile, err)
 	}
 	return nil

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mfabridge/mfabridge/internal/ospath"
 	"github.com/mfabridge/mfabridge/internal/securefile"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
@@ -68,20 +68,20 @@ func CacheDirFor(goos string, env awsconfig.Env) (string, error) {
 	switch goos {
 	case "windows":
 		if d := env("LocalAppData"); d != "" {
-			return filepath.Join(d, "mfabridge"), nil
+			return ospath.Join(d, "mfabridge"), nil
 		}
 		return "", errors.New("default cache dir: neither MFABRIDGE_CACHE_DIR nor LocalAppData is set")
 	case "darwin", "ios":
 		if h := env("HOME"); h != "" {
-			return filepath.Join(h, "Library", "Caches", "mfabridge"), nil
+			return ospath.Join(h, "Library", "Caches", "mfabridge"), nil
 		}
 	default:
 		// XDG: a relative value is invalid and ignored.
-		if d := env("XDG_CACHE_HOME"); d != "" && filepath.IsAbs(d) {
-			return filepath.Join(d, "mfabridge"), nil
+		if d := env("XDG_CACHE_HOME"); d != "" && ospath.IsAbs(d) {
+			return ospath.Join(d, "mfabridge"), nil
 		}
 		if h := env("HOME"); h != "" {
-			return filepath.Join(h, ".cache", "mfabridge"), nil
+			return ospath.Join(h, ".cache", "mfabridge"), nil
 		}
 	}
 	return "", errors.New("default cache dir: neither MFABRIDGE_CACHE_DIR nor HOME is set")
@@ -166,7 +166,7 @@ const MaxFile = 1 << 20
 // dir, only if it is a regular file private to us and not a link
 // (securefile.ReadFile).
 func ReadEntry(dir, key string) (*Entry, error) {
-	b, err := securefile.ReadFile(filepath.Join(dir, key+".json"), MaxFile)
+	b, err := securefile.ReadFile(ospath.Join(dir, key+".json"), MaxFile)
 	if err != nil {
 		return nil, err
 	}
