@@ -13,14 +13,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
-
-	"github.com/mfabridge/mfabridge/simulator/stsemu"
 	"github.com/mfabridge/mfabridge/sts"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
 )
@@ -366,140 +361,6 @@ func calculateAPDUs(trace string) int {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// fakeClock is the simulated day's clock, shared by the Providers and the
-// emulator (credential expiry, TOTP steps); SigV4 stays on the real clock.
-type fakeClock struct{ ns atomic.Int64 }
-
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.Advance(d)
-	return nil
-}
-
-// countingTokens is the YubiKey of the simulated day: alice's one account,
-// each code computed counted as a touch.
-type countingTokens struct {
-	codes atomic.Int64
-}
-
-// Code is the providers' sts.TokenFunc.
-func (t *countingTokens) Code(ctx context.Context, at time.Time) (string, error) {
-	t.codes.Add(1)
-	return totp.GenerateCodeCustom(mfaSecret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-}
-
-// dayResult is one simulated working day.
-type dayResult struct {
-	touches, awscliTouches int
-	gst, ar                int
-	uses                   int
-}
-
-// simulateDay runs an 8-hour day on a fake clock: every `every`, each of
-// the role profiles asks for credentials (as a shell prompt, a Terraform
-// run or an SDK refresh would). mfabridge's touches are the codes the
-// Providers compute. The AWS CLI's are counted by its documented rule in the
-// same loop: a role profile with mfa_serial prompts for a code whenever its
-// cached role credentials (default 1 h) have less than 15 minutes left.
-func simulateDay(tb testing.TB, roles int, day, every time.Duration) dayResult {
-	tb.Helper()
-	clock := &fakeClock{}
-	clock.ns.Store(time.Now().Truncate(time.Hour).Add(9 * time.Hour).UnixNano())
-	cfgw, err := stsemu.ParseConfig([]byte(worldConfig(1, roles)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	log := &syncBuf{}
-	srv, err := stsemu.New(cfgw, stsemu.WithClock(clock.Now), stsemu.WithLog(log))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	hs := httptestServer(tb, srv)
-	cfg, err := awsconfig.ParseProfiles([]byte(profilesConfig(1, roles)), []byte(credentialsFile(1)), func(k string) string {
-		if k == "AWS_ENDPOINT_URL_STS" {
-			return hs
-		}
-		return ""
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tokens := &countingTokens{}
-	cache := tb.TempDir()
-	providers := make([]*sts.Provider, roles)
-	for i := range roles {
-		p, err := cfg.Resolve(fmt.Sprintf("r%d", i))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		providers[i], err = sts.NewProvider(p, tokens.Code, cache, sts.WithClock(clock.Now), sts.WithSleep(clock.Sleep))
-		if err != nil {
-			tb.Fatal(err)
-		}
-	}
-	var res dayResult
-	cliExpiry := make([]time.Time, roles)
-	start := clock.Now()
-	for clock.Now().Sub(start) < day {
-		now := clock.Now()
-		for i, pr := range providers {
-			c, err := pr.Credentials(context.Background())
-			if err != nil {
-				tb.Fatalf("%s into the day, r%d: %v", now.Sub(start), i, err)
-			}
-			if left := c.Expiration.Sub(clock.Now()); left < awsconfig.MinRemaining {
-				tb.Fatalf("%s into the day, r%d: credentials with %v left handed out", now.Sub(start), i, left)
-			}
-			res.uses++
-			if cliExpiry[i].Sub(now) < awsconfig.MinRemaining {
-				res.awscliTouches++
-				cliExpiry[i] = now.Add(awsconfig.DefaultRoleDuration)
-			}
-		}
-		clock.Advance(every)
-	}
-	entries, err := log.entries()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	t := tally(entries)
-	if t["failed"] != 0 {
-		tb.Fatalf("STS refused %d requests during the day: %v", t["failed"], t)
-	}
-	res.touches = int(tokens.codes.Load())
-	res.gst, res.ar = t["GetSessionToken ok"], t["AssumeRole ok"]
-	return res
-}
-
-// BenchmarkTouchDay: touches for 10 role profiles over a simulated 8-hour
-// day (each profile used every 5 minutes), mfabridge against the AWS CLI's
-// own mfa_serial flow. Target: 1 touch.
-func BenchmarkTouchDay(b *testing.B) {
-	var r dayResult
-	for range b.N {
-		r = simulateDay(b, 10, 8*time.Hour, 5*time.Minute)
-	}
-	b.ReportMetric(float64(r.touches), "mfabridge-touches")
-	b.ReportMetric(float64(r.awscliTouches), "awscli-touches")
-	b.ReportMetric(float64(r.gst), "GetSessionToken")
-	b.ReportMetric(float64(r.ar), "AssumeRole")
-	b.ReportMetric(float64(r.uses), "uses")
-}
-
-// The day's figures are deterministic: pin them as a test too.
-func TestTouchDay(t *testing.T) {
-	r := simulateDay(t, 10, 8*time.Hour, 5*time.Minute)
-	// Each role refreshes when under 15 minutes of its hour remain: at
-	// 0, 50, 100, … 450 minutes, 10 times in 8 hours.
-	if r.touches != 1 || r.awscliTouches != 100 || r.gst != 1 || r.ar != 100 {
-		t.Errorf("day = %+v, want 1 touch (AWS CLI 100), 1 GetSessionToken, 100 AssumeRole", r)
-	}
 }
 
 // TestCalculateAPDUs pins the trace format the cold-start count relies on.

@@ -340,14 +340,23 @@ func (s *soak) result(sc scenario, kind, profile string, stdout, stderr string, 
 	}
 }
 
-// errorLine is the last "mfabridge: " line of stderr: the error, printed
-// after any notices.
+// errorLine is the error of stderr: the last "mfabridge: error: " line
+// (printed after any notices, before its hints), else the last
+// "mfabridge: " line that is not a hint.
 func errorLine(stderr string) string {
-	msg := ""
+	msg, errMsg := "", ""
 	for _, line := range strings.Split(stderr, "\n") {
-		if m, ok := strings.CutPrefix(line, "mfabridge: "); ok {
+		m, ok := strings.CutPrefix(line, "mfabridge: ")
+		switch {
+		case !ok || strings.HasPrefix(m, "hint: "):
+		case strings.HasPrefix(m, "error: "):
+			errMsg = strings.TrimSpace(strings.TrimPrefix(m, "error: "))
+		default:
 			msg = strings.TrimSpace(m)
 		}
+	}
+	if errMsg != "" {
+		return errMsg
 	}
 	return msg
 }
@@ -365,6 +374,7 @@ func classify(msg string) string {
 		{"signature", "clock skew"},
 		{"expired", "expired"},
 		{"timeout", "timeout"},
+		{"no answer within", "timeout"},
 	} {
 		if strings.Contains(l, c.word) {
 			return c.cause
@@ -504,7 +514,7 @@ func (s *soak) serveGet(sc scenario, sv *served) {
 	}
 	stderr := ""
 	if err != nil {
-		stderr = "mfabridge: " + err.Error()
+		stderr = "mfabridge: error: " + err.Error()
 	}
 	s.result(sc, "serve request", sv.profile, "", stderr, err)
 }
@@ -888,6 +898,9 @@ func TestErrorLineAndClassify(t *testing.T) {
 		{"mfabridge: waiting 3s for the next code\nmfabridge: … Throttling: Rate exceeded\n", "… Throttling: Rate exceeded", "STS throttling"},
 		{"", "", "other: "},
 		{"mfabridge: something new\n", "something new", "other: something new"},
+		{"mfabridge: using OATH account \"x\"\nmfabridge: error: get credentials: sts: GetSessionToken x: no answer within 30s: ctx — STS (or something on the way) accepted the request but did not answer\n" +
+			"mfabridge: hint: check the network and the endpoint (AWS_ENDPOINT_URL_STS, endpoint_url), or raise MFABRIDGE_STS_TIMEOUT\n",
+			"get credentials: sts: GetSessionToken x: no answer within 30s: ctx — STS (or something on the way) accepted the request but did not answer", "timeout"},
 	} {
 		line := errorLine(tc.stderr)
 		if line != tc.line {

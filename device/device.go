@@ -12,6 +12,7 @@ package device
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/mfabridge/mfabridge/oath"
@@ -59,9 +60,45 @@ type Hooks struct {
 	// applet is first opened with the remembered key, and Password is
 	// asked only when there is none or the applet refuses it.
 	Keys KeyStore
-	// Notice shows a one-line message (a remembered password was refused
-	// and forgotten). It may be nil.
-	Notice func(msg string)
+	// Notice reports something the user should know that is not an
+	// error (a remembered password was refused and forgotten); the caller
+	// words it (n.String is a plain wording). It may be nil.
+	Notice func(n Notice)
+}
+
+// NoticeKind says what a Notice is about.
+type NoticeKind int
+
+const (
+	// NoticeRememberedRefused: the applet refused the remembered password
+	// key, which is forgotten now (Err is nil) or could not be forgotten
+	// (Err says why).
+	NoticeRememberedRefused NoticeKind = iota + 1
+	// NoticeRememberedNotUpdated: the password was set or cleared through
+	// this device, but the remembered key could not be replaced or removed
+	// (Err says why).
+	NoticeRememberedNotUpdated
+)
+
+// Notice is an event a device reports through Hooks.Notice.
+type Notice struct {
+	Kind NoticeKind
+	Info Info  // the device
+	Err  error // what failed, when something did
+}
+
+// String is a plain wording of n, without advice.
+func (n Notice) String() string {
+	switch n.Kind {
+	case NoticeRememberedRefused:
+		if n.Err != nil {
+			return fmt.Sprintf("the OATH password remembered for %s was refused, and removing it failed: %v", n.Info, n.Err)
+		}
+		return fmt.Sprintf("the OATH password remembered for %s was refused; it is forgotten now", n.Info)
+	case NoticeRememberedNotUpdated:
+		return fmt.Sprintf("the remembered OATH password for %s could not be updated (%v)", n.Info, n.Err)
+	}
+	return fmt.Sprintf("%s: notice %d", n.Info, n.Kind)
 }
 
 // Device yields OATH codes.
@@ -69,8 +106,9 @@ type Hooks struct {
 // Error contract: errors wrap oath sentinels where the card said so
 // (oath.ErrAuthRequired, oath.ErrNoSuchCredential, oath.ErrTouchTimeout …),
 // ErrPasswordRequired / ErrWrongPassword for password problems, and
-// ErrNotFound when a name matches no credential. Every error says which
-// device (kind and serial) it came from.
+// ErrNotFound when a name matches no credential (with ErrNoAccounts when
+// the device holds none). Every error says which device (kind and serial)
+// it came from, and none says what to do about it: advice is the caller's.
 type Device interface {
 	Info() Info
 	// List returns the stored credentials.
@@ -103,4 +141,7 @@ var (
 	ErrNotFound         = errors.New("no such account")
 	ErrAmbiguous        = errors.New("more than one account matches")
 	ErrUnsupported      = errors.New("not supported by this device")
+	// ErrNoAccounts: the device holds no OATH account at all (it comes
+	// with ErrNotFound).
+	ErrNoAccounts = errors.New("the device holds no accounts")
 )

@@ -26,7 +26,7 @@ func TestParseSpec(t *testing.T) {
 		{in: "process: ", wantErr: "process:COMMAND"},
 		{in: "yubikey:abc", wantErr: "serial must be a positive decimal"},
 		{in: "yubikey:0", wantErr: "serial must be a positive decimal"},
-		{in: "sim:", wantErr: "mfabridge sim init"},
+		{in: "sim:", wantErr: `device "sim:": give the simulator's state file, as sim:PATH`},
 		{in: "totp:file:/x", wantErr: "totp:env:VAR"},
 		{in: "totp:env:", wantErr: "totp:env:VAR"},
 		{in: "", wantErr: "no device given"},
@@ -37,6 +37,10 @@ func TestParseSpec(t *testing.T) {
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("ParseSpec(%q) error = %v, want it to mention %q", tt.in, err, tt.wantErr)
+			}
+			var se *SpecError
+			if tt.in == "" && err != ErrNoDevice || tt.in != "" && (!errors.As(err, &se) || se.Spec != tt.in) {
+				t.Errorf("ParseSpec(%q) error = %#v, want ErrNoDevice or a *SpecError naming it", tt.in, err)
 			}
 			continue
 		}

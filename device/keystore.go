@@ -116,12 +116,12 @@ func (y *YubiKey) unlockRemembered(ctx context.Context, c *oath.Client, sel *oat
 	if !errors.Is(verr, oath.ErrWrongPassword) {
 		return false, sel, "", fmt.Errorf("%s: validate remembered password: %w", info, verr)
 	}
-	msg := fmt.Sprintf("the OATH password remembered for %s was refused (changed elsewhere, e.g. by `ykman oath access change`?); it is forgotten now", info)
+	n := Notice{Kind: NoticeRememberedRefused, Info: info}
 	if ferr := y.hooks.Keys.Forget(id); ferr != nil && !errors.Is(ferr, ErrKeyNotRemembered) {
-		msg = fmt.Sprintf("the OATH password remembered for %s was refused, and removing it failed: %v", info, ferr)
+		n.Err = ferr
 	}
 	if y.hooks.Notice != nil {
-		y.hooks.Notice(msg + "; run `mfabridge accounts password remember` to remember the new one")
+		y.hooks.Notice(n)
 	}
 	if next, err = c.Select(ctx); err != nil {
 		return false, sel, "", fmt.Errorf("%s: select OATH applet: %w", info, err)
@@ -147,6 +147,6 @@ func (y *YubiKey) rememberedChanged(id string, key []byte) {
 		err = ks.Store(id, key)
 	}
 	if err != nil && y.hooks.Notice != nil {
-		y.hooks.Notice(fmt.Sprintf("the remembered OATH password for %s could not be updated (%v); run `mfabridge accounts password forget`", y.Info(), err))
+		y.hooks.Notice(Notice{Kind: NoticeRememberedNotUpdated, Info: y.Info(), Err: err})
 	}
 }

@@ -79,10 +79,10 @@ func (m *memKeys) only(t *testing.T) (string, []byte) {
 func TestRememberedPassword(t *testing.T) {
 	ctx := context.Background()
 	keys := &memKeys{}
-	var notices []string
+	var notices []Notice
 	asked := 0
 	pw := "hunter2"
-	hooks := Hooks{Keys: keys, Notice: func(m string) { notices = append(notices, m) }}
+	hooks := Hooks{Keys: keys, Notice: func(n Notice) { notices = append(notices, n) }}
 	askHooks := hooks
 	askHooks.Password = func(context.Context, Info) (string, error) { asked++; return pw, nil }
 
@@ -142,8 +142,9 @@ func TestRememberedPassword(t *testing.T) {
 	if _, err := fresh(askHooks).Calculate(ctx, "a", time.Unix(59, 0)); err != nil {
 		t.Fatalf("after the change elsewhere: %v", err)
 	}
-	if asked != 1 || len(notices) != 1 || !strings.Contains(notices[0], "was refused") || !strings.Contains(notices[0], "forgotten") {
-		t.Fatalf("asked %d times, notices %q: want one ask and one notice", asked, notices)
+	if asked != 1 || len(notices) != 1 || notices[0].Kind != NoticeRememberedRefused || notices[0].Err != nil ||
+		!strings.Contains(notices[0].String(), "was refused; it is forgotten now") {
+		t.Fatalf("asked %d times, notices %v: want one ask and one notice", asked, notices)
 	}
 	if len(keys.keys) != 0 {
 		t.Fatal("the refused key is still remembered")

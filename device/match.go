@@ -32,7 +32,7 @@ func Match(creds []Credential, query string) (Credential, error) {
 		}
 		sort.Strings(names)
 		if len(names) == 0 {
-			return Credential{}, fmt.Errorf("%w %q: the device holds no accounts (add one with `mfabridge accounts add`)", ErrNotFound, query)
+			return Credential{}, fmt.Errorf("%w %q: %w", ErrNotFound, query, ErrNoAccounts)
 		}
 		return Credential{}, fmt.Errorf("%w %q; the device holds: %s", ErrNotFound, query, strings.Join(names, ", "))
 	default:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 
@@ -44,9 +43,6 @@ func OpenYubiKey(_ context.Context, serial uint32, hooks Hooks, log *slog.Logger
 		if r == "" {
 			var ki pcsc.KeyInfo
 			card, ki, err = pctx.OpenKey(ctx, serial)
-			if multi := (*pcsc.MultipleKeysError)(nil); errors.As(err, &multi) && slices.Contains(multi.Serials, 0) {
-				err = fmt.Errorf("%w; a card without a serial is chosen with --device reader:NAME (see `mfabridge devices`)", err)
-			}
 			if err != nil {
 				return nil, nil, &identifiedError{err}
 			}

@@ -14,6 +14,19 @@ import (
 	"github.com/mfabridge/mfabridge/simulator"
 )
 
+// SimMissingError: the simulated YubiKey's state file does not exist. It
+// unwraps to the file system's error (fs.ErrNotExist).
+type SimMissingError struct {
+	Path string
+	Err  error
+}
+
+func (e *SimMissingError) Error() string {
+	return fmt.Sprintf("simulated YubiKey %s does not exist", e.Path)
+}
+
+func (e *SimMissingError) Unwrap() error { return e.Err }
+
 // OpenSim opens the simulated YubiKey whose state lives in path. Each
 // operation takes an exclusive lock on path+".lock", loads the state, runs,
 // and lets the card save its changes, so any number of processes may use one
@@ -23,7 +36,7 @@ func OpenSim(path string, hooks Hooks, log *slog.Logger, opts ...simulator.Optio
 	card, err := simulator.Open(path, opts...)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("simulated YubiKey %s does not exist: create it with `mfabridge sim init %s`", path, path)
+			return nil, &SimMissingError{Path: path, Err: err}
 		}
 		return nil, fmt.Errorf("open simulated YubiKey %s: %w", path, err)
 	}

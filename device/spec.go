@@ -1,6 +1,7 @@
 package device
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -27,7 +28,20 @@ type Spec struct {
 	Command string // process
 }
 
-// ParseSpec parses a device specification.
+// ErrNoDevice: the specification is empty.
+var ErrNoDevice = errors.New("no device given")
+
+// SpecError is a device specification ParseSpec cannot use.
+type SpecError struct {
+	Spec    string // as given
+	Kind    string // the kind it names, when that kind is known ("yubikey", "sim", …)
+	Problem string // what is wrong with it
+}
+
+func (e *SpecError) Error() string { return fmt.Sprintf("device %q: %s", e.Spec, e.Problem) }
+
+// ParseSpec parses a device specification. It fails with ErrNoDevice or a
+// *SpecError.
 func ParseSpec(s string) (Spec, error) {
 	kind, rest, hasRest := strings.Cut(strings.TrimSpace(s), ":")
 	switch kind {
@@ -37,34 +51,34 @@ func ParseSpec(s string) (Spec, error) {
 		}
 		n, err := strconv.ParseUint(rest, 10, 32)
 		if err != nil || n == 0 {
-			return Spec{}, fmt.Errorf("device %q: the YubiKey serial must be a positive decimal number (see `mfabridge devices`)", s)
+			return Spec{}, &SpecError{Spec: s, Kind: "yubikey", Problem: "the YubiKey serial must be a positive decimal number"}
 		}
 		return Spec{Kind: "yubikey", Serial: uint32(n)}, nil
 	case "sim":
 		if rest == "" {
-			return Spec{}, fmt.Errorf("device %q: give the simulator's state file, as sim:PATH (create one with `mfabridge sim init PATH`)", s)
+			return Spec{}, &SpecError{Spec: s, Kind: "sim", Problem: "give the simulator's state file, as sim:PATH"}
 		}
 		return Spec{Kind: "sim", Path: rest}, nil
 	case "totp":
 		src, v, _ := strings.Cut(rest, ":")
 		if src != "env" || v == "" {
-			return Spec{}, fmt.Errorf("device %q: a software TOTP device is totp:env:VAR, with the secret in the environment variable VAR", s)
+			return Spec{}, &SpecError{Spec: s, Kind: "totp", Problem: "a software TOTP device is totp:env:VAR, with the secret in the environment variable VAR"}
 		}
 		return Spec{Kind: "totp", EnvVar: v}, nil
 	case "process":
 		if strings.TrimSpace(rest) == "" {
-			return Spec{}, fmt.Errorf("device %q: give the command that prints the code, as process:COMMAND", s)
+			return Spec{}, &SpecError{Spec: s, Kind: "process", Problem: "give the command that prints the code, as process:COMMAND"}
 		}
 		return Spec{Kind: "process", Command: rest}, nil
 	case "reader":
 		if strings.TrimSpace(rest) == "" {
-			return Spec{}, fmt.Errorf("device %q: give part of the reader's name, as reader:NAME (see `mfabridge devices`)", s)
+			return Spec{}, &SpecError{Spec: s, Kind: "reader", Problem: "give part of the reader's name, as reader:NAME"}
 		}
 		return Spec{Kind: "reader", Reader: rest}, nil
 	case "":
-		return Spec{}, fmt.Errorf("no device given: pass --device (yubikey, yubikey:SERIAL, sim:PATH, totp:env:VAR or process:COMMAND) or set MFABRIDGE_DEVICE")
+		return Spec{}, ErrNoDevice
 	default:
-		return Spec{}, fmt.Errorf("device %q: unknown kind %q; use yubikey, yubikey:SERIAL, reader:NAME, sim:PATH, totp:env:VAR or process:COMMAND", s, kind)
+		return Spec{}, &SpecError{Spec: s, Problem: fmt.Sprintf("unknown kind %q; use yubikey, yubikey:SERIAL, reader:NAME, sim:PATH, totp:env:VAR or process:COMMAND", kind)}
 	}
 }
 

@@ -152,7 +152,7 @@ func (y *YubiKey) unlock(ctx context.Context, c *oath.Client, sel *oath.SelectIn
 		sel, note = next, n
 	}
 	if y.hooks.Password == nil {
-		return fmt.Errorf("%s: %w%s: set MFABRIDGE_OATH_PASSWORD, run from a terminal to be asked, or `mfabridge accounts password remember`", info, ErrPasswordRequired, note)
+		return fmt.Errorf("%s: %w%s", info, ErrPasswordRequired, note)
 	}
 	pw, err := y.hooks.Password(ctx, info)
 	if err != nil {
@@ -161,7 +161,7 @@ func (y *YubiKey) unlock(ctx context.Context, c *oath.Client, sel *oath.SelectIn
 	key = oath.DeriveKey(pw, sel.Salt)
 	if err := c.Validate(ctx, key); err != nil {
 		if errors.Is(err, oath.ErrWrongPassword) {
-			return fmt.Errorf("%s: %w: the key refused it (check MFABRIDGE_OATH_PASSWORD, or the password set with `ykman oath access change`)", info, ErrWrongPassword)
+			return fmt.Errorf("%s: %w: the key refused it", info, ErrWrongPassword)
 		}
 		return fmt.Errorf("%s: validate password: %w", info, err)
 	}

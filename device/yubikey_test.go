@@ -3,6 +3,7 @@ package device
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -280,7 +281,9 @@ func TestSimSharedState(t *testing.T) {
 	if len(want) != 0 {
 		t.Errorf("codes never produced: %v", want)
 	}
-	if _, err := OpenSim(filepath.Join(t.TempDir(), "missing.json"), Hooks{}, nil); err == nil || !strings.Contains(err.Error(), "mfabridge sim init") {
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	var me *SimMissingError
+	if _, err := OpenSim(missing, Hooks{}, nil); !errors.As(err, &me) || me.Path != missing || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing state file: %v", err)
 	}
 }

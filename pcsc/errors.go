@@ -11,8 +11,9 @@
 // Error contract: every PC/SC failure is a *PCSCError carrying the raw
 // SCARD_* code; errors.Is matches it against the sentinels below
 // (ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved,
-// ErrReaderBusy, ErrCardInUse, ErrTimeout) whose texts say what to do about
-// it. A PC/SC library that cannot be loaded is a *LibraryError (which
+// ErrReaderBusy, ErrCardInUse, ErrTimeout), whose texts say what happened,
+// not what to do: advice (which differs per OS) is the CLI's.
+// A PC/SC library that cannot be loaded is a *LibraryError (which
 // library, what is wrong) matching ErrLibraryMissing or ErrLibraryUnusable.
 // Two cases are not PC/SC codes: several keys and no serial chosen
 // (*MultipleKeysError), and an answer without a status word from a card
@@ -28,24 +29,19 @@ package pcsc
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 )
 
-// sentinel is a cause a caller can act on. Its message is what happened
-// and, after a colon, what to do about it on this OS (see advice).
+// sentinel is a cause a caller can act on. Its message says what
+// happened; what to do about it (which differs per OS) is the caller's to
+// word: the CLI maps each sentinel to its advice.
 type sentinel struct{ what string }
 
-func (s *sentinel) Error() string {
-	if a := advice(runtime.GOOS, s); a != "" {
-		return s.what + ": " + a
-	}
-	return s.what
-}
+func (s *sentinel) Error() string { return s.what }
 
-// Sentinels. Their messages are complete, actionable sentences for a user;
-// callers add context with %w.
+// Sentinels. Their messages say what happened, without advice; callers
+// add context with %w and match them with errors.Is.
 var (
 	// ErrNotCompiled is no longer returned: every build has PC/SC (the
 	// library is loaded at run time). Kept so that callers still compile.
@@ -88,75 +84,6 @@ func serviceName(goos string) string {
 		return "the Smart Card service (SCardSvr)"
 	}
 	return "pcscd"
-}
-
-const ccidHint = "(its CCID interface must be enabled, see `ykman config usb`)"
-
-// advice is what a user can do about cause on goos: the one place that
-// holds advice (the CLI may take it over). cause is a sentinel of this
-// package or a *LibraryError; anything else has none ("").
-func advice(goos string, cause error) string {
-	if le, ok := cause.(*LibraryError); ok {
-		if le.Missing {
-			cause = ErrLibraryMissing
-		} else {
-			cause = ErrLibraryUnusable
-		}
-	}
-	switch cause {
-	case ErrLibraryMissing:
-		switch goos {
-		case "linux":
-			return "install pcsc-lite's library and daemon: `apt-get install libpcsclite1 pcscd` (Debian, Ubuntu), " +
-				"`dnf install pcsc-lite` (Fedora), `pacman -S pcsclite` (Arch)"
-		case "freebsd":
-			return "install pcsc-lite: `pkg install pcsc-lite ccid`, then `sysrc pcscd_enable=YES && service pcscd start`"
-		case "darwin":
-			return "PC/SC is part of macOS (PCSC.framework), nothing to install: this system's copy is missing or damaged"
-		case "windows":
-			return "winscard.dll is part of Windows: this system's copy is missing or damaged (`sfc /scannow` repairs it)"
-		}
-		return "PC/SC is not supported on " + goos + ": use a simulated key (sim:) or a TOTP secret (totp:)"
-	case ErrLibraryUnusable:
-		switch goos {
-		case "linux":
-			return "reinstall it for this machine (`apt-get install --reinstall libpcsclite1`, or your system's pcsc-lite package), " +
-				"or use the mfabridge build for this machine's architecture"
-		case "freebsd":
-			return "reinstall it for this machine (`pkg install -f pcsc-lite`), or use the mfabridge build for this machine's architecture"
-		case "darwin":
-			return "use the mfabridge build for this Mac (darwin/arm64 on Apple silicon, darwin/amd64 on Intel)"
-		case "windows":
-			return "use the mfabridge build for this PC (windows/arm64 or windows/amd64); `sfc /scannow` repairs system files"
-		}
-		return ""
-	case ErrServiceNotRunning:
-		switch goos {
-		case "linux":
-			return "start pcscd with `systemctl start pcscd` or `pcscd -f &` (package pcscd)"
-		case "freebsd":
-			return "start pcscd with `service pcscd onestart` (`sysrc pcscd_enable=YES` starts it at boot; package pcsc-lite)"
-		case "darwin":
-			return "macOS starts its smart card service when a reader is attached: plug in the YubiKey " + ccidHint +
-				"; nothing needs installing"
-		case "windows":
-			return "Windows starts the Smart Card service (SCardSvr) when a reader is attached and stops it when the last one goes: " +
-				"plug in the YubiKey " + ccidHint + "; if it is plugged in, check that the service is not disabled " +
-				"(`sc config SCardSvr start= demand`, then `sc start SCardSvr`)"
-		}
-		return "start the PC/SC service"
-	case ErrNoReaders:
-		return "plug in the YubiKey " + ccidHint
-	case ErrNoYubiKey:
-		return "insert one " + ccidHint
-	case ErrCardRemoved, ErrTimeout, ErrNoStatusWord:
-		return "reinsert it and try again"
-	case ErrReaderBusy:
-		return "close it and try again (for example gpg's scdaemon: `gpgconf --kill scdaemon`)"
-	case ErrCardInUse:
-		return "let it finish or close it, and try again"
-	}
-	return ""
 }
 
 // PC/SC result codes (pcsc-lite pcsclite.h / Microsoft winerror.h; the same
@@ -283,7 +210,7 @@ type MultipleKeysError struct {
 }
 
 func (e *MultipleKeysError) Error() string {
-	return fmt.Sprintf("several YubiKeys: %s — pick one with --device yubikey:SERIAL", joinSerials(e.Serials))
+	return "several YubiKeys: " + joinSerials(e.Serials)
 }
 
 func joinSerials(serials []uint32) string {

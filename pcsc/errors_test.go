@@ -13,13 +13,13 @@ func TestPCSCErrorMapping(t *testing.T) {
 		want    error
 		wantSub string
 	}{
-		{codeNoService, ErrServiceNotRunning, "the PC/SC service is not running: "},
+		{codeNoService, ErrServiceNotRunning, "the PC/SC service is not running (SCARD_E_NO_SERVICE)"},
 		{codeServiceStopped, ErrServiceNotRunning, "SCARD_E_SERVICE_STOPPED"},
 		{codeNoReadersAvailable, ErrNoReaders, "no smart card readers"},
 		{codeNoSmartcard, ErrNoYubiKey, "no YubiKey found"},
 		{codeRemovedCard, ErrCardRemoved, "removed"},
 		{codeReaderUnavailable, ErrCardRemoved, "SCARD_E_READER_UNAVAILABLE"},
-		{codeUnknownReader, ErrCardRemoved, "reinsert"},
+		{codeUnknownReader, ErrCardRemoved, "removed during the operation (SCARD_E_UNKNOWN_READER)"},
 		{codeSharingViolation, ErrReaderBusy, "held exclusively"},
 		{codeTimeout, ErrTimeout, "timed out"},
 		{codeUnresponsiveCard, ErrTimeout, "SCARD_W_UNRESPONSIVE_CARD"},
@@ -55,7 +55,7 @@ func TestPCSCErrorMapping(t *testing.T) {
 
 func TestMultipleKeysError(t *testing.T) {
 	err := error(&MultipleKeysError{Serials: []uint32{123, 0, 456}})
-	want := "several YubiKeys: 123, (serial hidden), 456 — pick one with --device yubikey:SERIAL"
+	want := "several YubiKeys: 123, (serial hidden), 456"
 	if err.Error() != want {
 		t.Errorf("got %q, want %q", err, want)
 	}

@@ -210,8 +210,10 @@ func TestStackLibraryMissingOrWrong(t *testing.T) {
 						t.Errorf("%v: stderr lacks %q:\n%s", args, w, stderr)
 					}
 				}
-				if !strings.HasPrefix(stderr, "mfabridge: ") || strings.Count(stderr, "load the PC/SC library") != 1 {
-					t.Errorf("%v: want one library error:\n%s", args, stderr)
+				// The error, then the advice on a line of its own (issue 12).
+				if !strings.HasPrefix(stderr, "mfabridge: error: ") || strings.Count(stderr, "load the PC/SC library") != 1 ||
+					!strings.Contains(stderr, "\nmfabridge: hint: ") {
+					t.Errorf("%v: want one library error and its hint:\n%s", args, stderr)
 				}
 			}
 

@@ -17,10 +17,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +32,9 @@ import (
 	"time"
 
 	"github.com/mfabridge/mfabridge/device/piv"
+	"github.com/mfabridge/mfabridge/oath"
 	"github.com/mfabridge/mfabridge/simulator"
+	"github.com/mfabridge/mfabridge/sts/keystore"
 )
 
 const defaultMgmtHex = "010203040506070801020304050607080102030405060708"
@@ -402,6 +406,118 @@ func TestStackPivGo(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("our ECDH %x, piv-go's %s", got, res.Shared)
+		}
+	})
+}
+
+// Issue 11 acceptance through PC/SC: a key ykman generated in a retired slot
+// of the simulated YubiKey is the one `mfabridge keys import alice --to
+// piv:SERIAL --slot 82` seals
+// alice's access key to (our PIV client over pcscd, checking the key's
+// attestation), `credential-process` then opens it on the same key (PIV
+// first, then OATH for the MFA code) and assumes the role, and the
+// credentials file no longer holds alice's key.
+func TestStackPivImportYkmanKey(t *testing.T) {
+	s := needStack(t)
+	ykmanPath(t)
+	const serial = 88888888
+	card, err := simulator.Create(filepath.Join(t.TempDir(), "import.json"), serial, firmware)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	secret, err := base32.StdEncoding.DecodeString(sessionMFASecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := oath.NewClient(card)
+	if _, err := c.Select(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Put(ctx, oath.PutRequest{Name: "AWS:alice@111111111111", Type: oath.TOTP, Algorithm: oath.SHA1, Digits: 6, Key: secret}); err != nil {
+		t.Fatal(err)
+	}
+	card.PowerOff()
+	s.attach(t, 1, card)
+	t.Cleanup(func() { s.attach(t, 1, s.slots[1].card) })
+
+	// ykman makes the key: P-256 in retired slot 82, PIN once, touch
+	// never (no one touches in a test), with the factory management key.
+	pubPath := filepath.Join(t.TempDir(), "pub.pem")
+	ykman(t, "", "--reader", s.slots[1].reader, "piv", "keys", "generate", "-a", "ECCP256",
+		"--pin-policy", "ONCE", "--touch-policy", "NEVER", "-m", defaultMgmtHex, "82", pubPath)
+	pub := readPEMPublic(t, pubPath)
+
+	home, stslog := sessionHome(t, "")
+	cfgPath := filepath.Join(home, ".aws", "config")
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the role profile's device is this key (sessionHome names the
+	// session key's serial)
+	b = bytes.ReplaceAll(b, []byte(fmt.Sprintf("yubikey:%d", sessionSerial)), []byte(fmt.Sprintf("yubikey:%d", serial)))
+	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	credsPath := filepath.Join(home, ".aws", "credentials")
+	env := []string{"MFABRIDGE_PIV_PIN=" + piv.DefaultPIN}
+
+	spec := fmt.Sprintf("piv:%d", serial)
+	// the simulator's attestation chain is refused unless trusted
+	creds0, err := os.ReadFile(credsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := cliEnv(t, home, env, "keys", "import", "alice", "--to", spec, "--slot", "82"); err == nil ||
+		!strings.Contains(stderr, "attested by a simulated YubiKey") {
+		t.Fatalf("keys import of a simulated key without --trust-simulator-attestation: %v\n%s", err, stderr)
+	}
+	if b, err := os.ReadFile(credsPath); err != nil || !bytes.Equal(b, creds0) {
+		t.Fatalf("a refused import changed the credentials file (%v)", err)
+	}
+	if out, stderr, err := cliEnv(t, home, env, "keys", "import", "alice", "--to", spec, "--slot", "82", "--trust-simulator-attestation"); err != nil {
+		t.Fatalf("keys import --to %s over PC/SC: %v\n%s\n%s", spec, err, out, stderr)
+	}
+	creds, err := os.ReadFile(credsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(creds, []byte("AKIAALICE00000000001")) || bytes.Contains(creds, []byte("alice-secret-access-key")) {
+		t.Fatalf("the credentials file still holds alice's key:\n%s", creds)
+	}
+	sealed, err := os.ReadFile(filepath.Join(home, ".config", "mfabridge", "keys", "piv", "alice.sealed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, []byte("alice-secret-access-key")) {
+		t.Fatal("the sealed file holds the secret in clear")
+	}
+	// sealed to the key ykman generated, in slot 82 of this YubiKey
+	hdr, err := keystore.ParseSealed(sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ykPub, err := pub.ECDH()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr.Serial != serial || hdr.Slot != 0x82 || !hdr.Recipient.Equal(ykPub) {
+		t.Fatalf("sealed to serial %d slot %02x, recipient is ykman's key: %v", hdr.Serial, hdr.Slot, hdr.Recipient.Equal(ykPub))
+	}
+
+	out, stderr, err := cliEnv(t, home, env, "credential-process", "prod")
+	if err != nil || !strings.Contains(out, `"AccessKeyId":"ASIA`) {
+		t.Fatalf("credential-process prod with the sealed key: %v\n%s\n%s", err, out, stderr)
+	}
+	if got := strings.Count(stslog.String(), "AssumeRole"); got != 1 {
+		t.Errorf("%d AssumeRole calls, want 1:\n%s", got, stslog.String())
+	}
+	// the key ykman made is still the one in 82 (nothing replaced it)
+	pivSession(t, s.slots[1].reader, func(ctx context.Context, c *piv.Client) {
+		md, err := c.Metadata(ctx, 0x82)
+		if err != nil || !pub.Equal(md.PublicKey) || md.Origin != piv.OriginGenerated {
+			t.Fatalf("slot 82 holds another key than ykman's (%v)", err)
 		}
 	})
 }

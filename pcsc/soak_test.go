@@ -75,7 +75,7 @@ func TestStackSoak(t *testing.T) {
 			touchNotices++
 		}
 		if err != nil {
-			msg := lastLine(stderr)
+			msg := errorLine(stderr)
 			cause := round + ": " + classifyCardError(msg)
 			failures[cause]++
 			if _, ok := examples[cause]; !ok {
@@ -220,9 +220,16 @@ func TestStackSoak(t *testing.T) {
 	}
 }
 
-// lastLine is the last non-empty line of s: the CLI's error comes last.
-func lastLine(s string) string {
+// errorLine is the CLI's error in its stderr s: the last
+// "mfabridge: error: " line (its hints follow it), else the last
+// non-empty line.
+func errorLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "mfabridge: error: ") {
+			return strings.TrimSpace(lines[i])
+		}
+	}
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 

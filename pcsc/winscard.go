@@ -539,10 +539,6 @@ func (e *LibraryError) Error() string {
 	if e.Detail != "" && e.Detail != e.Problem {
 		fmt.Fprintf(&b, " [%s]", e.Detail)
 	}
-	if a := advice(runtime.GOOS, e); a != "" {
-		b.WriteString(": ")
-		b.WriteString(a)
-	}
 	return b.String()
 }
 

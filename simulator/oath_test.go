@@ -10,6 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -801,4 +804,56 @@ func TestOnlyIncreasing(t *testing.T) {
 	// A PUT replacing the credential starts over.
 	send(t, c, putAPDU("inc", oath.TOTP, oath.SHA1, 8, key, 0x78, 0x01))
 	calc("inc", step(1), oath.SWOK)
+}
+
+// TouchRelease: each touch waits for the test's file, acts on the one that
+// appears (touched, or timed out with 6982) and takes it away; a file that
+// is there before the touch is asked for acts at once.
+func TestTouchRelease(t *testing.T) {
+	release := filepath.Join(t.TempDir(), "release")
+	c := newTestCard(t, fw543, WithTouch(TouchPolicy{Mode: TouchRelease, Release: release}))
+	mustTx(t, c, selectOATH, oath.SWOK)
+	send(t, c, putAPDU("touch", oath.HOTP, oath.SHA1, 6, rfcKeys()[oath.SHA1], 0x78, 0x02))
+	sw := func(resp []byte) uint16 { return uint16(resp[len(resp)-2])<<8 | uint16(resp[len(resp)-1]) }
+
+	// A touch asked for before the file is written is answered once it is.
+	type result struct {
+		resp []byte
+		err  error
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	answered := make(chan result, 1)
+	go func() {
+		resp, err := c.Transmit(ctx, calcAPDU("touch", nil, true))
+		answered <- result{resp, err}
+	}()
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := <-answered
+	if r.err != nil || sw(r.resp) != oath.SWOK {
+		t.Fatalf("released touch: %x, %v", r.resp, r.err)
+	}
+	if _, err := os.Stat(release); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the release file was not taken: %v", err)
+	}
+
+	// A ".timeout" file written beforehand: 6982 at once, counter kept.
+	if err := os.WriteFile(release+".timeout", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, got := send(t, c, calcAPDU("touch", nil, true)); got != oath.SWAuthRequired {
+		t.Fatalf("timed-out touch: SW %04X, want 6982", got)
+	}
+	if got := c.Snapshot().Credentials[0].Counter; got != 1 {
+		t.Fatalf("counter %d after one touch and one time-out, want 1", got)
+	}
+
+	// Nothing released: the card waits (here, for a context that ends).
+	cctx, ccancel := context.WithCancel(context.Background())
+	ccancel()
+	if _, err := c.Transmit(cctx, calcAPDU("touch", nil, true)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Transmit with nothing released and a cancelled context: %v", err)
+	}
 }

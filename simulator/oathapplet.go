@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"hash"
 	"io"
+	"os"
 	"time"
 
 	"github.com/mfabridge/mfabridge/oath"
@@ -375,6 +376,10 @@ func (c *Card) waitTouch(ctx context.Context) (uint16, error) {
 	if p.Mode == "" || p.Mode == TouchApprove {
 		return oath.SWOK, nil
 	}
+	if p.Mode == TouchRelease {
+		c.logger().Debug("simulator: waiting for touch", "mode", p.Mode, "release", p.Release)
+		return waitRelease(ctx, p.Release)
+	}
 	c.logger().Debug("simulator: waiting for touch", "mode", p.Mode, "delay", p.Delay)
 	t := time.NewTimer(p.Delay)
 	defer t.Stop()
@@ -387,6 +392,30 @@ func (c *Card) waitTouch(ctx context.Context) (uint16, error) {
 		return oath.SWAuthRequired, nil
 	}
 	return oath.SWOK, nil
+}
+
+// waitRelease plays the user of TouchPolicy.Release: it waits until the
+// test writes the release file (touched: 9000) or its ".timeout" sibling
+// (not touched in time: 6982), removing the one it acts on. It polls: a
+// file is a signal that reaches a card in another process on every system.
+func waitRelease(ctx context.Context, path string) (uint16, error) {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		// Remove succeeds for one taker only: two cards waiting on the
+		// same file do not both act on it.
+		if os.Remove(path) == nil {
+			return oath.SWOK, nil
+		}
+		if os.Remove(path+".timeout") == nil {
+			return oath.SWAuthRequired, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 // oathCalculateAll: 74 challenge; per credential 71 name then 75/76 (TOTP),

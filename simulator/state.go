@@ -27,6 +27,7 @@ const (
 	TouchApprove = "approve" // the user touches at once (the default)
 	TouchDelay   = "delay"   // the user touches after Delay
 	TouchTimeout = "timeout" // nobody touches: 6982 after Delay
+	TouchRelease = "release" // the test decides each touch: see TouchPolicy.Release
 )
 
 // TouchPolicy says how the simulated user reacts when a credential that
@@ -37,16 +38,26 @@ const (
 type TouchPolicy struct {
 	Mode  string
 	Delay time.Duration
+	// Release, in mode "release", is the file through which a test plays
+	// the user, so it needs no bet on how long a touch or a prompt takes:
+	// the simulated user touches when the file Release appears and lets
+	// the touch time out (6982) when Release+".timeout" appears. Each
+	// touch takes (removes) the file it acted on, so every touch needs a
+	// file of its own; a file written before the touch is asked for acts
+	// at once. Until one appears the card waits, as long as the command's
+	// context lasts.
+	Release string
 }
 
 type touchJSON struct {
-	Mode  string          `json:"mode,omitempty"`
-	Delay json.RawMessage `json:"delay,omitempty"`
+	Mode    string          `json:"mode,omitempty"`
+	Delay   json.RawMessage `json:"delay,omitempty"`
+	Release string          `json:"release,omitempty"`
 }
 
 // MarshalJSON writes {"mode":"delay","delay":"1.5s"}.
 func (p TouchPolicy) MarshalJSON() ([]byte, error) {
-	j := touchJSON{Mode: p.Mode}
+	j := touchJSON{Mode: p.Mode, Release: p.Release}
 	if p.Delay != 0 {
 		d, err := json.Marshal(p.Delay.String())
 		if err != nil {
@@ -83,7 +94,7 @@ func (p *TouchPolicy) UnmarshalJSON(b []byte) error {
 			d = time.Duration(ms * float64(time.Millisecond))
 		}
 	}
-	np := TouchPolicy{Mode: j.Mode, Delay: d}
+	np := TouchPolicy{Mode: j.Mode, Delay: d, Release: j.Release}
 	if err := np.validate(); err != nil {
 		return err
 	}
@@ -94,8 +105,15 @@ func (p *TouchPolicy) UnmarshalJSON(b []byte) error {
 func (p TouchPolicy) validate() error {
 	switch p.Mode {
 	case "", TouchApprove, TouchDelay, TouchTimeout:
+		if p.Release != "" {
+			return fmt.Errorf("invalid touch policy: a release file needs mode %s, not %q", TouchRelease, p.Mode)
+		}
+	case TouchRelease:
+		if p.Release == "" {
+			return fmt.Errorf("invalid touch policy: mode %s needs a release file", TouchRelease)
+		}
 	default:
-		return fmt.Errorf("invalid touch mode %q: want %s, %s or %s", p.Mode, TouchApprove, TouchDelay, TouchTimeout)
+		return fmt.Errorf("invalid touch mode %q: want %s, %s, %s or %s", p.Mode, TouchApprove, TouchDelay, TouchTimeout, TouchRelease)
 	}
 	if p.Delay < 0 {
 		return fmt.Errorf("invalid touch delay %v: negative", p.Delay)

@@ -298,6 +298,9 @@ func TestTouchPolicyJSON(t *testing.T) {
 		{`{"mode":"delay","delay":"soon"}`, TouchPolicy{}, true},
 		{`{"mode":"delay","delay":"-1s"}`, TouchPolicy{}, true},
 		{`{"mode":"delay","delay":true}`, TouchPolicy{}, true},
+		{`{"mode":"release","release":"/tmp/r"}`, TouchPolicy{Mode: TouchRelease, Release: "/tmp/r"}, false},
+		{`{"mode":"release"}`, TouchPolicy{}, true},
+		{`{"mode":"delay","delay":"1s","release":"/tmp/r"}`, TouchPolicy{}, true},
 		{`{"mode":"never"}`, TouchPolicy{}, true},
 		{`[]`, TouchPolicy{}, true},
 	}

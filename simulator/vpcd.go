@@ -55,6 +55,7 @@ type vpcdConfig struct {
 	onConnect  func(connected bool)
 	minBackoff time.Duration
 	maxBackoff time.Duration
+	dial       func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // WithVPCDLogger logs connections and, at debug level, each APDU's
@@ -91,6 +92,12 @@ func WithVPCDBackoff(minDelay, maxDelay time.Duration) VPCDOption {
 	}
 }
 
+// WithVPCDDialer makes the bridge connect with dial instead of a
+// net.Dialer (tests count and fail dials with it).
+func WithVPCDDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) VPCDOption {
+	return func(c *vpcdConfig) { c.dial = dial }
+}
+
 // ErrVPCDProtocol reports a message from vpcd that breaks the framing.
 var ErrVPCDProtocol = errors.New("vpcd protocol error")
 
@@ -111,10 +118,13 @@ func ServeVPCD(ctx context.Context, card VPCDCard, addr string, opts ...VPCDOpti
 	for _, o := range opts {
 		o(&cfg)
 	}
-	var d net.Dialer
+	if cfg.dial == nil {
+		var d net.Dialer
+		cfg.dial = d.DialContext
+	}
 	delay := cfg.minBackoff
 	for {
-		conn, err := d.DialContext(ctx, "tcp", addr)
+		conn, err := cfg.dial(ctx, "tcp", addr)
 		if err == nil {
 			delay = cfg.minBackoff
 			cfg.log.Debug("vpcd: connected", "addr", addr)

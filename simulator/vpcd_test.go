@@ -6,11 +6,14 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -225,39 +228,33 @@ func TestVPCDControlMessages(t *testing.T) {
 	}
 }
 
+// The bridge keeps dialling while vpcd is not up (pcscd not started yet)
+// and redials when the connection drops. The dialer is the test's: it
+// refuses the first dials, as a port nobody listens on does, and counts
+// them, so no wait stands in for "a few failed dials" and no port is
+// reserved and freed.
 func TestVPCDReconnects(t *testing.T) {
-	// Reserve a port, then free it: the bridge must retry until vpcd is up.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	const refused = 3
+	v := newVPCDFake(t)
+	var dials atomic.Int32
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if n := dials.Add(1); n <= refused {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("dial %d: %w", n, syscall.ECONNREFUSED)}
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 
 	card := &vpcdTestCard{}
 	states := make(chan bool, 8)
-	vpcdServe(t, card, addr, WithVPCDConnState(func(up bool) { states <- up }))
-	time.Sleep(50 * time.Millisecond) // a few failed dials
-
-	ln, err = net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("port %s was taken in the meantime: %v", addr, err)
-	}
-	v := &vpcdFake{ln: ln, conns: make(chan net.Conn, 4)}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			v.conns <- c
-		}
-	}()
-	defer ln.Close()
+	vpcdServe(t, card, v.ln.Addr().String(), WithVPCDDialer(dial), WithVPCDConnState(func(up bool) { states <- up }))
 
 	c := v.accept(t)
 	if up := <-states; !up {
 		t.Fatal("first state change is not 'connected'")
+	}
+	if n := dials.Load(); n != refused+1 {
+		t.Fatalf("connected on dial %d, want %d (after %d refused)", n, refused+1, refused)
 	}
 	vpcdSend(t, c, []byte{vpcdPowerOn})
 	c.Close() // pcscd went away: the card is powered off, the bridge redials
@@ -265,6 +262,9 @@ func TestVPCDReconnects(t *testing.T) {
 		t.Fatal("no 'disconnected' state change")
 	}
 	c2 := v.accept(t)
+	if n := dials.Load(); n != refused+2 {
+		t.Fatalf("reconnected on dial %d, want %d", n, refused+2)
+	}
 	vpcdSend(t, c2, []byte{vpcdGetATR})
 	if got := vpcdRecv(t, c2); len(got) != 2 {
 		t.Fatalf("ATR after reconnect: %X", got)

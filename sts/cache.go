@@ -52,33 +52,51 @@ func openCache(dir string) (*fileCache, error) {
 	return &fileCache{dir: dir}, nil
 }
 
-// cacheDirError adds the cause and the fix to a cache directory that
-// cannot be trusted: it holds credentials, so a link could send them
-// elsewhere and a directory of someone else's lets them read or plant them.
+// ErrNoCacheDir: the environment names no folder for the cache
+// (stepcache.ErrNoCacheDir).
+var ErrNoCacheDir = stepcache.ErrNoCacheDir
+
+// CacheDirError is a cache directory that cannot be trusted: it holds
+// credentials, so a link could send them elsewhere and a directory of
+// someone else's lets them read or plant them. Err is the
+// *securefile.Error (errors.Is matches securefile.ErrLink, ErrForeign,
+// ErrNotDir, ErrShared or ErrNotPrivate; securefile.FixOf gives its fix).
+// What to do about it (another folder, or mending this one) is the
+// caller's to word.
+type CacheDirError struct {
+	Err   error
+	Cause string // why the check matters here; may be empty
+}
+
+func (e *CacheDirError) Error() string {
+	if e.Cause == "" {
+		return e.Err.Error()
+	}
+	return e.Err.Error() + ": " + e.Cause
+}
+
+func (e *CacheDirError) Unwrap() error { return e.Err }
+
+// cacheDirError types a cache directory that cannot be trusted as a
+// *CacheDirError with the cause.
 func cacheDirError(err error) error {
 	var e *securefile.Error
 	if !errors.As(err, &e) {
 		return err
 	}
-	const elsewhere = "or set MFABRIDGE_CACHE_DIR to a folder of your own"
+	ce := &CacheDirError{Err: err}
 	switch e.Err {
 	case securefile.ErrLink:
-		return fmt.Errorf("%w: it could redirect cached credentials elsewhere; remove the link (mfabridge then creates a private folder), %s", err, elsewhere)
+		ce.Cause = "it could redirect cached credentials elsewhere"
 	case securefile.ErrForeign:
-		return fmt.Errorf("%w: its owner could read or plant credentials; remove it if it should be yours, %s", err, elsewhere)
-	case securefile.ErrNotDir:
-		return fmt.Errorf("%w: move the file away, %s", err, elsewhere)
+		ce.Cause = "its owner could read or plant credentials"
 	case securefile.ErrShared:
 		// Issue 13 case 1: refused rather than silently moved into a
 		// subdirectory, so the folder named is the folder used (doctor,
 		// a user clearing the cache, a second tool reading it all agree).
-		return fmt.Errorf("%w: the cache must be a folder of its own, private to you; set MFABRIDGE_CACHE_DIR to a new folder (%s), which mfabridge creates private", err, e.Fix)
-	case securefile.ErrNotPrivate:
-		if e.Fix != "" {
-			return fmt.Errorf("%w: make it private (%s), %s", err, e.Fix, elsewhere)
-		}
+		ce.Cause = "the cache must be a folder of its own, private to you"
 	}
-	return err
+	return ce
 }
 
 // IsCacheFile claims the names mfabridge writes in its cache directory

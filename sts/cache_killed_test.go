@@ -24,9 +24,11 @@ import (
 const (
 	tornDirEnv   = "STS_CACHE_TORN_DIR"   // TestCacheTornWriterHelper's cache
 	writerDirEnv = "STS_CACHE_WRITER_DIR" // TestCacheWriterHelper's cache
+	realDirEnv   = "STS_CACHE_REAL_DIR"   // TestCacheRealWriterHelper's cache
 
-	markTemp = "mark temp written, rename not done: " // + temp file path
-	markPut  = "mark put done: "                      // + entry number
+	markTemp  = "mark temp written, rename not done: " // + temp file path
+	markPut   = "mark put done: "                      // + entry number
+	markReady = "mark writer starts"
 )
 
 // TestCacheKilledWriter kills a writer that has written part of an entry to
@@ -110,6 +112,94 @@ func TestCacheKilledWriterLoop(t *testing.T) {
 			t.Fatalf("round %d: entry of no writer: %q", round, e.Credentials.AccessKeyID)
 		}
 		checkWhole(t, fmt.Sprintf("round %d", round), e, n)
+	}
+}
+
+// TestCacheKilledRealWriter kills the real writer (fileCache.put, that is
+// securefile.WriteFile) inside an atomic write: the parent watches the cache
+// directory and SIGKILLs the child as soon as a temporary file of the entry
+// appears, and counts the kill as mid-write only if that temporary file is
+// still there after the child is dead (written, not yet renamed). Where the
+// kill lands is the scheduler's, so it tries up to ten children, and fails
+// if it never caught one mid-write. Readers see a whole entry, and the
+// next write sweeps what the dead writer left once it is stale: the sweep's
+// pattern matches the real writer's temporary files, not a stand-in's.
+func TestCacheKilledRealWriter(t *testing.T) {
+	dir := testCacheDir(t)
+	c := mustOpenCache(t, dir)
+	if err := c.put("k", writerEntry(-1)); err != nil {
+		t.Fatal(err)
+	}
+	pattern := filepath.Join(dir, ".k.json.tmp-*")
+	for round := range 10 {
+		child, lines := startWriterChild(t, "TestCacheRealWriterHelper", realDirEnv, dir)
+		waitMark(t, lines, markReady)
+		var tmps []string
+		for deadline := time.Now().Add(time.Minute); len(tmps) == 0; {
+			// Busy: the point is to kill within the write.
+			tmps, _ = filepath.Glob(pattern)
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the writer made no temporary file in a minute", round)
+			}
+		}
+		killWriterChild(t, child)
+		e := c.get("k", discardLog)
+		if e == nil {
+			t.Fatalf("round %d: entry unreadable after the kill", round)
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(e.Credentials.AccessKeyID, "AKIAW"))
+		if err != nil {
+			t.Fatalf("round %d: entry of no writer: %q", round, e.Credentials.AccessKeyID)
+		}
+		checkWhole(t, fmt.Sprintf("round %d, open cache", round), e, n)
+		checkWhole(t, fmt.Sprintf("round %d, new reader", round), mustOpenCache(t, dir).get("k", discardLog), n)
+		left, _ := filepath.Glob(pattern)
+		if len(left) == 0 {
+			continue // the write was over (renamed) before the kill landed
+		}
+		t.Logf("round %d: writer killed mid-write, leaving %v; entry %d is whole", round, left, n)
+		// A fresh temp file may be a live writer's: it stays. A stale one
+		// is swept by the next write.
+		if err := c.put("k", writerEntry(100)); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range left {
+			if _, err := os.Lstat(f); err != nil {
+				t.Fatalf("a write removed a fresh temp file (a live writer's): %v", err)
+			}
+			stale := time.Now().Add(-2 * time.Hour)
+			if err := os.Chtimes(f, stale, stale); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.put("k", writerEntry(101)); err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := filepath.Glob(pattern); len(left) != 0 {
+			t.Errorf("the dead writer's temp files are left after a write: %v", left)
+		}
+		checkWhole(t, "after the sweep", c.get("k", discardLog), 101)
+		return
+	}
+	t.Fatal("in ten rounds no kill landed inside a write")
+}
+
+// TestCacheRealWriterHelper writes entries 0, 1, 2, … with fileCache.put,
+// silently, until killed.
+func TestCacheRealWriterHelper(t *testing.T) {
+	dir := os.Getenv(realDirEnv)
+	if dir == "" {
+		t.Skip("helper process for TestCacheKilledRealWriter")
+	}
+	c, err := openCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(markReady)
+	for n := 0; ; n++ {
+		if err := c.put("k", writerEntry(n)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -82,12 +82,13 @@ func TestOpenCacheRefusesNonDirectory(t *testing.T) {
 		want error
 		text string
 	}{
-		{link, securefile.ErrLink, "remove the link"},
-		{file, securefile.ErrNotDir, "move the file away"},
+		{link, securefile.ErrLink, ": is a link: it could redirect cached credentials elsewhere"},
+		{file, securefile.ErrNotDir, ": is not a directory"},
 	} {
 		_, err := openCache(tt.dir)
-		if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.text) || !strings.Contains(err.Error(), "MFABRIDGE_CACHE_DIR") {
-			t.Errorf("openCache(%s): got %v, want %v with the fix", tt.dir, err, tt.want)
+		var ce *CacheDirError
+		if !errors.Is(err, tt.want) || !errors.As(err, &ce) || !strings.Contains(err.Error(), tt.text) {
+			t.Errorf("openCache(%s): got %v, want a *CacheDirError %v with the cause", tt.dir, err, tt.want)
 		}
 	}
 	// A missing directory below a missing parent is created.

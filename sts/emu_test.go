@@ -316,7 +316,7 @@ func TestEmuMFAAge(t *testing.T) {
 	e.get("stale")
 	e.clock.Advance(65 * time.Minute) // role expired, session 65 min old
 	_, err := e.provider("stale").Credentials(context.Background())
-	if !errors.Is(err, ErrNotAuthorized) || !strings.Contains(err.Error(), "mfabridge_mfa_max_age") {
+	if !errors.Is(err, ErrNotAuthorized) || !strings.Contains(withHint(err), "mfabridge_mfa_max_age") {
 		t.Fatalf("got %v, want ErrNotAuthorized mentioning mfabridge_mfa_max_age", err)
 	}
 	if n := e.tokens.codes.Load(); n != 1 {
@@ -341,7 +341,7 @@ func TestEmuErrors(t *testing.T) {
 	// A wrong OATH account gives a wrong code.
 	e.tokens.secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 	_, err = e.provider("long").Credentials(context.Background())
-	if !errors.Is(err, ErrInvalidCode) || !strings.Contains(err.Error(), "mfabridge_account") {
+	if !errors.Is(err, ErrInvalidCode) || !strings.Contains(withHint(err), "mfabridge_account") {
 		t.Fatalf("wrong code: got %v", err)
 	}
 }
@@ -365,7 +365,7 @@ func TestEmuLostAnswer(t *testing.T) {
 	if !errors.Is(err, ErrServerError) {
 		t.Fatalf("got %v, want ErrServerError", err)
 	}
-	if !strings.Contains(err.Error(), "may have accepted the code") {
+	if !strings.Contains(withHint(err), "may have accepted the code") {
 		t.Errorf("error %q does not say the code may be used up", err)
 	}
 	e.get("r1")

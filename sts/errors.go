@@ -37,7 +37,10 @@ var (
 )
 
 // CallError is a failed STS call, classified, with the likely cause and fix.
-// Error text never contains the code sent.
+// Error text never contains the code sent, nor the fix: Hint returns that.
+// Fix is empty where the remedy is a setting of the caller's (timeout,
+// endpoint, region: Kind ErrTimeout, ErrTransport, ErrRegionScope), which
+// the caller words from Kind.
 type CallError struct {
 	Action  Action
 	Target  string // role ARN for AssumeRole, MFA serial for GetSessionToken
@@ -45,8 +48,11 @@ type CallError struct {
 	Message string // STS message, trimmed
 	Kind    error  // one of the sentinels above
 	Cause   string // likely cause
-	Fix     string // what to do
+	Fix     string // what to do, if the caller's settings are not the remedy
 	Err     error  // underlying SDK error
+	// Spent: the request carried a code that STS may have consumed (no
+	// answer, or an unknown one), so the next attempt waits for a fresh one.
+	Spent bool
 	// StepKept: the request carried a code but cannot have consumed it
 	// (never sent, or refused before MFA was checked), so its TOTP step
 	// was given back and the next attempt need not wait for a fresh code.
@@ -64,8 +70,8 @@ func (e *CallError) Error() string {
 	if e.Cause != "" {
 		fmt.Fprintf(&b, " — %s", e.Cause)
 	}
-	if e.Fix != "" {
-		fmt.Fprintf(&b, ": %s", e.Fix)
+	if e.Spent {
+		b.WriteString(" (the code may have been consumed: the next attempt waits for a fresh one)")
 	}
 	if e.StepKept {
 		b.WriteString(" (the MFA code was not used: the next attempt may use the current one)")
@@ -74,6 +80,9 @@ func (e *CallError) Error() string {
 }
 
 func (e *CallError) Unwrap() []error { return []error{e.Kind, e.Err} }
+
+// Hint is what to do about the failure (Fix), or "".
+func (e *CallError) Hint() string { return e.Fix }
 
 // callInfo is what classify needs to know about the failed call.
 type callInfo struct {
@@ -88,20 +97,11 @@ type callInfo struct {
 	endpoint   string // endpoint_url / AWS_ENDPOINT_URL_STS, if set
 }
 
-// mayBeSpent ends the Fix of a failure after which the code sent may have
-// been consumed; settleStep removes it when the step was given back.
-const mayBeSpent = "; the code may have been consumed, the next attempt waits for a fresh one"
-
 // timeoutError is a call that the Provider's time-out ended (issue 13
 // case 7): it says which call, and after how long.
 func timeoutError(ci callInfo, d time.Duration, err error) error {
-	ce := &CallError{Action: ci.action, Target: ci.target, Err: fmt.Errorf("no answer within %s: %w", d, err), Kind: ErrTimeout,
-		Cause: "STS (or something on the way) accepted the request but did not answer",
-		Fix:   "check the network and the endpoint (AWS_ENDPOINT_URL_STS, endpoint_url), or raise MFABRIDGE_STS_TIMEOUT"}
-	if ci.withMFA {
-		ce.Fix += mayBeSpent
-	}
-	return ce
+	return &CallError{Action: ci.action, Target: ci.target, Err: fmt.Errorf("no answer within %s: %w", d, err), Kind: ErrTimeout,
+		Cause: "STS (or something on the way) accepted the request but did not answer", Spent: ci.withMFA}
 }
 
 // rejectedBeforeMFA: STS error codes of a request refused while it was
@@ -129,10 +129,7 @@ func classify(ci callInfo, err error) error {
 	if !errors.As(err, &api) {
 		ce.Kind = ErrTransport
 		ce.Cause = "no answer from STS"
-		ce.Fix = "check the network and the endpoint (AWS_ENDPOINT_URL_STS, endpoint_url)"
-		if ci.withMFA {
-			ce.Fix += mayBeSpent
-		}
+		ce.Spent = ci.withMFA
 		return ce
 	}
 	ce.Code = api.ErrorCode()
@@ -169,7 +166,6 @@ func classify(ci callInfo, err error) error {
 		if ci.endpoint != "" {
 			ce.Cause = fmt.Sprintf("the request was signed for region %q, which the endpoint %s does not serve", ci.region, ci.endpoint)
 		}
-		ce.Fix = "set the profile's region (or AWS_REGION) to the endpoint's region, or point endpoint_url / AWS_ENDPOINT_URL_STS at that region's endpoint (https://sts.REGION.amazonaws.com)"
 	case ce.Code == "SignatureDoesNotMatch" && (strings.Contains(msg, "signature expired") || strings.Contains(msg, "signature not yet current")):
 		// Issue 13 case 9: a clock-skew rejection, not a bad key. The
 		// Provider replaces Cause with the skew it measured.

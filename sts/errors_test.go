@@ -42,8 +42,13 @@ func TestClassify(t *testing.T) {
 			if !errors.Is(err, tt.want) || !errors.As(err, &ce) || ce.Code != tt.code {
 				t.Fatalf("got %v, want %v", err, tt.want)
 			}
-			if s := err.Error(); !strings.Contains(s, tt.text) || !strings.HasPrefix(s, "sts: AssumeRole arn:aws:iam::222222222222:role/y: "+tt.code) {
-				t.Fatalf("message %q lacks %q", s, tt.text)
+			// The message says what and why; Hint says what to do.
+			s := err.Error()
+			if full := s + ": " + ce.Hint(); !strings.Contains(full, tt.text) || !strings.HasPrefix(s, "sts: AssumeRole arn:aws:iam::222222222222:role/y: "+tt.code) {
+				t.Fatalf("message %q, hint %q lack %q", s, ce.Hint(), tt.text)
+			}
+			if ce.Fix != "" && strings.Contains(s, ce.Fix) {
+				t.Fatalf("message %q holds the fix %q", s, ce.Fix)
 			}
 		})
 	}
@@ -61,4 +66,14 @@ func TestProviderReusedCode(t *testing.T) {
 	if !errors.Is(err, ErrReusedCode) || errors.Is(err, ErrInvalidCode) {
 		t.Fatalf("got %v, want ErrReusedCode", err)
 	}
+}
+
+// withHint is err's message and, after a colon, its CallError's hint: what
+// the CLI shows on two lines.
+func withHint(err error) string {
+	var ce *CallError
+	if errors.As(err, &ce) {
+		return err.Error() + ": " + ce.Hint()
+	}
+	return err.Error()
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -525,8 +524,7 @@ func (pr *Provider) settleStep(ce *CallError, sent *sendTrace, prev int64) {
 		pr.log.Debug("sts: could not give the unsent code's step back", "err", err)
 		return
 	}
-	ce.StepKept = true
-	ce.Fix = strings.Replace(ce.Fix, mayBeSpent, "", 1)
+	ce.StepKept, ce.Spent = true, false
 }
 
 // skewCause says how far this computer's clock is from STS's, measured

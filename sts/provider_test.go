@@ -174,7 +174,7 @@ func TestProviderErrors(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tt.want)
 			}
 			var ce *CallError
-			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tt.text) {
+			if !errors.As(err, &ce) || !strings.Contains(err.Error()+": "+ce.Hint(), tt.text) {
 				t.Fatalf("error %q: want a *CallError mentioning %q", err, tt.text)
 			}
 			// The code never leaks into the message.

@@ -268,6 +268,26 @@ func render(r *results, count int, now time.Time) string {
 		mt.fmt("%.0f"), "AWS CLI `mfa_serial` flow (a prompt per role per 1 h expiry, refreshed under 15 min left): " + at.fmt("%.0f"),
 		"1", r.verdict(day, mt.max == 1, ""),
 	})
+	// BenchmarkSealedKeyDay (bench/day_test.go): the same day with the
+	// source key sealed to the PIV applet, counted at the simulated key.
+	for _, sealed := range []struct{ bench, what string }{
+		{"BenchmarkSealedKeyDay/pin-once-touch-cached", "… the same day, source key sealed to the simulated key's PIV slot 9d " +
+			"(`mfabridge_keys = piv:SERIAL`, PIN once, touch cached): PIN entries / touches per MFA session " +
+			"(VERIFY with a PIN / OATH + PIV touches, at the simulator)"},
+		{"BenchmarkSealedKeyDay/pin-once-touch-always", "… the same, PIV touch always"},
+	} {
+		ps, ts := r.stat(sealed.bench, "pins/session"), r.stat(sealed.bench, "touches/session")
+		sess := r.stat(sealed.bench, "mfa-sessions")
+		rows = append(rows, row{
+			sealed.what,
+			ps.fmt("%.0f") + " / " + ts.fmt("%.0f") + " (" + sess.fmt("%.0f") + " MFA session; OATH " +
+				r.stat(sealed.bench, "oath-touches").fmt("%.0f") + " + PIV " + r.stat(sealed.bench, "piv-touches").fmt("%.0f") +
+				" touches, sealed key opened " + r.stat(sealed.bench, "key-opens").fmt("%.0f") + "×)",
+			"key in the credentials file (row above): touches " + mt.fmt("%.0f") + ", no PIN",
+			"1 PIN, ≤ 2 touches per MFA session",
+			r.verdict(sealed.bench, sess.min >= 1 && ps.min == 1 && ps.max == 1 && ts.max <= 2, ""),
+		})
+	}
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Benchmarks\n\nMeasured %s on %s (%d CPUs, %s); each figure is the median of %d runs, (min–max) when they differ.\n\n",

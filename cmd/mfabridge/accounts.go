@@ -26,12 +26,12 @@ func (a *app) hooks() device.Hooks {
 			pw, err := a.term.readSecret(ctx, fmt.Sprintf("OATH password for %s: ", info))
 			if errors.Is(err, errNoTerminal) {
 				a.desktopNotice("OATH password needed", fmt.Sprintf("mfabridge needs the OATH password of %s and has no terminal to ask on: run `mfabridge accounts password remember` in a terminal", info))
-				return "", fmt.Errorf("%w and there is no terminal to ask on: set MFABRIDGE_OATH_PASSWORD, or run `mfabridge accounts password remember` once from a terminal", device.ErrPasswordRequired)
+				return "", fmt.Errorf("%w and there is %w", device.ErrPasswordRequired, errNoTerminal) // hints.go advises
 			}
 			return pw, err
 		},
 		Keys:   a.oathKeys(),
-		Notice: a.term.notice,
+		Notice: func(n device.Notice) { a.term.notice(noticeText(n)) },
 	}
 }
 

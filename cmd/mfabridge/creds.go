@@ -113,7 +113,7 @@ func (a *app) provider(p *awsconfig.Profile) (*sts.Provider, *tokenSource, error
 		// mfabridge (issue 13 case 11)
 		sts.WithEnviron(os.Environ()),
 		sts.WithUI(sts.UI{Notify: a.term.notice}), sts.WithLogger(a.log), sts.WithCallTimeout(timeout),
-		sts.WithSourceKeys(a.sourceKeys)) // keys.go: mfabridge_keys
+		sts.WithSourceKeys(a.sourceKeys(p.Device))) // keys.go: mfabridge_keys
 	if err != nil {
 		return nil, nil, err
 	}

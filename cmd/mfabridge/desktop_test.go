@@ -60,6 +60,7 @@ func TestDesktopScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"busmonitor":  cmdBusMonitor,
 			"touchnotice": cmdTouchNotice,
+			"waitfile":    cmdWaitFile, // fakests_test.go
 			"notified":    cmdNotified,
 			"oathkey":     cmdOATHKey,
 			// main_test.go, keys_test.go
@@ -112,12 +113,7 @@ func startDesktop(t *testing.T) desktop {
 	env := append(os.Environ(), "HOME="+home, "XDG_RUNTIME_DIR="+run, "XDG_DATA_HOME="+filepath.Join(home, "data"),
 		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "DBUS_SESSION_BUS_ADDRESS="+bus)
 
-	// The Secret Service: --unlock reads the login keyring's password on
-	// stdin, creating the keyring unlocked.
-	gk := exec.Command("gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets")
-	gk.Env, gk.Stdin = env, strings.NewReader("desktop-test-keyring")
-	startDaemon(t, gk)
-	waitOwner(t, bus, "org.freedesktop.secrets")
+	dbustest.SecretService(t, ci, bus)
 
 	// A headless X server (it picks a free display and writes its number
 	// on fd 3 when ready), then the notification daemon on it.
@@ -146,7 +142,7 @@ func startDesktop(t *testing.T) desktop {
 	nd := exec.Command(daemon)
 	nd.Env = append(env, "DISPLAY=:"+disp)
 	startDaemon(t, nd)
-	waitOwner(t, bus, "org.freedesktop.Notifications")
+	dbustest.WaitOwner(t, bus, "org.freedesktop.Notifications")
 
 	// The test process reads the keyring too (oathkey).
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", bus)
@@ -227,22 +223,13 @@ func TestRememberedPasswordRefusedOnTerminal(t *testing.T) {
 		defer mu.Unlock()
 		t.Fatalf("no password prompt on the terminal:\n%q", screen.String())
 	}
-	// The prompt is written before echo is turned off: wait until it is
-	// off (the master reports the terminal's modes), as a user's typing
-	// would come after it anyway.
-	for {
-		tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tio.Lflag&unix.ECHO == 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("echo never turned off for the password")
-		case <-time.After(5 * time.Millisecond):
-		}
+	// Echo is turned off before the prompt is written: it is off now.
+	tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tio.Lflag&unix.ECHO != 0 {
+		t.Fatal("echo is still on when the password prompt shows")
 	}
 	if _, err := tty.Write([]byte("pw2\n")); err != nil {
 		t.Fatal(err)
@@ -275,37 +262,6 @@ func startDaemon(t *testing.T, cmd *exec.Cmd) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-}
-
-// waitOwner waits (bounded) until name has an owner on the bus: the
-// daemon that claims it is up.
-func waitOwner(t *testing.T, addr, name string) {
-	t.Helper()
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch := make(chan *dbus.Signal, 16)
-	conn.Signal(ch)
-	if err := conn.AddMatchSignal(dbus.WithMatchInterface("org.freedesktop.DBus"), dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, name)); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.After(20 * time.Second)
-	for {
-		var has bool
-		if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has); err != nil {
-			t.Fatal(err)
-		}
-		if has {
-			return
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("nobody took %s on the bus within 20s", name)
-		}
-	}
 }
 
 // hungNotifications owns org.freedesktop.Notifications and never answers.

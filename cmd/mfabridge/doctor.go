@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ func (d *doctor) report(status, what, fix string) {
 	}
 	fmt.Fprintln(d.a.stdout, line)
 }
+
+// hintsLine is the advice for err (see hintsFor) as one fix line.
+func hintsLine(err error) string { return strings.Join(hintsFor(err, runtime.GOOS), "; ") }
 
 func (a *app) doctorCmd() *cobra.Command {
 	return &cobra.Command{
@@ -88,7 +92,11 @@ func (d *doctor) pcsc(ctx context.Context, needed bool) {
 		d.report(bad, "PC/SC: this mfabridge was built without PC/SC support (CGO_ENABLED=0)", "rebuild with cgo and libpcsclite-dev to use YubiKeys; sim: and totp: devices work as is")
 		return
 	case err != nil:
-		d.report(bad, "pcscd: "+err.Error(), "sudo apt-get install pcscd && sudo systemctl start pcscd (or run `pcscd -f &`)")
+		fix := hintsLine(err)
+		if fix == "" {
+			fix = "sudo apt-get install pcscd && sudo systemctl start pcscd (or run `pcscd -f &`)"
+		}
+		d.report(bad, "pcscd: "+err.Error(), fix)
 		return
 	}
 	defer pctx.Close()
@@ -100,7 +108,7 @@ func (d *doctor) pcsc(ctx context.Context, needed bool) {
 	d.report("ok", fmt.Sprintf("pcscd is running with %d reader(s): %s", len(readers), strings.Join(readers, "; ")), "")
 	keys, err := device.ListYubiKeys(ctx, d.a.log)
 	if err != nil {
-		d.report(bad, "YubiKeys: "+err.Error(), "")
+		d.report(bad, "YubiKeys: "+err.Error(), hintsLine(err))
 		return
 	}
 	if len(keys) == 0 {
@@ -121,12 +129,12 @@ func (d *doctor) pcsc(ctx context.Context, needed bool) {
 func (d *doctor) profile(cfg *awsconfig.Config, name string) *awsconfig.Profile {
 	p, err := cfg.Resolve(name)
 	if err != nil {
-		d.report("fail", fmt.Sprintf("profile %q: %v", name, err), "")
+		d.report("fail", fmt.Sprintf("profile %q: %v", name, err), hintsLine(err))
 		return nil
 	}
 	pl, err := sts.MakePlan(p)
 	if err != nil {
-		d.report("fail", fmt.Sprintf("profile %q: %v", name, err), "")
+		d.report("fail", fmt.Sprintf("profile %q: %v", name, err), hintsLine(err))
 		return nil
 	}
 	steps := make([]string, len(pl.Steps))
@@ -162,7 +170,7 @@ func (d *doctor) account(ctx context.Context, p *awsconfig.Profile) {
 		return
 	}
 	if err != nil {
-		d.report("fail", fmt.Sprintf("%s: %v", dev.Info(), err), "")
+		d.report("fail", fmt.Sprintf("%s: %v", dev.Info(), err), hintsLine(err))
 		return
 	}
 	if p.Account != "" {
@@ -306,7 +314,7 @@ func (d *doctor) credentialProcess(cfg *awsconfig.Config) {
 				continue
 			}
 			if _, err := cfg.Resolve(target); err != nil {
-				d.report("fail", fmt.Sprintf("profile %q: credential_process asks for profile %q: %v", name, target, err), "")
+				d.report("fail", fmt.Sprintf("profile %q: credential_process asks for profile %q: %v", name, target, err), hintsLine(err))
 				continue
 			}
 		}

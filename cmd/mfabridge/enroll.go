@@ -110,7 +110,7 @@ func (a *app) printLeftovers(err error) error {
 		fmt.Fprintf(a.stderr, "mfabridge: rolled back: %s\n", r)
 	}
 	for _, l := range ee.Left {
-		fmt.Fprintf(a.stderr, "mfabridge: LEFT: %s\n  finish with: %s\n", l.What, l.Fix)
+		fmt.Fprintf(a.stderr, "mfabridge: LEFT: %s\n  finish with: %s\n", l.What, leftoverFix(l))
 	}
 	if len(ee.Left) == 0 && len(ee.RolledBack) > 0 {
 		fmt.Fprintln(a.stderr, "mfabridge: nothing is left of the failed enrollment")
@@ -122,20 +122,14 @@ func (a *app) printLeftovers(err error) error {
 		if taken.Defaulted {
 			hint = fmt.Sprintf("%q is the default name for this user and key: it is likely enrolled already (`aws iam list-virtual-mfa-devices`); otherwise %s", taken.Name, hint)
 		}
-		return enrollHint{err: err, hint: hint}
+		return hintError{err: err, hint: hint}
 	}
 	return err
 }
 
-// enrollHint renders its hint on a line of its own after the error, as
-// "mfabridge: hint: …".
-type enrollHint struct {
-	err  error
-	hint string
-}
-
-func (e enrollHint) Error() string { return e.err.Error() + "\nmfabridge: hint: " + e.hint }
-func (e enrollHint) Unwrap() error { return e.err }
+// enrollHint is a hintError (printError renders its hint on a line of its
+// own).
+type enrollHint = hintError
 
 // keyNameSuffix is the default device name's suffix for a key: "yk" and its
 // serial, or empty (sts then uses "mfabridge") when it has none.

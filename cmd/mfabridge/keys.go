@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -117,6 +119,9 @@ func (a *app) pivPIN(ctx context.Context, serial uint32) (string, error) {
 		return p, nil
 	}
 	p, err := a.term.readSecret(ctx, fmt.Sprintf("mfabridge: PIV PIN of YubiKey %d: ", serial))
+	if errors.Is(err, errNoTerminal) {
+		a.pivPINNotice(serial) // notify.go
+	}
 	if err != nil {
 		return "", fmt.Errorf("read PIV PIN: %w", err) // keyHint advises
 	}
@@ -135,13 +140,28 @@ func (a *app) forgetPIVPIN(serial uint32) { delete(a.pivPINs, serial) }
 // return it as a keystore.Card (keys_piv_card.go; tests swap it).
 var openPIVCard = openPIVCardDevice
 
-// pivSlot is the slot `keys import/add --to piv:SERIAL` seals to.
+// pivSlot is the slot `keys import/add --to piv:SERIAL` seals to unless
+// --slot says otherwise.
 const pivSlot = 0x9d
 
+// pivUse says how keyStore reaches and checks a PIV card.
+type pivUse struct {
+	// seal: the store will be written; the PIV store then reads the
+	// recipient key from the card and checks its attestation.
+	seal bool
+	// trustSim (--trust-simulator-attestation): accept a simulated
+	// YubiKey's attestation chain, which Yubico's roots refuse.
+	trustSim bool
+	// devices are the device settings (mfabridge_device) of the profiles
+	// involved: a sim:PATH among them is where piv:SERIAL may live.
+	devices []string
+	// slot is the PIV slot to seal to (9d or 82-95); 0: 9d.
+	slot byte
+}
+
 // keyStore returns the store an mfabridge_keys value names ("" is the
-// credentials file of cfg; cfg may be nil for the other stores). forPut: the store will be written (the PIV
-// store then reads the recipient key from the card).
-func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, forPut bool) (keystore.Store, error) {
+// credentials file of cfg; cfg may be nil for the other stores).
+func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, use pivUse) (keystore.Store, error) {
 	opts := []keystore.Option{keystore.WithLogger(a.log)}
 	if spec == "" || spec == storeCredentialsFile {
 		if cfg == nil {
@@ -168,49 +188,65 @@ func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, 
 			return nil, err
 		}
 		opener := func(ctx context.Context, serial uint32) (keystore.Card, func() error, error) {
-			return openPIVCard(a, ctx, serial)
+			return openPIVCard(a, ctx, serial, use.devices)
 		}
 		var rcpt *keystore.Recipient
-		if forPut {
+		if use.seal {
+			slot := use.slot
+			if slot == 0 {
+				slot = pivSlot
+			}
 			card, closeCard, err := opener(ctx, serial)
 			if errors.Is(err, keystore.ErrNotFound) {
 				return nil, hintError{fmt.Errorf("PIV card %d: %w", serial, err),
-					fmt.Sprintf("insert YubiKey %d (a simulated one: MFABRIDGE_DEVICE=sim:PATH), or name the serial of the key present: `mfabridge devices` lists them", serial)}
+					fmt.Sprintf("insert YubiKey %d (a simulated one: MFABRIDGE_DEVICE=sim:PATH, or the profile's mfabridge_device = sim:PATH), or name the serial of the key present: `mfabridge devices` lists them", serial)}
 			}
 			if err != nil {
 				return nil, keyHint(err, "", spec)
 			}
-			pub, err := card.PublicKey(ctx, pivSlot)
+			pub, err := card.PublicKey(ctx, slot)
 			if errors.Is(err, keystore.ErrNotFound) {
 				closeCard()
 				return nil, hintError{err,
-					fmt.Sprintf("generate one first: ykman --device %d piv keys generate -a ECCP256 9d - (a simulated key: mfabridge sim piv-generate PATH)", serial)}
+					fmt.Sprintf("generate one first: ykman --device %d piv keys generate -a ECCP256 %02x - (a simulated key: mfabridge sim piv-generate PATH --slot %02x)", serial, slot, slot)}
 			}
 			if err != nil {
 				closeCard()
-				return nil, fmt.Errorf("PIV card %d: read the key of slot 9d: %w", serial, err)
+				return nil, fmt.Errorf("PIV card %d: read the key of slot %02x: %w", serial, slot, err)
 			}
-			// The store reads the sealed file back: a missing, wrong or
-			// blocked PIN fails here, before anything is written.
-			if pc, ok := card.(interface {
-				checkPIN(context.Context, byte) error
-			}); ok {
-				if err := pc.checkPIN(ctx, pivSlot); err != nil {
+			if pc, ok := card.(*pivCard); ok {
+				// The key must be one a YubiKey made (or a simulated
+				// one the user trusts): checked before anything is sealed.
+				if err := pc.checkAttestation(ctx, slot, use.trustSim); err != nil {
+					closeCard()
+					return nil, err
+				}
+				// The store reads the sealed file back: a missing, wrong
+				// or blocked PIN fails here, before anything is written.
+				if err := pc.checkPIN(ctx, slot); err != nil {
 					closeCard()
 					return nil, keyHint(err, "", spec)
 				}
 			}
 			closeCard()
-			rcpt = &keystore.Recipient{Serial: serial, Slot: pivSlot, PublicKey: pub}
+			rcpt = &keystore.Recipient{Serial: serial, Slot: slot, PublicKey: pub}
 		}
 		return keystore.NewPIVStore(dir, rcpt, opener, opts...)
 	}
 }
 
-// sourceKeys is the provider's sts.WithSourceKeys function: the source
-// profile's key from the store its mfabridge_keys names, in memory only.
-func (a *app) sourceKeys(ctx context.Context, src awsconfig.Source) (aws.Credentials, error) {
-	st, err := a.keyStore(ctx, nil, src.KeyStore, false)
+// sourceKeys returns the provider's sts.WithSourceKeys function: the
+// source profile's key from the store its mfabridge_keys names, in memory
+// only. device is the profile's mfabridge_device (where a piv:SERIAL
+// store may find a simulated key).
+func (a *app) sourceKeys(device string) sts.SourceKeysFunc {
+	return func(ctx context.Context, src awsconfig.Source) (aws.Credentials, error) {
+		return a.readSourceKeys(ctx, src, device)
+	}
+}
+
+func (a *app) readSourceKeys(ctx context.Context, src awsconfig.Source, device string) (aws.Credentials, error) {
+	st, err := a.keyStore(ctx, nil, src.KeyStore, pivUse{devices: []string{device}})
 	if err != nil {
 		return aws.Credentials{}, err
 	}
@@ -274,6 +310,24 @@ func setProfileStore(cfg *awsconfig.Config, profile, spec string) error {
 	return nil
 }
 
+// clearProfileStore deletes the mfabridge_keys line from the profile's
+// section of the config file (every other byte kept), so the profile reads
+// its key from the credentials file again.
+func clearProfileStore(cfg *awsconfig.Config, profile string) error {
+	data, err := os.ReadFile(cfg.ConfigFile)
+	if err != nil {
+		return fmt.Errorf("remove %s of profile %q: %w", awsconfig.KeysKey, profile, err)
+	}
+	out, n, err := awsconfig.RemoveProfileKeys(data, profile, awsconfig.KeysKey)
+	if err != nil || n == 0 {
+		return err
+	}
+	if err := configfile.Write(cfg.ConfigFile, out); err != nil {
+		return fmt.Errorf("remove %s of profile %q: %w", awsconfig.KeysKey, profile, err)
+	}
+	return nil
+}
+
 // checkDest validates a --to value; the credentials file is no destination.
 func checkDest(to string) error {
 	if _, _, err := awsconfig.ParseKeyStore(to); err != nil {
@@ -292,7 +346,7 @@ section of ~/.aws/config:
 
   keyring      the OS keystore (Secret Service, macOS Keychain, Windows Credential Manager)
   age          an age file encrypted to a passphrase (MFABRIDGE_KEYRING_PASSPHRASE or asked)
-  piv:SERIAL   a file sealed to a P-256 key in slot 9d of that YubiKey (PIN: MFABRIDGE_PIV_PIN or asked)
+  piv:SERIAL   a file sealed to a P-256 key in slot 9d (or a retired slot: --slot) of that YubiKey (PIN: MFABRIDGE_PIV_PIN or asked)
 
 mfabridge reads the key only when an STS call needs it: once per MFA session.`,
 	}
@@ -300,20 +354,42 @@ mfabridge reads the key only when an STS call needs it: once per MFA session.`,
 	return cmd
 }
 
+const trustSimFlag = "trust-simulator-attestation"
+
+const trustSimUsage = "accept a simulated YubiKey's PIV attestation (mfabridge sim), which Yubico's roots refuse"
+
+// trustSimHelp ends the help of the commands that seal to a PIV key.
+const trustSimHelp = `
+
+With --to piv:SERIAL the key in the slot (--slot, default 9d) must be attested: its attestation
+certificate (if the card has one: not for an imported key, nor before
+firmware 4.3) must chain to Yubico's PIV attestation root and name this
+serial, that slot and this public key, so a software key cannot pose as a
+YubiKey. A simulated YubiKey (mfabridge sim) attests with a root of its own:
+it is accepted only with --trust-simulator-attestation.`
+
 func (a *app) keysImportCmd() *cobra.Command {
-	var to string
+	var (
+		to       string
+		trustSim bool
+		slotFlag string
+	)
 	cmd := &cobra.Command{
 		Use:   "import PROFILE [--to keyring|age|piv:SERIAL]",
 		Short: "Move a profile's access key from where it is (usually ~/.aws/credentials) into a store",
 		Long: `import moves the profile's key into the store: it is written there, read
 back and compared, then removed from the credentials file (every other byte
 of that file is kept; no backup copy is written), and mfabridge_keys is set
-in the profile's section of the config file.`,
+in the profile's section of the config file.` + trustSimHelp,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
 			profile := argv[0]
 			if err := checkDest(to); err != nil {
+				return err
+			}
+			slot, err := parseSealSlot(slotFlag)
+			if err != nil {
 				return err
 			}
 			cfg, err := awsconfig.LoadProfiles(a.getenv)
@@ -327,7 +403,7 @@ in the profile's section of the config file.`,
 				}
 				return fmt.Errorf("import key of %s: its key is in %s already", profile, to)
 			}
-			src, err := a.keyStore(ctx, cfg, from, false)
+			src, err := a.keyStore(ctx, cfg, from, pivUse{devices: profileDevices(cfg, profile)})
 			if err != nil {
 				return err
 			}
@@ -338,7 +414,7 @@ in the profile's section of the config file.`,
 				}
 				return keyHint(fmt.Errorf("import key of %s: %w", profile, err), profile, storeName(from))
 			}
-			dst, err := a.keyStore(ctx, cfg, to, true)
+			dst, err := a.keyStore(ctx, cfg, to, pivUse{seal: true, trustSim: trustSim, devices: profileDevices(cfg, profile), slot: slot})
 			if err != nil {
 				return err
 			}
@@ -357,23 +433,33 @@ in the profile's section of the config file.`,
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", awsconfig.KeyStoreKeyring, "store: keyring, age or piv:SERIAL")
+	cmd.Flags().BoolVar(&trustSim, trustSimFlag, false, trustSimUsage)
+	cmd.Flags().StringVar(&slotFlag, "slot", "9d", "with --to piv:SERIAL: the PIV slot whose P-256 key seals it, 9d or a retired slot 82..95")
 	return cmd
 }
 
 func (a *app) keysAddCmd() *cobra.Command {
-	var to string
+	var (
+		to       string
+		trustSim bool
+		slotFlag string
+	)
 	cmd := &cobra.Command{
 		Use:   "add PROFILE [--to keyring|age|piv:SERIAL]",
 		Short: "Store an access key read from standard input (key id, then secret, one per line) for a profile",
 		Long: `add reads the access key id and the secret access key from standard input,
 one per line (on a terminal it asks for each, the secret without echo), never
 from the command line. It stores them and sets mfabridge_keys on the
-profile.`,
+profile.` + trustSimHelp,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
 			profile := argv[0]
 			if err := checkDest(to); err != nil {
+				return err
+			}
+			slot, err := parseSealSlot(slotFlag)
+			if err != nil {
 				return err
 			}
 			cfg, err := awsconfig.LoadProfiles(a.getenv)
@@ -388,7 +474,7 @@ profile.`,
 			if err != nil {
 				return err
 			}
-			dst, err := a.keyStore(ctx, cfg, to, true)
+			dst, err := a.keyStore(ctx, cfg, to, pivUse{seal: true, trustSim: trustSim, devices: profileDevices(cfg, profile), slot: slot})
 			if err != nil {
 				return err
 			}
@@ -405,6 +491,8 @@ profile.`,
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", awsconfig.KeyStoreKeyring, "store: keyring, age or piv:SERIAL")
+	cmd.Flags().BoolVar(&trustSim, trustSimFlag, false, trustSimUsage)
+	cmd.Flags().StringVar(&slotFlag, "slot", "9d", "with --to piv:SERIAL: the PIV slot whose P-256 key seals it, 9d or a retired slot 82..95")
 	return cmd
 }
 
@@ -469,7 +557,7 @@ func (a *app) keysListCmd() *cobra.Command {
 					}
 					seenPIVDir = true
 				}
-				st, err := a.keyStore(ctx, cfg, spec, false)
+				st, err := a.keyStore(ctx, cfg, spec, pivUse{})
 				if err != nil {
 					return err
 				}
@@ -527,8 +615,10 @@ func (a *app) keysRemoveCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove PROFILE",
 		Short: "Delete a profile's access key from the store its mfabridge_keys names",
-		Long: `remove deletes the key from the profile's store (IAM is not touched: the key
-still exists there until you delete it, e.g. with aws iam delete-access-key).`,
+		Long: `remove deletes the key from the profile's store and the mfabridge_keys line
+from the profile's section of the config file (every other byte kept). IAM is
+not touched: the key still exists there until you delete it, e.g. with aws
+iam delete-access-key.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
@@ -538,7 +628,7 @@ still exists there until you delete it, e.g. with aws iam delete-access-key).`,
 				return err
 			}
 			spec := profileStore(cfg, profile)
-			st, err := a.keyStore(ctx, cfg, spec, false)
+			st, err := a.keyStore(ctx, cfg, spec, pivUse{})
 			if err != nil {
 				return err
 			}
@@ -550,22 +640,33 @@ still exists there until you delete it, e.g. with aws iam delete-access-key).`,
 			}
 			fmt.Fprintf(a.stderr, "mfabridge: removed the access key of %s from %s\n", profile, storeName(spec))
 			if spec != "" {
-				fmt.Fprintf(a.stderr, "mfabridge: note: [profile %s] still says %s = %s; `mfabridge keys add %s --to %s` stores a new key\n", profile, awsconfig.KeysKey, spec, profile, spec)
+				if err := clearProfileStore(cfg, profile); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "mfabridge: removed %s = %s from %s\n", awsconfig.KeysKey, spec, cfg.ConfigFile)
 			}
 			return nil
 		},
 	}
 }
 
+// rotateStepHook, when set, runs after each completed step of `keys
+// rotate`; an error stops the rotation there as a crash would (the
+// journal is saved). Only tests set it (keys_rotate_test.go).
+var rotateStepHook func(keystore.RotateStep) error
+
 func (a *app) keysRotateCmd() *cobra.Command {
-	return &cobra.Command{
+	var trustSim bool
+	cmd := &cobra.Command{
 		Use:   "rotate PROFILE",
 		Short: "Replace a profile's access key through IAM, never leaving it without a working key",
 		Long: `rotate creates a new access key for the IAM user (with an MFA session from
 the profile's mfa_serial, or from a profile using it as source_profile),
 stores it where the old one was, checks it with GetCallerIdentity, then
 deactivates and deletes the old key. Progress is journaled in the cache
-folder (never the secret): if rotate is interrupted, run it again to finish.`,
+folder (never the secret): if rotate is interrupted, run it again to finish.
+A piv:SERIAL store checks the card key's attestation again before sealing the
+new key (see keys import --help).`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
@@ -579,7 +680,22 @@ folder (never the secret): if rotate is interrupted, run it again to finish.`,
 				return err
 			}
 			spec := profileStore(cfg, profile)
-			st, err := a.keyStore(ctx, cfg, spec, spec != "" && strings.HasPrefix(spec, awsconfig.KeyStorePIV))
+			use := pivUse{trustSim: trustSim, devices: profileDevices(cfg, profile)}
+			if strings.HasPrefix(spec, awsconfig.KeyStorePIV) {
+				// The new key is sealed to the slot the old one was.
+				cur, err := a.keyStore(ctx, cfg, spec, pivUse{})
+				if err != nil {
+					return err
+				}
+				if ps, ok := cur.(*keystore.PIVStore); ok {
+					h, err := ps.Header(profile)
+					if err != nil {
+						return keyHint(fmt.Errorf("rotate key of %s: %w", profile, err), profile, spec)
+					}
+					use.seal, use.slot = true, h.Slot
+				}
+			}
+			st, err := a.keyStore(ctx, cfg, spec, use)
 			if err != nil {
 				return err
 			}
@@ -613,7 +729,11 @@ folder (never the secret): if rotate is interrupted, run it again to finish.`,
 			if _, err := os.Stat(keystore.KeyJournalPath(dir, profile)); err == nil {
 				a.term.notice("resuming an interrupted access-key rotation of profile " + profile)
 			}
-			rot := keystore.NewKeyRotator(st, iam.New(iamOpts), awssts.New(so), session, dir, keystore.WithLogger(a.log))
+			ropts := []keystore.Option{keystore.WithLogger(a.log)}
+			if rotateStepHook != nil {
+				ropts = append(ropts, keystore.WithStepHook(rotateStepHook))
+			}
+			rot := keystore.NewKeyRotator(st, iam.New(iamOpts), awssts.New(so), session, dir, ropts...)
 			res, err := rot.Rotate(ctx, profile)
 			if err != nil {
 				return keyHint(err, profile, storeName(spec))
@@ -627,6 +747,38 @@ folder (never the secret): if rotate is interrupted, run it again to finish.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&trustSim, trustSimFlag, false, trustSimUsage)
+	return cmd
+}
+
+// parseSealSlot reads --slot: 9d or a retired slot 82..95 (hex).
+func parseSealSlot(v string) (byte, error) {
+	n, err := strconv.ParseUint(v, 16, 8)
+	if err != nil || !keystore.ValidSealingSlot(byte(n)) {
+		return 0, usageError{fmt.Errorf("--slot %q: want 9d or a retired slot 82..95", v)}
+	}
+	return byte(n), nil
+}
+
+// profileDevices are the device settings (mfabridge_device) of profile
+// and of the profiles using it as their source: where its MFA codes come
+// from, and so where a simulated PIV key may be named.
+func profileDevices(cfg *awsconfig.Config, profile string) []string {
+	var out []string
+	add := func(d string) {
+		if d != "" && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	if p, err := cfg.ResolveSource(profile); err == nil {
+		add(p.Device)
+	}
+	for _, n := range cfg.Names() {
+		if q, err := cfg.ResolveSource(n); err == nil && q.Source.Profile == profile {
+			add(q.Device)
+		}
+	}
+	return out
 }
 
 // sessionProfile is the profile `keys rotate` gets its MFA session with:
@@ -663,7 +815,7 @@ func (a *app) loadSourceKeys(ctx context.Context, p *awsconfig.Profile) error {
 	if p.Source.KeyStore == "" {
 		return nil
 	}
-	c, err := a.sourceKeys(ctx, p.Source)
+	c, err := a.readSourceKeys(ctx, p.Source, p.Device)
 	if err != nil {
 		return fmt.Errorf("read key of profile %q from %s: %w", p.Source.Profile, p.Source.KeyStore, err)
 	}

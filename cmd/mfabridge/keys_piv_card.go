@@ -4,39 +4,67 @@ import (
 	"context"
 	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mfabridge/mfabridge/device"
 	"github.com/mfabridge/mfabridge/device/piv"
 	"github.com/mfabridge/mfabridge/pcsc"
+	"github.com/mfabridge/mfabridge/simulator"
 	"github.com/mfabridge/mfabridge/sts/keystore"
 )
 
 // openPIVCardDevice is openPIVCard with our PIV client: the key with
-// serial is the simulated YubiKey $MFABRIDGE_DEVICE names when it is a
-// sim:PATH (its serial must match), else the YubiKey with that serial over
-// PC/SC. One card session (PIV selected, OATH not) lasts until the close
-// func; the PIN is asked only when a key operation needs it.
-func openPIVCardDevice(a *app, ctx context.Context, serial uint32) (keystore.Card, func() error, error) {
+// serial is a simulated YubiKey with that serial named by $MFABRIDGE_DEVICE
+// or by one of devices (the profiles' mfabridge_device) as sim:PATH, else
+// the YubiKey with that serial over PC/SC (unless $MFABRIDGE_DEVICE names
+// a simulated key: it then is the only device). One card session (PIV
+// selected, OATH not) lasts until the close func; the PIN is asked only
+// when a key operation needs it.
+func openPIVCardDevice(a *app, ctx context.Context, serial uint32, devices []string) (keystore.Card, func() error, error) {
+	env := a.getenv("MFABRIDGE_DEVICE")
 	var (
-		y   *device.YubiKey
-		err error
+		y      *device.YubiKey
+		err    error
+		others []string // the simulated keys with another serial
+		envSim bool
 	)
-	if s, perr := device.ParseSpec(a.deviceSpec("")); perr == nil && s.Kind == "sim" {
-		y, err = device.OpenSim(s.Path, device.Hooks{}, a.log)
+	seen := map[string]bool{}
+	for i, spec := range append([]string{env}, devices...) {
+		s, perr := device.ParseSpec(spec)
+		if spec == "" || perr != nil || s.Kind != "sim" || seen[s.Path] {
+			continue
+		}
+		seen[s.Path] = true
+		envSim = envSim || i == 0
+		sim, err := device.OpenSim(s.Path, device.Hooks{}, a.log)
 		if err != nil {
 			return nil, nil, err
 		}
-		if got := y.Info().Serial; got != serial {
-			return nil, nil, notFoundError{fmt.Sprintf("no YubiKey with serial %d: the device (MFABRIDGE_DEVICE) is simulated YubiKey %d in %s", serial, got, s.Path)}
+		if got := sim.Info().Serial; got != serial {
+			others = append(others, fmt.Sprintf("simulated YubiKey %d in %s", got, s.Path))
+			continue
 		}
-	} else if y, err = device.OpenYubiKey(ctx, serial, device.Hooks{}, a.log); err != nil {
-		return nil, nil, err
+		y = sim
+		break
+	}
+	switch {
+	case y != nil:
+	case envSim:
+		return nil, nil, notFoundError{fmt.Sprintf("no YubiKey with serial %d: the device (MFABRIDGE_DEVICE) is %s", serial, strings.Join(others, ", "))}
+	default:
+		if y, err = device.OpenYubiKey(ctx, serial, device.Hooks{}, a.log); err != nil {
+			return nil, nil, err
+		}
 	}
 	c, release, err := y.OpenPIV(ctx)
+	if err != nil && len(others) > 0 {
+		err = fmt.Errorf("YubiKey %d: %w (the profile's device is %s)", serial, err, strings.Join(others, ", "))
+	}
 	if errors.Is(err, pcsc.ErrNoYubiKey) || errors.Is(err, pcsc.ErrNoReaders) {
 		return nil, nil, fmt.Errorf("%w: %w", err, keystore.ErrNotFound)
 	}
@@ -108,6 +136,9 @@ func (p *pivCard) ECDH(ctx context.Context, slot byte, peer *ecdh.PublicKey) ([]
 			return nil, err
 		}
 	}
+	if md.TouchPolicy == piv.TouchPolicyAlways || md.TouchPolicy == piv.TouchPolicyCached {
+		defer p.a.pivTouchNotice(p.serial)() // notify.go
+	}
 	return p.c.ECDH(ctx, piv.Slot(slot), peer)
 }
 
@@ -121,6 +152,53 @@ func (p *pivCard) checkPIN(ctx context.Context, slot byte) error {
 		return nil
 	}
 	return p.verifyPIN(ctx)
+}
+
+// checkAttestation checks that the key in slot was generated on this
+// YubiKey (issue 11): its attestation certificate, when the card has one,
+// must chain to Yubico's attestation roots (a simulated key's to the
+// simulator's, only with trustSim) and name this serial, slot and public
+// key. A key without attestation (imported, or firmware before 4.3) is
+// noted and accepted.
+func (p *pivCard) checkAttestation(ctx context.Context, slot byte, trustSim bool) error {
+	md, _, err := p.metadata(ctx, slot)
+	if err != nil {
+		return err
+	}
+	slotCert, err := p.c.Attest(ctx, piv.Slot(slot))
+	if errors.Is(err, piv.ErrIncorrectData) || errors.Is(err, piv.ErrNotSupported) {
+		p.a.term.notice(fmt.Sprintf("note: the key in PIV slot %02x of YubiKey %d has no attestation (imported, or firmware before 4.3): it is not known to have been generated on the YubiKey", slot, p.serial))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("YubiKey %d: read the attestation of PIV slot %02x: %w", p.serial, slot, err)
+	}
+	f9, err := p.c.AttestationCertificate(ctx)
+	if err != nil {
+		return fmt.Errorf("YubiKey %d: read the PIV attestation certificate: %w", p.serial, err)
+	}
+	var opts piv.VerifyOptions
+	if f9.Issuer.CommonName == simulator.SimAttestRootCN {
+		if !trustSim {
+			return hintError{fmt.Errorf("YubiKey %d, PIV slot %02x: %w: it is attested by a simulated YubiKey (%q), not by Yubico", p.serial, slot, piv.ErrAttestation, f9.Issuer.CommonName),
+				"a software key could pose as this YubiKey; if it is the simulated key you meant (mfabridge sim), pass --" + trustSimFlag}
+		}
+		// The simulator's root stays in its state file, not on the card:
+		// the user vouches for the key, so its F9 certificate is the
+		// anchor; the slot certificate must still be signed by it and
+		// name this serial, slot and key.
+		opts.Roots = x509.NewCertPool()
+		opts.Roots.AddCert(f9)
+	}
+	att, err := piv.VerifyAttestation(f9, slotCert, opts)
+	if err == nil {
+		err = att.Check(p.serial, piv.Slot(slot), md.PublicKey)
+	}
+	if err != nil {
+		return hintError{fmt.Errorf("YubiKey %d, PIV slot %02x: the key is not attested: %w", p.serial, slot, err),
+			fmt.Sprintf("mfabridge seals only to a key generated on the YubiKey: `ykman --device %d piv keys generate -a ECCP256 %02x -` makes one", p.serial, slot)}
+	}
+	return nil
 }
 
 func (p *pivCard) verifyPIN(ctx context.Context) error {

@@ -29,7 +29,7 @@ func installSoftPIV() {
 	if err != nil || path == "" {
 		panic("MFABRIDGE_TEST_SOFTPIV: want SERIAL:KEYFILE")
 	}
-	openPIVCard = func(a *app, ctx context.Context, serial uint32) (keystore.Card, func() error, error) {
+	openPIVCard = func(a *app, ctx context.Context, serial uint32, _ []string) (keystore.Card, func() error, error) {
 		if serial != uint32(n) {
 			return nil, nil, fmt.Errorf("no PIV card with serial %d (found %d): %w", serial, n, keystore.ErrNotFound)
 		}

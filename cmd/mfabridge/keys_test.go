@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,26 +78,37 @@ func cmdSTSKey(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// iamkeys STORE PROFILE N reads PROFILE's key from STORE (age: with
-// $MFABRIDGE_KEYRING_PASSPHRASE; keyring: the Secret Service of
-// $DBUS_SESSION_BUS_ADDRESS), checks that it authenticates, and that IAM
-// lists exactly N keys for its user, the stored one among them.
+// scriptStore is a store as the script's mfabridge sees it: age (with
+// $MFABRIDGE_KEYRING_PASSPHRASE), keyring (the Secret Service of
+// $DBUS_SESSION_BUS_ADDRESS) or piv:SERIAL (the CLI's own card opener:
+// $MFABRIDGE_DEVICE, $MFABRIDGE_PIV_PIN).
+func scriptStore(ts *testscript.TestScript, spec string) keystore.Store {
+	switch {
+	case spec == "age":
+		pass := ts.Getenv("MFABRIDGE_KEYRING_PASSPHRASE")
+		return keystore.NewAgeFile(filepath.Join(ts.Getenv("MFABRIDGE_CONFIG_DIR"), "keys", "age"),
+			func(context.Context, bool) (string, error) { return pass, nil })
+	case spec == "keyring":
+		return keystore.NewKeyring(nil) // the test process's bus is the desktop's
+	case strings.HasPrefix(spec, "piv:"):
+		a := &app{getenv: ts.Getenv, log: slog.New(slog.DiscardHandler), term: openTerminal(func(string) string { return "none" }, io.Discard)}
+		st, err := a.keyStore(context.Background(), nil, spec, pivUse{})
+		ts.Check(err)
+		return st
+	}
+	ts.Fatalf("unknown store %q", spec)
+	return nil
+}
+
+// iamkeys STORE PROFILE N reads PROFILE's key from STORE (see
+// scriptStore), checks that it authenticates, and that IAM lists exactly N
+// keys for its user, the stored one among them.
 func cmdIAMKeys(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
-		ts.Fatalf("usage: iamkeys age|keyring PROFILE N")
+		ts.Fatalf("usage: iamkeys age|keyring|piv:SERIAL PROFILE N")
 	}
 	ctx := context.Background()
-	var st keystore.Store
-	switch args[0] {
-	case "age":
-		pass := ts.Getenv("MFABRIDGE_KEYRING_PASSPHRASE")
-		st = keystore.NewAgeFile(filepath.Join(ts.Getenv("MFABRIDGE_CONFIG_DIR"), "keys", "age"),
-			func(context.Context, bool) (string, error) { return pass, nil })
-	case "keyring":
-		st = keystore.NewKeyring(nil) // the test process's bus is the desktop's
-	default:
-		ts.Fatalf("iamkeys: unknown store %q", args[0])
-	}
+	st := scriptStore(ts, args[0])
 	args = args[1:]
 	k, err := st.Get(ctx, args[0])
 	ts.Check(err)

@@ -23,16 +23,6 @@ import (
 	"github.com/mfabridge/mfabridge/sts/signin"
 )
 
-// hintError is an error with advice, rendered as a second
-// "mfabridge: hint: …" line.
-type hintError struct {
-	err  error
-	hint string
-}
-
-func (e hintError) Error() string { return e.err.Error() + "\nmfabridge: hint: " + e.hint }
-func (e hintError) Unwrap() error { return e.err }
-
 func (a *app) loginCmd() *cobra.Command {
 	var (
 		printURL    bool

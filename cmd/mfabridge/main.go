@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 
@@ -70,7 +71,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	if errors.As(err, &es) {
 		return int(es)
 	}
-	fmt.Fprintf(stderr, "mfabridge: %v\n", err)
+	printError(stderr, err, runtime.GOOS) // hints.go
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2

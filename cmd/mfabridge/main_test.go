@@ -18,7 +18,8 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"mfabridge": func() {
-			installSoftPIV() // keys_piv_test.go
+			installSoftPIV()    // keys_piv_test.go
+			installRotateStop() // keys_rotate_test.go
 			os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 		},
 	})
@@ -69,6 +70,9 @@ func TestScripts(t *testing.T) {
 			"secretscan": cmdSecretScan,
 			"stskey":     cmdSTSKey,
 			"iamkeys":    cmdIAMKeys,
+			// keys_rotate_test.go
+			"stsfault":  cmdSTSFault,
+			"storedkey": cmdStoredKey,
 		},
 	})
 }
@@ -83,7 +87,7 @@ func cmdSTSEmu(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	f, err := os.Create(ts.MkAbs("sts.log"))
 	ts.Check(err)
-	srv, err := stsemu.New(cfg, stsemu.WithLog(f))
+	srv, err := stsemu.New(cfg, stsemu.WithLog(f), stsemu.WithFaults(scriptFaults(ts)))
 	ts.Check(err)
 	hs := httptest.NewServer(srv)
 	ts.Setenv("STS_URL", hs.URL)

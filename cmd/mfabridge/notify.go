@@ -5,13 +5,15 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/mfabridge/mfabridge/device"
 	"github.com/mfabridge/mfabridge/internal/notify"
 )
 
-// Touch and password notices for callers without a terminal (an IDE, a
-// desktop app, a credential server). $MFABRIDGE_NOTIFY chooses:
+// Touch, password and PIN notices for callers without a terminal (an IDE,
+// a desktop app, a credential server), for OATH codes and for access keys
+// sealed to a PIV key. $MFABRIDGE_NOTIFY chooses:
 //
 //	auto      the terminal when one can be opened, else a desktop
 //	          notification, else a line on stderr (the default)
@@ -19,9 +21,11 @@ import (
 //	terminal  the terminal only (stderr without one), as before
 //	none      no touch notice at all
 //
-// A desktop notice is sent in the background and withdrawn when the key
-// answers; a missing or hung notification service costs at most
-// notify.DefaultTimeout and falls back silently.
+// A desktop notice (D-Bus, macOS Notification Center, a Windows toast
+// through PowerShell) is sent in the background and withdrawn when the key
+// answers; a missing or hung notification service never holds the code
+// and falls back silently (after notify.DefaultTimeout; a toast may take
+// PowerShell's start-up, up to five seconds).
 
 var notifyModes = map[string]bool{"auto": true, "desktop": true, "terminal": true, "none": true}
 
@@ -72,6 +76,16 @@ func (t *terminal) available() bool {
 
 // touchHook is device.Hooks.Touch for the chosen mode.
 func (a *app) touchHook() func(device.Info) func() {
+	return a.touchNotice(func(info device.Info) string {
+		return fmt.Sprintf("mfabridge is waiting for a touch on %s to compute an MFA code", info)
+	})
+}
+
+// touchNotice is a touch notice for the chosen mode (nil for none): the
+// terminal's prompt, or a desktop notification whose text body gives,
+// falling back to the terminal when it cannot be shown. The returned func
+// of a notice clears it.
+func (a *app) touchNotice(body func(device.Info) string) func(device.Info) func() {
 	mode, _ := a.notifyMode() // checked in openDevice
 	switch mode {
 	case "none":
@@ -88,8 +102,7 @@ func (a *app) touchHook() func(device.Info) func() {
 			closed   bool
 			fallback func()
 		)
-		sh := a.desktop().Show("Touch your YubiKey",
-			fmt.Sprintf("mfabridge is waiting for a touch on %s to compute an MFA code", info),
+		sh := a.desktop().Show("Touch your YubiKey", body(info),
 			func(err error) {
 				a.log.Debug("desktop notice not shown; using the terminal", "err", err)
 				mu.Lock()
@@ -112,6 +125,47 @@ func (a *app) touchHook() func(device.Info) func() {
 			}
 		}
 	}
+}
+
+// pivTouchNotice arms the touch notice for a PIV key operation on the
+// YubiKey with serial whose key may wait for a touch (touch policy always
+// or cached): as for OATH, it is shown only if the card has not answered
+// after device.TouchDelay, and the returned func (call it when the card
+// answers) withdraws it.
+func (a *app) pivTouchNotice(serial uint32) (answered func()) {
+	show := a.touchNotice(func(info device.Info) string {
+		return fmt.Sprintf("mfabridge is waiting for a touch on %s to open the AWS access key sealed to it", info)
+	})
+	if show == nil {
+		return func() {}
+	}
+	var (
+		mu    sync.Mutex
+		done  bool
+		clear func()
+	)
+	t := time.AfterFunc(device.TouchDelay, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			clear = show(device.Info{Kind: "yubikey", Serial: serial})
+		}
+	})
+	return func() {
+		t.Stop()
+		mu.Lock()
+		defer mu.Unlock()
+		done = true
+		if clear != nil {
+			clear()
+		}
+	}
+}
+
+// pivPINNotice tells a user without a terminal that the PIV PIN is needed
+// and how to give it (the command then fails with errNoTerminal).
+func (a *app) pivPINNotice(serial uint32) {
+	a.desktopNotice("YubiKey PIV PIN needed", fmt.Sprintf("mfabridge needs the PIV PIN of YubiKey %d to open the AWS access key sealed to it, and has no terminal to ask on: run the same command once in a terminal (the session it gets is cached), or set MFABRIDGE_PIV_PIN for the program that runs mfabridge", serial))
 }
 
 // desktopNotice shows a notice that needs no withdrawing (a password is

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,7 +71,7 @@ func credentialHandler(token string, get func(context.Context) (*sts.Credentials
 		}
 		c, err := get(r.Context())
 		if err != nil {
-			fail(w, http.StatusInternalServerError, err.Error())
+			fail(w, http.StatusInternalServerError, oneLine(err, runtime.GOOS)) // the SDK shows one message
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,11 +24,24 @@ func (a *app) simCmd() *cobra.Command {
 	return cmd
 }
 
-// parseTouchPolicy reads --touch-policy: approve, delay:DURATION or timeout:DURATION.
+// parseTouchPolicy reads --touch-policy: approve, delay:DURATION,
+// timeout:DURATION or release:FILE.
 func parseTouchPolicy(s string) (simulator.TouchPolicy, error) {
 	mode, d, _ := strings.Cut(s, ":")
 	p := simulator.TouchPolicy{Mode: mode}
 	switch mode {
+	case "release":
+		if d == "" {
+			return p, fmt.Errorf("--touch-policy %q: want release:FILE", s)
+		}
+		// The state file keeps it: a path that means the same from any
+		// working directory.
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return p, fmt.Errorf("--touch-policy %q: %w", s, err)
+		}
+		p.Release = abs
+		return p, nil
 	case "approve":
 		if d != "" {
 			return p, fmt.Errorf("--touch-policy %q: approve takes no duration", s)
@@ -41,7 +55,7 @@ func parseTouchPolicy(s string) (simulator.TouchPolicy, error) {
 		p.Delay = dur
 		return p, nil
 	}
-	return p, fmt.Errorf("--touch-policy %q: want approve, delay:DURATION or timeout:DURATION", s)
+	return p, fmt.Errorf("--touch-policy %q: want approve, delay:DURATION, timeout:DURATION or release:FILE", s)
 }
 
 func randomSerial() uint32 {
@@ -91,6 +105,6 @@ func (a *app) simInitCmd() *cobra.Command {
 	}
 	cmd.Flags().Uint32Var(&serial, "serial", 0, "serial number (default: random 8 digits)")
 	cmd.Flags().StringVar(&firmware, "firmware", "5.4.3", "firmware version X.Y.Z (gates touch, SHA512, rename)")
-	cmd.Flags().StringVar(&touchPolicy, "touch-policy", "approve", "what a touch credential does: approve, delay:DURATION, timeout:DURATION")
+	cmd.Flags().StringVar(&touchPolicy, "touch-policy", "approve", "what a touch credential does: approve, delay:DURATION, timeout:DURATION, or release:FILE (tests: touched when FILE appears, timed out when FILE.timeout does)")
 	return cmd
 }

@@ -120,33 +120,79 @@ func (t *terminal) touch(info device.Info) func() {
 
 var errNoTerminal = errors.New("no terminal to ask on")
 
-// readSecret prompts on the terminal and reads a line without echo.
+// readSecret prompts on the terminal and reads a line without echo. Echo
+// is turned off before the prompt is shown, so nothing typed once the
+// prompt is visible (type-ahead included) is ever echoed; the terminal's
+// modes are put back when the line is read or ctx ends.
 func (t *terminal) readSecret(ctx context.Context, prompt string) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.file() == nil || !term.IsTerminal(int(t.in.Fd())) {
 		return "", errNoTerminal
 	}
+	restore, err := echoOff(t.in)
+	if err != nil {
+		return "", fmt.Errorf("turn off echo on the terminal: %w", err)
+	}
 	fmt.Fprint(t.out, prompt)
 	type result struct {
-		b   []byte
-		err error
+		line string
+		err  error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		b, err := term.ReadPassword(int(t.in.Fd())) // no echo; a console handle on Windows
-		ch <- result{b, err}
+		line, err := readTypedLine(t.in)
+		ch <- result{line, err}
 	}()
+	var r result
 	select {
-	case r := <-ch:
-		fmt.Fprintln(t.out)
-		if r.err != nil {
-			return "", fmt.Errorf("read from terminal: %w", r.err)
-		}
-		return string(r.b), nil
+	case r = <-ch:
 	case <-ctx.Done():
-		fmt.Fprintln(t.out)
-		return "", ctx.Err()
+		r.err = ctx.Err()
+	}
+	rerr := restore()
+	fmt.Fprintln(t.out) // the Enter was not echoed
+	switch {
+	case r.err != nil && r.err == ctx.Err():
+		return "", r.err
+	case r.err != nil:
+		return "", fmt.Errorf("read from terminal: %w", r.err)
+	case rerr != nil:
+		return "", fmt.Errorf("restore the terminal's echo: %w", rerr)
+	}
+	return r.line, nil
+}
+
+// maxSecretLine bounds a line read from the terminal.
+const maxSecretLine = 4096
+
+// readTypedLine reads one line from a terminal in line mode, a byte at a
+// time so that nothing after the line is consumed. '\r' is dropped (a
+// Windows console ends a line with "\r\n"); EOF ends a line that has text.
+func readTypedLine(f *os.File) (string, error) {
+	var line []byte
+	var b [1]byte
+	for {
+		n, err := f.Read(b[:])
+		if n == 1 {
+			switch b[0] {
+			case '\n':
+				return string(line), nil
+			case '\r':
+			default:
+				if len(line) == maxSecretLine {
+					return "", fmt.Errorf("line longer than %d bytes", maxSecretLine)
+				}
+				line = append(line, b[0])
+			}
+			continue
+		}
+		if errors.Is(err, io.EOF) && len(line) > 0 {
+			return string(line), nil
+		}
+		if err != nil {
+			return "", err
+		}
 	}
 }
 

@@ -39,3 +39,19 @@ func enableVT(h windows.Handle) bool {
 	}
 	return windows.SetConsoleMode(h, mode|want) == nil
 }
+
+// echoOff turns off the console's echo of what is typed, keeping line
+// input (the console edits the line and returns it on Enter), and returns
+// a func that puts the mode back.
+func echoOff(f *os.File) (restore func() error, err error) {
+	h := windows.Handle(f.Fd())
+	var old uint32
+	if err := windows.GetConsoleMode(h, &old); err != nil {
+		return nil, err
+	}
+	quiet := old&^windows.ENABLE_ECHO_INPUT | windows.ENABLE_PROCESSED_INPUT | windows.ENABLE_LINE_INPUT
+	if err := windows.SetConsoleMode(h, quiet); err != nil {
+		return nil, err
+	}
+	return func() error { return windows.SetConsoleMode(h, old) }, nil
+}

@@ -126,6 +126,25 @@ func VerifyAttestation(attestCert, slotCert *x509.Certificate, opts VerifyOption
 	return a, nil
 }
 
+// Check reports whether a verified attestation is for the key pub,
+// generated in slot of the card with serial: a certificate of another
+// card, slot or key (one replayed from elsewhere) is an error wrapping
+// ErrAttestation. An attestation without a serial or a slot name (neither
+// omitted by YubiKeys since firmware 4.3) does not match.
+func (a *Attestation) Check(serial uint32, slot Slot, pub crypto.PublicKey) error {
+	switch {
+	case a.Serial != serial:
+		return fmt.Errorf("piv: check attestation: %w: it is for the key with serial %d, not %d", ErrAttestation, a.Serial, serial)
+	case a.Slot != slot:
+		return fmt.Errorf("piv: check attestation: %w: it is for slot %s, not %s", ErrAttestation, a.Slot, slot)
+	}
+	eq, ok := a.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || pub == nil || !eq.Equal(pub) {
+		return fmt.Errorf("piv: check attestation: %w: it attests another public key than the one in slot %s", ErrAttestation, slot)
+	}
+	return nil
+}
+
 func parseAttestation(cert *x509.Certificate) (*Attestation, error) {
 	a := &Attestation{PublicKey: cert.PublicKey}
 	for _, e := range cert.Extensions {

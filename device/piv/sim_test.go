@@ -3,6 +3,7 @@ package piv
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -564,6 +565,57 @@ func TestAttestation(t *testing.T) {
 	f9b, err := c.AttestationCertificate(ctx)
 	if err != nil || !f9b.Equal(f9) {
 		t.Fatalf("F9 certificate after RESET: %v (same: %v)", err, err == nil && f9b.Equal(f9))
+	}
+}
+
+// A verified attestation counts only for the card, slot and key it names:
+// one replayed from another slot or card, or for another key, is refused.
+func TestAttestationCheck(t *testing.T) {
+	ctx := context.Background()
+	card := newCard(t, fw543)
+	c := selected(t, card)
+	pub85 := generate(t, c, 0x85, KeyOptions{Algorithm: AlgECCP256})
+	pub9d := generate(t, c, SlotKeyManagement, KeyOptions{Algorithm: AlgECCP256})
+	f9, err := c.AttestationCertificate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(slot Slot) *Attestation {
+		t.Helper()
+		cert, err := c.Attest(ctx, slot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := VerifyAttestation(f9, cert, VerifyOptions{Roots: simRoots(t, card)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a85, a9d := verify(0x85), verify(SlotKeyManagement)
+	if err := a85.Check(testSerial, 0x85, pub85); err != nil {
+		t.Fatalf("Check of the right card, slot and key: %v", err)
+	}
+	if err := a9d.Check(testSerial, SlotKeyManagement, pub9d); err != nil {
+		t.Fatalf("Check of 9d: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		a      *Attestation
+		serial uint32
+		slot   Slot
+		pub    crypto.PublicKey
+		want   string
+	}{
+		"another card":        {a85, testSerial + 1, 0x85, pub85, "serial"},
+		"another slot's cert": {a9d, testSerial, 0x85, pub85, "slot 9d, not 85"},
+		"another key":         {a85, testSerial, 0x85, pub9d, "another public key"},
+		"no key":              {a85, testSerial, 0x85, nil, "another public key"},
+		"no serial extension": {&Attestation{Slot: 0x85, PublicKey: pub85}, testSerial, 0x85, pub85, "serial 0"},
+	} {
+		err := tc.a.Check(tc.serial, tc.slot, tc.pub)
+		if !errors.Is(err, ErrAttestation) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Check = %v, want ErrAttestation saying %q", name, err, tc.want)
+		}
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/godbus/dbus/v5"
 )
 
 // config is a session bus that lets anyone own and call anything,
@@ -85,4 +87,67 @@ func Start(t testing.TB, required bool) string {
 		t.Fatal("dbus-daemon printed no address within 10s")
 	}
 	return ""
+}
+
+// SecretService starts gnome-keyring's Secret Service on the bus at addr,
+// with a login keyring of its own (in a private home) created unlocked,
+// and waits until it owns org.freedesktop.secrets. It is stopped when the
+// test ends.
+func SecretService(t testing.TB, required bool, addr string) {
+	t.Helper()
+	Need(t, required, "gnome-keyring-daemon")
+	home, err := os.MkdirTemp("", "dbustest-keyring")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(home) })
+	run := filepath.Join(home, "run")
+	if err := os.Mkdir(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// --unlock reads the login keyring's password on stdin, creating the
+	// keyring unlocked.
+	cmd := exec.Command("gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets")
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_RUNTIME_DIR="+run, "XDG_DATA_HOME="+filepath.Join(home, "data"),
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "DBUS_SESSION_BUS_ADDRESS="+addr)
+	cmd.Stdin = strings.NewReader("dbustest-keyring")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	WaitOwner(t, addr, "org.freedesktop.secrets")
+}
+
+// WaitOwner waits (at most 20 s) until name has an owner on the bus at
+// addr: the daemon that claims it is up.
+func WaitOwner(t testing.TB, addr, name string) {
+	t.Helper()
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch := make(chan *dbus.Signal, 16)
+	conn.Signal(ch)
+	if err := conn.AddMatchSignal(dbus.WithMatchInterface("org.freedesktop.DBus"), dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, name)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(20 * time.Second)
+	for {
+		var has bool
+		if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has); err != nil {
+			t.Fatal(err)
+		}
+		if has {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("nobody took %s on the bus within 20s", name)
+		}
+	}
 }

@@ -1,21 +1,21 @@
 // Package notify shows desktop notifications for callers that have no
 // terminal (IDEs, desktop apps, a credential server): the freedesktop
 // notification service over the D-Bus session bus on Linux and the BSDs,
-// `osascript` on macOS. Windows is not supported: a toast needs an
-// application identity registered with the shell (an AppUserModelID and a
-// Start-menu shortcut) or it is silently dropped, and PowerShell's toast
-// route takes about a second of start-up per notice; Show then fails with
-// ErrUnsupported and the caller falls back to the terminal.
+// `osascript` on macOS, a toast through Windows PowerShell on Windows
+// (toast.go says how, and why it is safe).
 //
 // Nothing here blocks its caller: Show returns at once and the notice is
-// sent in the background; Close waits at most the time limit. A missing,
+// sent in the background; Close waits at most the time limit. (Only a
+// caller that waits for the attempt to end, Shown.Wait, waits for the
+// time limit, which is longer for a toast: PowerShell starts slowly.) A missing,
 // hung or refusing notification service is reported through the failed
 // callback, never as a hang.
 //
 // Error contract: the failed callback gets ErrUnavailable (no session bus,
-// no notification service), ErrUnsupported (no desktop notifications on
-// this platform), or an error saying what the service answered; errors
-// from the time limit wrap context.DeadlineExceeded.
+// no notification service, no PowerShell to start), ErrUnsupported (no
+// desktop notifications on this platform), or an error saying what the
+// service answered; errors from the time limit wrap
+// context.DeadlineExceeded.
 //
 // The package reads no environment variables: the caller passes the bus
 // address.
@@ -71,6 +71,14 @@ type backend interface {
 	show(ctx context.Context, title, body string) (handle, error)
 }
 
+// slowStarter is a backend whose show starts a program that needs more
+// than Options.Timeout to start (Windows PowerShell, cold): show gets at
+// least minShowTimeout. The caller is not held longer (Show returns at
+// once, Close waits CloseWait), only its fallback comes later.
+type slowStarter interface {
+	minShowTimeout() time.Duration
+}
+
 // handle is one shown notice; close withdraws it.
 type handle interface {
 	close(ctx context.Context) error
@@ -108,7 +116,9 @@ func New(o Options) *Notifier {
 	switch o.GOOS {
 	case "darwin":
 		n.b = osascript{}
-	case "windows", "plan9", "js", "wasip1":
+	case "windows":
+		n.b = &toast{path: powerShellPath(), app: o.AppName, expire: o.Expire, procAttr: hideConsole, minShow: toastStartTimeout}
+	case "plan9", "js", "wasip1":
 		n.b = unsupported{}
 	default:
 		n.b = &freedesktop{address: o.BusAddress, app: o.AppName, expire: o.Expire, timeout: o.Timeout}
@@ -132,7 +142,11 @@ func (n *Notifier) Show(title, body string, failed func(error)) *Shown {
 	s := &Shown{n: n, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
+		limit := n.timeout
+		if s, ok := n.b.(slowStarter); ok {
+			limit = max(limit, s.minShowTimeout())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
 		defer cancel()
 		h, err := n.b.show(ctx, title, body)
 		if err != nil {

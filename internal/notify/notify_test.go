@@ -231,7 +231,7 @@ func TestNoService(t *testing.T) {
 
 func TestUnsupported(t *testing.T) {
 	errc := make(chan error, 1)
-	New(Options{GOOS: "windows"}).Show("t", "b", func(err error) { errc <- err }).Close()
+	New(Options{GOOS: "plan9"}).Show("t", "b", func(err error) { errc <- err }).Close()
 	if err := <-errc; !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("error %v", err)
 	}

@@ -151,3 +151,31 @@ func TestIAMEndpointAndResolveSource(t *testing.T) {
 		}
 	}
 }
+
+// keys remove deletes the mfabridge_keys line of the profile's section
+// only: every other byte stays, other profiles keep theirs.
+func TestRemoveProfileKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name, profile, in, want string
+		n                       int
+	}{
+		{"lf", "alice", "[profile alice]\nregion = x\nmfabridge_keys = piv:5\n\n[profile bob]\nmfabridge_keys = keyring\n",
+			"[profile alice]\nregion = x\n\n[profile bob]\nmfabridge_keys = keyring\n", 1},
+		{"crlf, comment, no final eol", "alice", "# c\r\n[ profile  alice ]\r\nMFABRIDGE_KEYS: age ; moved\r\n; note\r\nregion = x",
+			"# c\r\n[ profile  alice ]\r\n; note\r\nregion = x", 1},
+		{"credentials-style section is not the profile", "alice", "[alice]\nmfabridge_keys = age\n", "[alice]\nmfabridge_keys = age\n", 0},
+		{"default has two names", "default", "[default]\nmfabridge_keys = age\n[profile default]\nregion = x\n", "[default]\n[profile default]\nregion = x\n", 1},
+		{"absent", "alice", "[profile alice]\nregion = x\n", "[profile alice]\nregion = x\n", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, n, err := RemoveProfileKeys([]byte(tc.in), tc.profile, KeysKey)
+			if err != nil || string(out) != tc.want || n != tc.n {
+				t.Fatalf("got %q (%d, %v), want %q (%d)", out, n, err, tc.want, tc.n)
+			}
+		})
+	}
+	// a file that no longer parses after the edit is refused
+	if _, _, err := RemoveProfileKeys([]byte("[profile a]\nmfabridge_keys = age\n[profile a]\nx = 1\n"), "a", KeysKey); err == nil {
+		t.Error("a repeated section was accepted")
+	}
+}

@@ -2,6 +2,7 @@ package awsconfig
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -52,6 +53,20 @@ func CredentialsSections(data []byte, key string) ([][2]string, error) {
 // the profile would still set one of keys, or the text does not parse,
 // nothing is returned but the error.
 func RemoveCredentialsKeys(data []byte, profile string, keys ...string) ([]byte, int, error) {
+	return removeSectionKeys("credentials", data, profile, []string{profile}, keys)
+}
+
+// RemoveProfileKeys is RemoveCredentialsKeys for a config file: it deletes
+// the lines setting one of keys in the profile's sections ("[profile
+// NAME]", or "[default]" and "[profile default]" for default), keeping
+// every other byte.
+func RemoveProfileKeys(data []byte, profile string, keys ...string) ([]byte, int, error) {
+	return removeSectionKeys("config", data, profile, profileSections(profile), keys)
+}
+
+// removeSectionKeys drops the lines setting keys in the sections named by
+// any of names, then checks the result as RemoveCredentialsKeys says.
+func removeSectionKeys(file string, data []byte, profile string, names, keys []string) ([]byte, int, error) {
 	drop := map[string]bool{}
 	for _, k := range keys {
 		drop[strings.ToLower(k)] = true
@@ -61,7 +76,7 @@ func RemoveCredentialsKeys(data []byte, profile string, keys ...string) ([]byte,
 	in, parent, n := false, "", 0
 	for i, l := range lines {
 		if l.header {
-			in, parent = l.section == profile, ""
+			in, parent = slices.Contains(names, l.section), ""
 			out = append(out, l)
 			continue
 		}
@@ -94,13 +109,15 @@ func RemoveCredentialsKeys(data []byte, profile string, keys ...string) ([]byte,
 		return data, 0, nil
 	}
 	res := joinConfigLines(out)
-	vals, _, err := CredentialsKeys(res, profile, keys...)
+	f, err := parseINI(file, res)
 	if err != nil {
 		return nil, 0, fmt.Errorf("remove keys of %s: %w", profile, err)
 	}
-	for _, k := range keys {
-		if vals[strings.ToLower(k)] != "" {
-			return nil, 0, fmt.Errorf("remove keys of %s: %w: %s is still set after removing its lines; edit the file by hand", profile, ErrBadProfileValue, k)
+	for _, name := range names {
+		for _, k := range keys {
+			if f.sections[name][strings.ToLower(k)] != "" {
+				return nil, 0, fmt.Errorf("remove keys of %s: %w: %s is still set after removing its lines; edit the file by hand", profile, ErrBadProfileValue, k)
+			}
 		}
 	}
 	return res, n, nil

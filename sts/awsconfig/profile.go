@@ -27,9 +27,16 @@ var (
 	ErrRecursion         = errors.New("credential_process calls mfabridge")
 	ErrBadProfileValue   = errors.New("bad profile value")
 	ErrUnsupportedSource = errors.New("unsupported credential source")
+	// ErrNoEnvironmentKeys: credential_source = Environment, and the
+	// environment lacks the access key id or the secret. It wraps
+	// ErrNoSourceCreds.
+	ErrNoEnvironmentKeys = fmt.Errorf("%w in the environment", ErrNoSourceCreds)
 )
 
-// ProfileError says which profile is wrong, why, and usually what to do.
+// ProfileError says which profile is wrong and why; Hint, when set, says
+// what to do. The hint is not part of the message: a CLI shows it on a
+// line of its own. (It stays a field, not a Hint() method, as callers
+// construct ProfileErrors with it.)
 type ProfileError struct {
 	Profile string
 	Err     error  // one of the Err* sentinels above, possibly wrapped
@@ -41,9 +48,6 @@ func (e *ProfileError) Error() string {
 	s := fmt.Sprintf("profile %q: %v", e.Profile, e.Err)
 	if e.Detail != "" {
 		s += ": " + e.Detail
-	}
-	if e.Hint != "" {
-		s += " (" + e.Hint + ")"
 	}
 	return s
 }
@@ -645,9 +649,8 @@ func (c *Config) credentialSource(profile, cs, sourceProfile string) (map[string
 		}
 		id, secret := first("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"), first("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY")
 		if id == "" || secret == "" {
-			return nil, &ProfileError{Profile: profile, Err: ErrNoSourceCreds,
-				Detail: "credential_source = Environment, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set",
-				Hint:   "export the IAM user's access keys in those variables"}
+			return nil, &ProfileError{Profile: profile, Err: ErrNoEnvironmentKeys,
+				Detail: "credential_source = Environment, but the environment holds no access key pair"}
 		}
 		return map[string]string{"aws_access_key_id": id, "aws_secret_access_key": secret,
 			"aws_session_token": c.env("AWS_SESSION_TOKEN"), credentialSourceKey: cs}, nil

@@ -231,7 +231,7 @@ mfa_serial = ` + serial + `
 			}},
 		{name: "credential_source Environment, nothing exported", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\ncredential_source = Environment\nmfa_serial = " + serial + "\n",
 			env:     map[string]string{"AWS_ACCESS_KEY_ID": "AKIAENV0000000000001"},
-			profile: "a", wantErr: ErrNoSourceCreds, errText: "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set"},
+			profile: "a", wantErr: ErrNoEnvironmentKeys, errText: "credential_source = Environment, but the environment holds no access key pair"},
 		{name: "credential_source and source_profile", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\ncredential_source = Environment\nsource_profile = b\nmfa_serial = " + serial + "\n[profile b]\naws_access_key_id = AKIAEXAMPLE000000001\naws_secret_access_key = s\n",
 			profile: "a", wantErr: ErrBadProfileValue, errText: "both source_profile = b and credential_source = Environment"},
 		{name: "credential_source misspelt", config: "[profile a]\nrole_arn = arn:aws:iam::210987654321:role/a\ncredential_source = environment\n",
@@ -245,8 +245,16 @@ mfa_serial = ` + serial + `
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("got %v, want %v", err, tt.wantErr)
 				}
-				if !strings.Contains(err.Error(), tt.errText) {
-					t.Fatalf("error %q does not mention %q", err, tt.errText)
+				// The message and the hint: what a CLI shows on two lines.
+				var pe *ProfileError
+				if !errors.As(err, &pe) {
+					t.Fatalf("got %#v, want a *ProfileError", err)
+				}
+				if full := err.Error() + " (" + pe.Hint + ")"; !strings.Contains(full, tt.errText) {
+					t.Fatalf("error %q, hint %q do not mention %q", err, pe.Hint, tt.errText)
+				}
+				if pe.Hint != "" && strings.Contains(err.Error(), pe.Hint) {
+					t.Fatalf("error %q holds its hint", err)
 				}
 				return
 			}

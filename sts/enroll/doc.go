@@ -12,7 +12,11 @@
 // back, what is left) that unwraps to the cause, ErrIAM for a refused IAM
 // call; a rotation stopped after the new device was enabled is a
 // *RotateError; ErrRotationRunning when another process rotates the same
-// profile; profile problems are *awsconfig.ProfileError.
+// profile; ErrUserUnknown when no IAM user is named and the keys name none;
+// profile problems are *awsconfig.ProfileError (ErrNothingToRotate for a
+// rotation without mfa_serial). Errors say what failed, not what to run
+// about it: leftovers carry the fields (Leftover.Kind, Spec, Account, User,
+// Serial) from which a caller spells out the commands that finish the job.
 //
 // The package reads no environment variables, prints nothing (debug lines
 // go to the injected *slog.Logger) and never exits.

@@ -71,6 +71,9 @@ var (
 	ErrInterrupted = errors.New("interrupted")
 	// ErrIAM wraps every refused IAM call.
 	ErrIAM = errors.New("IAM call failed")
+	// ErrUserUnknown: no IAM user was named, and the caller's identity
+	// names none (the keys are a role's, or the ARN has no user name).
+	ErrUserUnknown = errors.New("the IAM user must be named")
 )
 
 // EnrollStep names an enrollment or rotation step, in order.
@@ -237,15 +240,36 @@ type Enrolled struct {
 	Account   string // OATH account name on the device
 }
 
-// Leftover is something a failed operation could not undo, with the command
-// that finishes the job.
+// LeftoverKind says what a Leftover is, and so which fields it fills.
+type LeftoverKind int
+
+const (
+	// LeftOATHAccount: the OATH account Account on the device Spec.
+	LeftOATHAccount LeftoverKind = iota + 1
+	// LeftEnabledDevice: the IAM MFA device Serial, still enabled for
+	// User (to deactivate, then delete).
+	LeftEnabledDevice
+	// LeftVirtualDevice: the IAM virtual MFA device Serial (to delete).
+	LeftVirtualDevice
+)
+
+// Leftover is something a failed operation could not undo: what it is, in
+// words and in fields from which a caller can spell out the commands that
+// finish the job.
 type Leftover struct {
-	What string
-	Fix  string
+	What    string
+	Kind    LeftoverKind
+	Spec    string // LeftOATHAccount: the device specification, may be empty
+	Account string // LeftOATHAccount: the OATH account name
+	User    string // LeftEnabledDevice: the IAM user
+	Serial  string // LeftEnabledDevice, LeftVirtualDevice: the device ARN
+	// Denied: IAM refused the cleanup (AccessDenied), likely because the
+	// policy requires MFA: it takes MFA session credentials.
+	Denied bool
 }
 
 // EnrollError is a failed or interrupted enrollment: the step that failed,
-// what was rolled back, and what is left (with commands to finish).
+// what was rolled back, and what is left.
 type EnrollError struct {
 	Step       EnrollStep
 	Err        error
@@ -260,7 +284,7 @@ func (e *EnrollError) Error() string {
 		fmt.Fprintf(&b, "; rolled back: %s", strings.Join(e.RolledBack, ", "))
 	}
 	for _, l := range e.Left {
-		fmt.Fprintf(&b, "; left: %s (run: %s)", l.What, l.Fix)
+		fmt.Fprintf(&b, "; left: %s", l.What)
 	}
 	return b.String()
 }
@@ -281,12 +305,12 @@ func (e *Enroller) caller(ctx context.Context, user string) (string, string, err
 		// arn:aws:iam::ACCOUNT:user/PATH/NAME
 		i := strings.Index(arn, ":user/")
 		if i < 0 || !strings.HasPrefix(arn, "arn:") {
-			return "", "", fmt.Errorf("find IAM user: the keys belong to %s, not to an IAM user; pass --user", arn)
+			return "", "", fmt.Errorf("find IAM user: the keys belong to %s, not to an IAM user: %w", arn, ErrUserUnknown)
 		}
 		res := arn[i+len(":user/"):]
 		user = res[strings.LastIndexByte(res, '/')+1:]
 		if user == "" {
-			return "", "", fmt.Errorf("find IAM user: no user name in %s; pass --user", arn)
+			return "", "", fmt.Errorf("find IAM user: no user name in %s: %w", arn, ErrUserUnknown)
 		}
 	}
 	return user, aws.ToString(out.Account), nil
@@ -507,7 +531,7 @@ func (e *Enroller) rollback(ctx context.Context, ee *EnrollError, res *Enrolled,
 		default:
 			e.log.Debug("rollback: delete OATH account", "err", err)
 			ee.Left = append(ee.Left, Leftover{What: fmt.Sprintf("OATH account %q on the device", res.Account),
-				Fix: deleteAccountCmd(spec, res.Account)})
+				Kind: LeftOATHAccount, Spec: spec, Account: res.Account})
 		}
 	}
 	if !created {
@@ -522,7 +546,7 @@ func (e *Enroller) rollback(ctx context.Context, ee *EnrollError, res *Enrolled,
 		default:
 			e.log.Debug("rollback: deactivate", "err", err)
 			ee.Left = append(ee.Left, Leftover{What: "IAM MFA device " + res.Serial + " (enabled for " + res.User + ")" + deniedNote(err),
-				Fix: deactivateCmd(res.User, res.Serial) + " && " + deleteDeviceCmd(res.Serial)})
+				Kind: LeftEnabledDevice, User: res.User, Serial: res.Serial, Denied: isCode(err, "AccessDenied")})
 			return
 		}
 	}
@@ -533,7 +557,8 @@ func (e *Enroller) rollback(ctx context.Context, ee *EnrollError, res *Enrolled,
 	case isCode(err, "NoSuchEntity"):
 	default:
 		e.log.Debug("rollback: delete device", "err", err)
-		ee.Left = append(ee.Left, Leftover{What: "IAM virtual MFA device " + res.Serial + deniedNote(err), Fix: deleteDeviceCmd(res.Serial)})
+		ee.Left = append(ee.Left, Leftover{What: "IAM virtual MFA device " + res.Serial + deniedNote(err),
+			Kind: LeftVirtualDevice, Serial: res.Serial, Denied: isCode(err, "AccessDenied")})
 	}
 }
 
@@ -542,30 +567,7 @@ func (e *Enroller) rollback(ctx context.Context, ee *EnrollError, res *Enrolled,
 // DeleteVirtualMFADevice only to callers signed in with MFA.
 func deniedNote(err error) string {
 	if isCode(err, "AccessDenied") {
-		return " (IAM refused the cleanup, likely because the policy requires MFA: run the command with MFA session credentials, e.g. through `mfabridge exec PROFILE --`)"
+		return " (IAM refused the cleanup, likely because the policy requires MFA)"
 	}
 	return ""
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@=+,") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func deleteAccountCmd(spec, account string) string {
-	cmd := "mfabridge accounts delete"
-	if spec != "" {
-		cmd += " --device " + shellQuote(spec)
-	}
-	return cmd + " " + shellQuote(account)
-}
-
-func deactivateCmd(user, serial string) string {
-	return "aws iam deactivate-mfa-device --user-name " + shellQuote(user) + " --serial-number " + shellQuote(serial)
-}
-
-func deleteDeviceCmd(serial string) string {
-	return "aws iam delete-virtual-mfa-device --serial-number " + shellQuote(serial)
 }

@@ -516,12 +516,16 @@ func TestEnrollInterrupted(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 		msg := err.Error()
-		for _, want := range []string{
-			"mfabridge accounts delete --device sim:/tmp/key.json AWS:alice-2@111111111111",
-			"aws iam deactivate-mfa-device --user-name alice --serial-number " + serial + " && aws iam delete-virtual-mfa-device --serial-number " + serial,
-		} {
-			if !strings.Contains(msg, want) {
-				t.Errorf("error lacks %q:\n%s", want, msg)
+		want := []Leftover{
+			{What: `OATH account "AWS:alice-2@111111111111" on the device`, Kind: LeftOATHAccount, Spec: "sim:/tmp/key.json", Account: "AWS:alice-2@111111111111"},
+			{What: "IAM MFA device " + serial + " (enabled for alice)", Kind: LeftEnabledDevice, User: "alice", Serial: serial},
+		}
+		if !slices.Equal(ee.Left, want) {
+			t.Errorf("left %+v, want %+v", ee.Left, want)
+		}
+		for _, l := range want {
+			if !strings.Contains(msg, "left: "+l.What) {
+				t.Errorf("error lacks %q:\n%s", l.What, msg)
 			}
 		}
 		if !slices.Contains(w.enabled(), serial) {
@@ -650,8 +654,8 @@ func TestRotateStoppedAfterEnable(t *testing.T) {
 	if !errors.As(err, &re) || re.Step != StepDeactivateOld || !errors.Is(err, errNetwork) {
 		t.Fatalf("err = %v", err)
 	}
-	if !strings.Contains(err.Error(), "run `mfabridge rotate --profile prod` again") {
-		t.Errorf("no resume hint: %v", err)
+	if re.Profile != "prod" || !strings.Contains(err.Error(), "the new device arn:aws:iam::111111111111:mfa/alice-2 is enabled") {
+		t.Errorf("the error does not say where the rotation stands: %v", err)
 	}
 	delete(w.iam.fail, "deactivate")
 	w.clock.Advance(30 * time.Second)
@@ -857,7 +861,7 @@ func TestEnrollRollbackDeniedWithoutMFA(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	l := ee.Left[0]
-	if l.Fix != "aws iam delete-virtual-mfa-device --serial-number arn:aws:iam::111111111111:mfa/alice-2" || !strings.Contains(l.What, "policy requires MFA") {
+	if l.Kind != LeftVirtualDevice || l.Serial != "arn:aws:iam::111111111111:mfa/alice-2" || !l.Denied || !strings.Contains(l.What, "policy requires MFA") {
 		t.Errorf("leftover %+v", l)
 	}
 }

@@ -48,6 +48,10 @@ type Rotated struct {
 // ErrRotationRunning: another process is rotating the same profile.
 var ErrRotationRunning = errors.New("another rotation of this profile is running")
 
+// ErrNothingToRotate: the profile has no mfa_serial, so no device is
+// enrolled to rotate. It wraps awsconfig.ErrNoMFASerial.
+var ErrNothingToRotate = fmt.Errorf("nothing to rotate: %w", awsconfig.ErrNoMFASerial)
+
 // RotateError is a rotation stopped after the new device was enabled: the
 // user has a working device and the journal lets `mfabridge rotate` resume.
 type RotateError struct {
@@ -59,8 +63,8 @@ type RotateError struct {
 }
 
 func (e *RotateError) Error() string {
-	return fmt.Sprintf("rotate profile %q: stopped at step %s: %v; the new device %s is enabled, the old device %s is not yet removed; run `mfabridge rotate --profile %s` again to finish",
-		e.Profile, e.Step, e.Err, e.NewSerial, e.OldSerial, e.Profile)
+	return fmt.Sprintf("rotate profile %q: stopped at step %s: %v; the new device %s is enabled, the old device %s is not yet removed",
+		e.Profile, e.Step, e.Err, e.NewSerial, e.OldSerial)
 }
 
 func (e *RotateError) Unwrap() error { return e.Err }
@@ -240,7 +244,7 @@ func readJournal(cache *sts.Cache, jname string, req RotateRequest) (*rotateJour
 // saved.
 func (e *Enroller) startRotation(ctx context.Context, req RotateRequest) (*rotateJournal, error) {
 	if req.OldSerial == "" {
-		return nil, &awsconfig.ProfileError{Profile: req.Profile, Err: awsconfig.ErrNoMFASerial, Hint: "enroll a device first: mfabridge enroll --profile " + req.Profile}
+		return nil, &awsconfig.ProfileError{Profile: req.Profile, Err: ErrNothingToRotate}
 	}
 	data, err := os.ReadFile(req.ConfigFile)
 	if err != nil {

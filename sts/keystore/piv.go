@@ -64,6 +64,13 @@ func (p *PIVStore) load(op, profile string) (*Sealed, error) {
 	return s, nil
 }
 
+// Header reads the profile's sealed file without opening it (no card):
+// the serial, slot and recipient it is sealed to, the key id and when it
+// was made. A missing file wraps ErrNotFound.
+func (p *PIVStore) Header(profile string) (*Sealed, error) {
+	return p.load("read sealed key", profile)
+}
+
 // Get opens the profile's sealed file with the card it names.
 func (p *PIVStore) Get(ctx context.Context, profile string) (Key, error) {
 	s, err := p.load("get key", profile)

@@ -331,3 +331,23 @@ func FuzzParseSealed(f *testing.F) {
 		_ = s.Created.Before(time.Now())
 	})
 }
+
+// Header reads where a file is sealed to without any card.
+func TestPIVStoreHeader(t *testing.T) {
+	dir := t.TempDir()
+	card := newSoftCard(t, 12345678, 0x85)
+	st, err := NewPIVStore(dir, card.recipient(0x85), opener(card))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, "alice", aliceKey); err != nil {
+		t.Fatal(err)
+	}
+	h, err := mustPIV(t, dir, opener(nil)).Header("alice")
+	if err != nil || h.Serial != 12345678 || h.Slot != 0x85 || h.AccessKeyID != aliceKey.AccessKeyID || !h.Recipient.Equal(card.recipient(0x85).PublicKey) {
+		t.Fatalf("Header = %+v, %v", h, err)
+	}
+	if _, err := st.Header("bob"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Header of a profile without a file = %v, want ErrNotFound", err)
+	}
+}

@@ -70,7 +70,7 @@ func CacheDirFor(goos string, env awsconfig.Env) (string, error) {
 		if d := env("LocalAppData"); d != "" {
 			return ospath.Join(d, "mfabridge"), nil
 		}
-		return "", errors.New("default cache dir: neither MFABRIDGE_CACHE_DIR nor LocalAppData is set")
+		return "", fmt.Errorf("default cache dir: %w: LocalAppData is not set", ErrNoCacheDir)
 	case "darwin", "ios":
 		if h := env("HOME"); h != "" {
 			return ospath.Join(h, "Library", "Caches", "mfabridge"), nil
@@ -84,8 +84,11 @@ func CacheDirFor(goos string, env awsconfig.Env) (string, error) {
 			return ospath.Join(h, ".cache", "mfabridge"), nil
 		}
 	}
-	return "", errors.New("default cache dir: neither MFABRIDGE_CACHE_DIR nor HOME is set")
+	return "", fmt.Errorf("default cache dir: %w: HOME is not set", ErrNoCacheDir)
 }
+
+// ErrNoCacheDir: the environment names no folder for the cache.
+var ErrNoCacheDir = errors.New("no folder for the cache")
 
 // IsCacheFile claims the names mfabridge writes in its cache directory:
 // entries, ledgers and lock files (prefix + 64 hex digits), the rotation

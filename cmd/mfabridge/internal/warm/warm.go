@@ -43,7 +43,7 @@ import (
 func init() {
 	served, err := Serve(os.Args[1:], os.Getenv, os.Stdout, time.Now())
 	if err != nil {
-		os.Stderr.WriteString("mfabridge: " + err.Error() + "\n")
+		os.Stderr.WriteString("mfabridge: error: " + err.Error() + "\n") // as printError (hints.go)
 		os.Exit(1)
 	}
 	if served {
