@@ -53,6 +53,7 @@ func (e usageError) Unwrap() error { return e.err }
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, term: openTerminal(getenv, stderr)}
 	defer a.term.close()
+	defer a.drainNotices() // notify.go
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err, fast := a.fastCredentialProcess(ctx, args) // fast.go

@@ -67,6 +67,15 @@ func (a *app) desktop() *notify.Notifier {
 	return a.notifier
 }
 
+// drainNotices lets a desktop notice that the service put up after the
+// key had already answered be withdrawn before the process exits, waiting
+// at most notify.DefaultTimeout for a slow service.
+func (a *app) drainNotices() {
+	if a.notifier != nil {
+		a.notifier.Drain(notify.DefaultTimeout)
+	}
+}
+
 // available reports whether the terminal can be opened.
 func (t *terminal) available() bool {
 	t.mu.Lock()

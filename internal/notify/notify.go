@@ -89,6 +89,7 @@ type Notifier struct {
 	b         backend
 	timeout   time.Duration
 	closeWait time.Duration
+	pending   sync.WaitGroup // show goroutines still running (Drain)
 	log       *slog.Logger
 }
 
@@ -140,7 +141,9 @@ type Shown struct {
 // is called, from another goroutine, if the notice could not be shown.
 func (n *Notifier) Show(title, body string, failed func(error)) *Shown {
 	s := &Shown{n: n, done: make(chan struct{})}
+	n.pending.Add(1)
 	go func() {
+		defer n.pending.Done() // after a late withdraw too
 		defer close(s.done)
 		limit := n.timeout
 		if s, ok := n.b.(slowStarter); ok {
@@ -201,6 +204,28 @@ func (s *Shown) withdraw() {
 	defer cancel()
 	if err := h.close(ctx); err != nil {
 		s.n.log.Debug("notify: not closed", "err", err)
+	}
+}
+
+// Drain waits, at most d, for every notice still being shown, and for the
+// withdrawal of those shown after Close gave up waiting for them. A
+// process calls it before it exits, so that a notice that arrived late is
+// still taken off the desktop rather than left there until it expires.
+func (n *Notifier) Drain(d time.Duration) {
+	if n == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		n.pending.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		n.log.Debug("notify: gave up waiting for the notification service", "after", d)
 	}
 }
 

@@ -155,6 +155,45 @@ func TestLateShowWithdrawn(t *testing.T) {
 	}
 }
 
+// TestDrainWithdrawsLateNotice: a process that is about to exit drains
+// the notifier; a notice that the service put up after Close gave up is
+// withdrawn before Drain returns (without Drain, the process would exit
+// and leave it on the desktop until it expires).
+func TestDrainWithdrawsLateNotice(t *testing.T) {
+	addr := dbustest.Start(t, inCI)
+	s := &server{slow: make(chan struct{})}
+	serve(t, addr, s)
+	n := New(Options{BusAddress: addr, GOOS: "linux", Timeout: 10 * time.Second, CloseWait: 50 * time.Millisecond})
+	sh := n.Show("t", "b", func(err error) { t.Errorf("failed: %v", err) })
+	sh.Close() // the key answered first: Close gives up after CloseWait
+	if _, log := s.snapshot(); len(log) != 0 {
+		t.Fatalf("the service answered before it was let: %q", log)
+	}
+	close(s.slow) // the service gets to it now
+	n.Drain(10 * time.Second)
+	if shown, log := s.snapshot(); len(shown) != 0 || len(log) != 2 || log[1] != "close 1" {
+		t.Fatalf("after Drain: shown %v, log %q; want the late notice withdrawn", shown, log)
+	}
+}
+
+// TestDrainBounded: a service that never answers does not hold Drain
+// past its limit.
+func TestDrainBounded(t *testing.T) {
+	addr := dbustest.Start(t, inCI)
+	s := &server{hang: make(chan struct{})}
+	t.Cleanup(func() { close(s.hang) })
+	serve(t, addr, s)
+	n := New(Options{BusAddress: addr, GOOS: "linux", Timeout: time.Minute, CloseWait: 10 * time.Millisecond})
+	n.Show("t", "b", nil).Close()
+	done := make(chan struct{})
+	go func() { n.Drain(50 * time.Millisecond); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Drain did not return at its limit")
+	}
+}
+
 // TestNoService: a bus without a notification service, no bus at all, a
 // service that never answers, and a socket that never speaks D-Bus: each
 // fails through the callback within the time limit; Show and Close never
