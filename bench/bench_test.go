@@ -102,7 +102,9 @@ type hyperfineResult struct {
 // process: one hyperfine run (no shell, warm-up, 30 runs of each command),
 // target at most 2.5x its median. `mfabridge --version` shows what starting
 // this binary costs before any work. Peak RSS comes from /usr/bin/time
-// (target under 20 MiB), package initialisation from GODEBUG=inittrace=1.
+// (target under 20 MiB), package initialisation from GODEBUG=inittrace=1
+// (a cached answer exits from cmd/mfabridge/internal/warm's init, so this
+// is the packages initialised before it: README, Benchmarks).
 func BenchmarkCredentialProcessCached(b *testing.B) {
 	needTool(b, "/usr/bin/hyperfine", "hyperfine")
 	needTool(b, "/usr/bin/time", "time")

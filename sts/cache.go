@@ -2,83 +2,34 @@ package sts
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"time"
 
 	"github.com/mfabridge/mfabridge/internal/securefile"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
+	"github.com/mfabridge/mfabridge/sts/stepcache"
 )
 
 // DefaultCacheDir returns MFABRIDGE_CACHE_DIR if set, else the user cache
-// directory of the system (as os.UserCacheDir finds it) + "mfabridge":
-//
-//   - Windows: %LocalAppData%\mfabridge
-//   - macOS: $HOME/Library/Caches/mfabridge
-//   - others: $XDG_CACHE_HOME/mfabridge (if absolute), else $HOME/.cache/mfabridge
+// directory of the system + "mfabridge" (stepcache.DefaultCacheDir).
 func DefaultCacheDir(env awsconfig.Env) (string, error) {
-	return defaultCacheDir(runtime.GOOS, env)
+	return stepcache.DefaultCacheDir(env)
 }
 
 func defaultCacheDir(goos string, env awsconfig.Env) (string, error) {
-	if env == nil {
-		return "", errors.New("default cache dir: no environment")
-	}
-	if d := env("MFABRIDGE_CACHE_DIR"); d != "" {
-		return d, nil
-	}
-	switch goos {
-	case "windows":
-		if d := env("LocalAppData"); d != "" {
-			return filepath.Join(d, "mfabridge"), nil
-		}
-		return "", fmt.Errorf("default cache dir: %w: LocalAppData is not set", ErrNoCacheDir)
-	case "darwin", "ios":
-		if h := env("HOME"); h != "" {
-			return filepath.Join(h, "Library", "Caches", "mfabridge"), nil
-		}
-	default:
-		// XDG: a relative value is invalid and ignored.
-		if d := env("XDG_CACHE_HOME"); d != "" && filepath.IsAbs(d) {
-			return filepath.Join(d, "mfabridge"), nil
-		}
-		if h := env("HOME"); h != "" {
-			return filepath.Join(h, ".cache", "mfabridge"), nil
-		}
-	}
-	return "", fmt.Errorf("default cache dir: %w: HOME is not set", ErrNoCacheDir)
+	return stepcache.CacheDirFor(goos, env)
 }
 
 // cacheVersion is the format of cache and ledger files.
-const cacheVersion = 1
+const cacheVersion = stepcache.CacheVersion
 
-// cacheEntry is one cached STS result.
-type cacheEntry struct {
-	Version     int         `json:"version"`
-	Action      Action      `json:"action"`
-	Target      string      `json:"target"` // role ARN or MFA serial
-	Credentials Credentials `json:"credentials"`
-	// MFATime is when the code that authenticated this session was
-	// accepted (GetSessionToken only); mfabridge_mfa_max_age counts from it.
-	MFATime time.Time `json:"mfa_time,omitzero"`
-	// For is what the entry was fetched for (the step's cache key before
-	// hashing): an entry is used only for that very step (issue 13 case 4).
-	For *stepKey `json:"for,omitempty"`
-}
-
-func (e *cacheEntry) valid() bool {
-	c := e.Credentials
-	return e.Version == cacheVersion && e.Action != "" && c.AccessKeyID != "" &&
-		c.SecretAccessKey != "" && !c.Expiration.IsZero()
-}
+// cacheEntry is one cached STS result (stepcache.Entry).
+type cacheEntry = stepcache.Entry
 
 // fileCache stores entries as JSON files in a directory private to the
 // user (internal/securefile: 0700 and ours on Unix, owner SID and an
@@ -101,8 +52,9 @@ func openCache(dir string) (*fileCache, error) {
 	return &fileCache{dir: dir}, nil
 }
 
-// ErrNoCacheDir: the environment names no folder for the cache.
-var ErrNoCacheDir = errors.New("no folder for the cache")
+// ErrNoCacheDir: the environment names no folder for the cache
+// (stepcache.ErrNoCacheDir).
+var ErrNoCacheDir = stepcache.ErrNoCacheDir
 
 // CacheDirError is a cache directory that cannot be trusted: it holds
 // credentials, so a link could send them elsewhere and a directory of
@@ -147,37 +99,9 @@ func cacheDirError(err error) error {
 	return ce
 }
 
-// IsCacheFile claims the names mfabridge writes in its cache directory:
-// entries, ledgers and lock files (prefix + 64 hex digits), the rotation
-// journals of sts and sts/keystore, and temporary files of an atomic
-// write. securefile.EnsureDir tightens an existing directory only if it
-// holds nothing else (doctor checks it the same way).
-func IsCacheFile(name string) bool {
-	if strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
-		return true
-	}
-	if strings.HasPrefix(name, "keyrotate-") {
-		return strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".lock")
-	}
-	base, ok := strings.CutSuffix(name, ".json")
-	if !ok {
-		base, ok = strings.CutSuffix(name, ".lock")
-	}
-	if !ok {
-		return false
-	}
-	for _, p := range []string{"ledger-", "lock-", "rotate-"} {
-		if b, ok := strings.CutPrefix(base, p); ok {
-			base = b
-			break
-		}
-	}
-	if len(base) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(base)
-	return err == nil
-}
+// IsCacheFile claims the names mfabridge writes in its cache directory
+// (stepcache.IsCacheFile).
+func IsCacheFile(name string) bool { return stepcache.IsCacheFile(name) }
 
 // removeStaleTemps deletes temporary files a killed writer left behind. It
 // runs after a write, not on open: a cached read lists no directory.
@@ -190,25 +114,16 @@ func (c *fileCache) removeStaleTemps() {
 	}
 }
 
-// cacheKey is the hex SHA-256 of the canonical JSON of v (a struct, so
-// encoding/json fixes the field order).
-func cacheKey(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		// Only plain structs of strings and numbers are passed in, so this
-		// does not happen; fall back to Go syntax rather than panic.
-		b = fmt.Appendf(nil, "%#v", v)
-	}
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
+// cacheKey is the hex SHA-256 of the canonical JSON of v
+// (stepcache.CacheKey).
+func cacheKey(v any) string { return stepcache.CacheKey(v) }
 
 func (c *fileCache) path(name string) string { return filepath.Join(c.dir, name) }
 
 // readTrusted reads a file only if it is a regular file private to us and
 // not a link (securefile.ReadFile).
 func (c *fileCache) readTrusted(name string) ([]byte, error) {
-	return securefile.ReadFile(c.path(name), 1<<20)
+	return securefile.ReadFile(c.path(name), stepcache.MaxFile)
 }
 
 // get returns the entry under key, or nil if absent or untrustworthy.
@@ -229,16 +144,7 @@ func (c *fileCache) get(key string, log *slog.Logger) *cacheEntry {
 	return e
 }
 
-func parseEntry(b []byte) (*cacheEntry, error) {
-	var e cacheEntry
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("parse cache entry: %w", err)
-	}
-	if !e.valid() {
-		return nil, errors.New("parse cache entry: incomplete entry")
-	}
-	return &e, nil
-}
+func parseEntry(b []byte) (*cacheEntry, error) { return stepcache.ParseEntry(b) }
 
 func (c *fileCache) put(key string, e *cacheEntry) error {
 	e.Version = cacheVersion

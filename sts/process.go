@@ -27,26 +27,6 @@ type processOutput struct {
 	Expiration      *time.Time `json:"Expiration,omitempty"`
 }
 
-// ProcessOutput renders credentials in the credential_process format, with
-// Expiration as RFC 3339 UTC ("Z"), the one form every SDK accepts.
-func (c Credentials) ProcessOutput() ([]byte, error) {
-	out := struct {
-		Version         int    `json:"Version"`
-		AccessKeyID     string `json:"AccessKeyId"`
-		SecretAccessKey string `json:"SecretAccessKey"`
-		SessionToken    string `json:"SessionToken,omitempty"`
-		Expiration      string `json:"Expiration,omitempty"`
-	}{1, c.AccessKeyID, c.SecretAccessKey, c.SessionToken, ""}
-	if !c.Expiration.IsZero() {
-		out.Expiration = c.Expiration.UTC().Format(time.RFC3339)
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("encode credentials: %w", err)
-	}
-	return b, nil
-}
-
 // ParseProcessOutput parses a credential_process answer.
 func ParseProcessOutput(b []byte) (*Credentials, error) {
 	var o processOutput

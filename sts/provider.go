@@ -19,6 +19,7 @@ import (
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
+	"github.com/mfabridge/mfabridge/sts/stepcache"
 )
 
 // TokenFunc returns the MFA code of the profile's mfa_serial for the TOTP
@@ -47,13 +48,9 @@ func (u UI) notify(format string, args ...any) {
 	}
 }
 
-// Credentials are temporary AWS credentials.
-type Credentials struct {
-	AccessKeyID     string    `json:"access_key_id"`
-	SecretAccessKey string    `json:"secret_access_key"`
-	SessionToken    string    `json:"session_token,omitempty"`
-	Expiration      time.Time `json:"expiration,omitzero"`
-}
+// Credentials are temporary AWS credentials (stepcache.Credentials; its
+// ProcessOutput renders the credential_process JSON).
+type Credentials = stepcache.Credentials
 
 // API is the part of the STS client the Provider uses; *sts.Client
 // satisfies it. The caller's credentials arrive through the option
@@ -230,21 +227,6 @@ func (pr *Provider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 		SessionToken: c.SessionToken, CanExpire: true, Expires: c.Expiration, Source: "mfabridge"}, nil
 }
 
-// stepKey identifies a step's result in the cache: the call's parameters
-// plus who calls (the source identity or the previous step's key). The
-// shared MFA session's key leaves out the duration: one session per serial
-// and source identity.
-type stepKey struct {
-	Action      Action `json:"action"`
-	Serial      string `json:"serial,omitempty"`
-	RoleARN     string `json:"role_arn,omitempty"`
-	ExternalID  string `json:"external_id,omitempty"`
-	SessionName string `json:"session_name,omitempty"`
-	Duration    int64  `json:"duration,omitempty"`
-	MFA         bool   `json:"mfa,omitempty"`
-	Caller      string `json:"caller"`
-}
-
 func (pr *Provider) keys() []string {
 	keys, _ := pr.stepKeys()
 	return keys
@@ -258,85 +240,32 @@ func (pr *Provider) stepKeys() ([]string, []stepKey) {
 }
 
 func (pr *Provider) makeStepKeys() ([]string, []stepKey) {
-	p := pr.profile
-	caller := "process:" + p.Source.Profile + ":" + p.Source.CredentialProcess
-	if p.Source.AccessKeyID != "" {
-		caller = "key:" + p.Source.AccessKeyID
-	}
-	keys := make([]string, len(pr.plan.Steps))
-	sks := make([]stepKey, len(pr.plan.Steps))
-	for i, s := range pr.plan.Steps {
-		k := stepKey{Action: s.Action, MFA: s.MFA, Caller: caller}
-		if s.Shared {
-			k.Serial = p.MFASerial
-		} else {
-			k.RoleARN, k.ExternalID, k.SessionName = s.RoleARN, s.ExternalID, s.SessionName
-			k.Duration = int64(s.Duration / time.Second)
-			if s.MFA {
-				k.Serial = p.MFASerial
-			}
-		}
-		keys[i], sks[i] = cacheKey(k), k
-		caller = "step:" + keys[i]
-	}
-	return keys, sks
+	return stepcache.StepKeys(pr.profile, pr.plan)
 }
 
-// callerMargin is the validity an intermediate result (the MFA session, a
-// hop of a chain) needs left to serve as the caller of the next call; the
-// next call's result does not depend on it.
-const callerMargin = time.Minute
+// margin is how long step i's result must still be valid to be used
+// (stepcache.Plan.Margin).
+func (pr *Provider) margin(i int) time.Duration { return pr.plan.Margin(i) }
 
-// margin is how long step i's result must still be valid to be used: the
-// plan's ReuseMargin (15 minutes, less for short sessions) for the
-// credentials handed out, a minute for intermediate ones.
-func (pr *Provider) margin(i int) time.Duration {
-	if i == len(pr.plan.Steps)-1 {
-		return pr.plan.ReuseMargin()
-	}
-	return callerMargin
-}
-
-// usable reports whether step i's cached result may be used now: written
-// for this very step (k), enough time left and, for the MFA session, MFA
-// fresh enough.
+// usable reports whether step i's cached result may be used now
+// (stepcache.Plan.Usable): written for this very step, enough time left
+// and, for the MFA session, MFA fresh enough.
 func (pr *Provider) usable(i int, e *cacheEntry, now time.Time) bool {
-	s := pr.plan.Steps[i]
-	if e == nil || e.Action != s.Action {
-		return false
-	}
-	// Issue 13 case 4: an entry copied over another's file name (Role2's
-	// over Role1's) carries the target it was written for; it must be
-	// exactly this step's (role, serial, external id, session name,
-	// duration, caller). Entries from before this check carry none and
-	// are refetched once.
 	_, sks := pr.stepKeys()
-	if k := sks[i]; e.For == nil || *e.For != k {
+	ok, foreign := pr.plan.Usable(i, sks[i], e, now)
+	if foreign {
 		got := "none"
 		if e.For != nil {
 			got = e.For.RoleARN + " " + e.For.Serial
 		}
-		pr.log.Debug("sts cache: ignoring entry written for another target", "action", s.Action,
+		pr.log.Debug("sts cache: ignoring entry written for another target", "action", pr.plan.Steps[i].Action,
 			"want", sks[i].RoleARN+" "+sks[i].Serial, "entry_for", got)
-		return false
 	}
-	return !pr.expiry(s, e).Before(now.Add(pr.margin(i)))
+	return ok
 }
 
-// expiry is when an entry stops being usable: its expiration, or for an MFA
-// session with mfabridge_mfa_max_age, when its MFA gets too old.
-func (pr *Provider) expiry(s Step, e *cacheEntry) time.Time {
-	exp := e.Credentials.Expiration
-	if s.Shared && s.MaxAge > 0 {
-		if e.MFATime.IsZero() {
-			return time.Time{}
-		}
-		if t := e.MFATime.Add(s.MaxAge); t.Before(exp) {
-			exp = t
-		}
-	}
-	return exp
-}
+// expiry is when an entry stops being usable (stepcache.Expiry).
+func (pr *Provider) expiry(s Step, e *cacheEntry) time.Time { return stepcache.Expiry(s, e) }
 
 // Credentials returns credentials with at least 15 minutes left, from the
 // cache or from STS.
@@ -401,11 +330,7 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 	return pr.handOut(steps[last], e), nil
 }
 
-func (pr *Provider) handOut(s Step, e *cacheEntry) *Credentials {
-	c := e.Credentials
-	c.Expiration = pr.expiry(s, e)
-	return &c
-}
+func (pr *Provider) handOut(s Step, e *cacheEntry) *Credentials { return stepcache.HandOut(s, e) }
 
 // sourceCredentials returns the root credentials of the chain.
 func (pr *Provider) sourceCredentials(ctx context.Context) (*Credentials, error) {
@@ -448,7 +373,7 @@ func (pr *Provider) call(ctx context.Context, s Step, idx int, caller Credential
 	}
 	ci := callInfo{action: s.Action, target: s.RoleARN, withMFA: s.MFA,
 		chained: caller.SessionToken != "", duration: int32(s.Duration / time.Second),
-		viaSession: idx == 1 && pr.plan.viaSession()}
+		viaSession: idx == 1 && pr.plan.ViaSession()}
 	var code string
 	var at time.Time
 	prevStep := int64(-1)

@@ -14,6 +14,7 @@ import (
 	"github.com/mfabridge/mfabridge/oath"
 	"github.com/mfabridge/mfabridge/sts"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
+	"github.com/mfabridge/mfabridge/sts/awsconfig/configfile"
 	"github.com/mfabridge/mfabridge/sts/enroll"
 )
 
@@ -257,7 +258,7 @@ func writeProfile(path, profile string, settings []awsconfig.Setting) error {
 	if err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
-	return awsconfig.WriteConfigFile(path, out)
+	return configfile.Write(path, out)
 }
 
 func (a *app) rotateCmd() *cobra.Command {

@@ -13,7 +13,9 @@ import (
 // version string from the build info) is a noticeable part of that. So
 // run recognises that plain form and runs the command's action without
 // the tree. Anything else (a flag, --help, a second argument) goes to
-// cobra, which gives the same answer for the plain form.
+// cobra, which gives the same answer for the plain form. A cache hit of
+// the plain form never gets here: package internal/warm answers it from
+// its init, before this package's imports are initialised.
 
 // fastCredentialProcess reports whether args is the plain
 // `credential-process [PROFILE]` form; if so it runs it and returns its

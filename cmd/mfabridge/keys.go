@@ -23,6 +23,7 @@ import (
 
 	"github.com/mfabridge/mfabridge/sts"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
+	"github.com/mfabridge/mfabridge/sts/awsconfig/configfile"
 	"github.com/mfabridge/mfabridge/sts/keystore"
 )
 
@@ -303,7 +304,7 @@ func setProfileStore(cfg *awsconfig.Config, profile, spec string) error {
 	if err != nil {
 		return err
 	}
-	if err := awsconfig.WriteConfigFile(cfg.ConfigFile, out); err != nil {
+	if err := configfile.Write(cfg.ConfigFile, out); err != nil {
 		return fmt.Errorf("set %s of profile %q: %w", awsconfig.KeysKey, profile, err)
 	}
 	return nil
@@ -321,7 +322,7 @@ func clearProfileStore(cfg *awsconfig.Config, profile string) error {
 	if err != nil || n == 0 {
 		return err
 	}
-	if err := awsconfig.WriteConfigFile(cfg.ConfigFile, out); err != nil {
+	if err := configfile.Write(cfg.ConfigFile, out); err != nil {
 		return fmt.Errorf("remove %s of profile %q: %w", awsconfig.KeysKey, profile, err)
 	}
 	return nil

@@ -18,6 +18,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	// A cached `credential-process [PROFILE]` is answered by this
+	// package's init, before the packages below are initialised.
+	_ "github.com/mfabridge/mfabridge/cmd/mfabridge/internal/warm"
 	"github.com/mfabridge/mfabridge/internal/notify"
 )
 
@@ -84,15 +87,13 @@ func (a *app) rootCmd() *cobra.Command {
 		Long: `mfabridge reads TOTP codes from a YubiKey's OATH applet over PC/SC (or a
 software TOTP secret, or a simulated YubiKey) and feeds them into AWS STS
 AssumeRole / GetSessionToken, caching sessions so one touch serves many roles.`,
-		Version:       buildVersionInfo().String(),
+		Version:       buildVersionInfo().flagVersion(), // version.go
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
 			a.setLogger()
 		},
 	}
-	// --version prints what `mfabridge version` prints.
-	root.SetVersionTemplate("{{.Version}}")
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug details (APDU trace with secrets redacted) to stderr")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see `%s --help`)", err, cmd.CommandPath())}

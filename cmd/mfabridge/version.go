@@ -95,6 +95,18 @@ func (v versionInfo) String() string {
 	return b.String()
 }
 
+// flagVersion is the root command's Version: cobra's --version prints
+// "mfabridge version " + it + "\n", which is String. A version template
+// (SetVersionTemplate) would print String as it is, but it links
+// text/template, whose reflect.Value.MethodByName keeps every exported
+// method of every type in an interface: the whole IAM client (180
+// operations for the 10 used), 10 MB of binary and 600 itabs that every
+// start pays for, a cached credential-process included (issue 12;
+// deadcode_test.go).
+func (v versionInfo) flagVersion() string {
+	return strings.TrimSuffix(strings.TrimPrefix(v.String(), "mfabridge version "), "\n")
+}
+
 func (a *app) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",

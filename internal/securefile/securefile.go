@@ -25,8 +25,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
+
+	"github.com/mfabridge/mfabridge/internal/ospath"
 )
 
 // Reasons a file is not trusted.
@@ -99,7 +100,7 @@ func foreignEntry(d interface {
 // break whatever else uses it (/, /tmp, a project folder).
 func sharedError(dir, detail string) *Error {
 	return &Error{Path: dir, Err: ErrShared, Detail: detail,
-		Fix: "use a folder of its own, e.g. " + filepath.Join(dir, "mfabridge")}
+		Fix: "use a folder of its own, e.g. " + ospath.Join(dir, "mfabridge")}
 }
 
 // lockPoll is how often Lock retries a lock another process holds.

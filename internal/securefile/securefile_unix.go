@@ -8,8 +8,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"syscall"
+
+	"github.com/mfabridge/mfabridge/internal/ospath"
 )
 
 // EnsureDir creates dir (mode 0700, parents as needed) if it is missing and
@@ -189,8 +190,8 @@ func EnsureFile(path string) error {
 // file in the same directory, fsync, rename, fsync of the directory. A
 // reader (or a crash) sees the old content or the new, never a mix.
 func WriteFile(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*") // mode 0600
+	dir := ospath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+ospath.Base(path)+".tmp-*") // mode 0600
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,6 @@ package awsconfig
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -74,27 +72,6 @@ func TestReplaceMFASerial(t *testing.T) {
 	}
 }
 
-func TestWriteConfigFileKeepsMode(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "config")
-	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteConfigFile(p, []byte("new")); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(p)
-	if err != nil || fi.Mode().Perm() != 0o644 {
-		t.Fatalf("mode %v, %v", fi.Mode(), err)
-	}
-	if b, _ := os.ReadFile(p); string(b) != "new" {
-		t.Errorf("content %q", b)
-	}
-	entries, _ := os.ReadDir(filepath.Dir(p))
-	if len(entries) != 1 {
-		t.Errorf("temporary files left: %v", entries)
-	}
-}
-
 // FuzzSetProfileKeys: on any parseable input, the edit keeps every
 // original line (in order) and the parser then reads the new values.
 func FuzzSetProfileKeys(f *testing.F) {
@@ -144,27 +121,6 @@ func FuzzSetProfileKeys(f *testing.F) {
 			}
 		}
 	})
-}
-
-func TestWriteConfigFileFollowsSymlink(t *testing.T) {
-	dir := t.TempDir()
-	target := filepath.Join(dir, "dotfiles-config")
-	link := filepath.Join(dir, "config")
-	if err := os.WriteFile(target, []byte("old"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteConfigFile(link, []byte("new")); err != nil {
-		t.Fatal(err)
-	}
-	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		t.Fatalf("the link was replaced: %v", err)
-	}
-	if b, _ := os.ReadFile(target); string(b) != "new" {
-		t.Errorf("target holds %q", b)
-	}
 }
 
 func TestIAMEndpointAndResolveSource(t *testing.T) {

@@ -1,8 +1,8 @@
 // Package awsconfig reads the AWS shared config and credentials files
 // (LoadProfiles, ParseProfiles), resolves a profile into what the
 // credentials provider needs (Config.Resolve, Profile), and edits the config
-// file in place without disturbing the bytes it does not change
-// (SetProfileKeys, ReplaceMFASerial, WriteConfigFile).
+// file in memory without disturbing the bytes it does not change
+// (SetProfileKeys, ReplaceMFASerial; package configfile writes it back).
 //
 // Errors: a malformed file is an *INISyntaxError naming the file and line;
 // a profile that cannot be used is a *ProfileError that unwraps to one of

@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mfabridge/mfabridge/internal/ospath"
 	"github.com/mfabridge/mfabridge/internal/regfile"
 )
 
@@ -88,11 +88,11 @@ func LoadProfiles(env Env) (*Config, error) {
 	home := homeDir(runtime.GOOS, env)
 	c.ConfigFile = env("AWS_CONFIG_FILE")
 	if c.ConfigFile == "" && home != "" {
-		c.ConfigFile = filepath.Join(home, ".aws", "config")
+		c.ConfigFile = ospath.Join(home, ".aws", "config")
 	}
 	c.CredentialsFile = env("AWS_SHARED_CREDENTIALS_FILE")
 	if c.CredentialsFile == "" && home != "" {
-		c.CredentialsFile = filepath.Join(home, ".aws", "credentials")
+		c.CredentialsFile = ospath.Join(home, ".aws", "credentials")
 	}
 	var err error
 	if c.config, err = readINI(c.ConfigFile); err != nil {
@@ -723,7 +723,7 @@ func SerialParts(serial string) (account, user string) {
 func IsSelfCommand(cmd string) bool {
 	for _, w := range strings.Fields(cmd) {
 		w = strings.Trim(w, `"'`)
-		b := filepath.Base(w)
+		b := ospath.Base(w)
 		if b == "mfabridge" || b == "mfabridge.exe" {
 			return true
 		}

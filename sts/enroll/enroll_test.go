@@ -30,6 +30,7 @@ import (
 	"github.com/mfabridge/mfabridge/simulator/stsemu"
 	"github.com/mfabridge/mfabridge/sts"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
+	"github.com/mfabridge/mfabridge/sts/awsconfig/configfile"
 )
 
 // memStore is an in-memory OATHStore computing codes in software. It
@@ -380,7 +381,7 @@ func TestEnrollThenAssumeRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := awsconfig.WriteConfigFile(w.configFile, out); err != nil {
+	if err := configfile.Write(w.configFile, out); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.assume("prod"); err != nil {

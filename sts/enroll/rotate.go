@@ -18,6 +18,7 @@ import (
 
 	"github.com/mfabridge/mfabridge/sts"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
+	"github.com/mfabridge/mfabridge/sts/awsconfig/configfile"
 )
 
 // RotateRequest says which device to replace.
@@ -261,7 +262,7 @@ func (e *Enroller) startRotation(ctx context.Context, req RotateRequest) (*rotat
 			return nil, fmt.Errorf("rotate profile %q: %w", req.Profile, err)
 		}
 		if string(out) != string(data) {
-			if err := awsconfig.WriteConfigFile(req.ConfigFile, out); err != nil {
+			if err := configfile.Write(req.ConfigFile, out); err != nil {
 				return nil, fmt.Errorf("rotate profile %q: pin mfabridge_account: %w", req.Profile, err)
 			}
 		}
@@ -498,7 +499,7 @@ func (e *Enroller) switchConfig(j *rotateJournal) error {
 		}
 		return fmt.Errorf("switch profiles: no profile in %s has mfa_serial = %s any more", j.ConfigFile, j.OldSerial)
 	}
-	if err := awsconfig.WriteConfigFile(j.ConfigFile, out); err != nil {
+	if err := configfile.Write(j.ConfigFile, out); err != nil {
 		return fmt.Errorf("switch profiles: %w", err)
 	}
 	j.Profiles = changed

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mfabridge/mfabridge/internal/regfile"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
+	"github.com/mfabridge/mfabridge/sts/awsconfig/configfile"
 )
 
 const (
@@ -87,7 +88,7 @@ func (c *CredentialsFile) Put(_ context.Context, profile string, k Key) error {
 	if err != nil {
 		return fmt.Errorf("put key of %s: %w", profile, err)
 	}
-	if err := awsconfig.WriteConfigFile(c.path, out); err != nil {
+	if err := configfile.Write(c.path, out); err != nil {
 		return fmt.Errorf("put key of %s: %w", profile, err)
 	}
 	c.o.logger.Debug("key stored in credentials file", "profile", profile, "file", c.path, "key", k)
@@ -109,7 +110,7 @@ func (c *CredentialsFile) Delete(_ context.Context, profile string) error {
 	if n == 0 {
 		return fmt.Errorf("delete key of %s: %w in %s", profile, ErrNotFound, c.path)
 	}
-	if err := awsconfig.WriteConfigFile(c.path, out); err != nil {
+	if err := configfile.Write(c.path, out); err != nil {
 		return fmt.Errorf("delete key of %s: %w", profile, err)
 	}
 	c.o.logger.Debug("key removed from credentials file", "profile", profile, "file", c.path)
