@@ -524,7 +524,7 @@ func TestSealedKeyProcesses(t *testing.T) {
 		{"", []string{"sim", "init", key, "--serial", serial, "--touch-policy", "delay:1ms"}},
 		{mfaSecret, []string{"accounts", "add", "--touch", "--issuer", "AWS", "alice@111111111111"}},
 		{"", []string{"sim", "piv-generate", key, "--pin-policy", "once", "--touch-policy", "cached"}},
-		{"", []string{"keys", "import", "alice", "--to", "piv:" + serial}},
+		{"", []string{"keys", "import", "alice", "--to", "piv:" + serial, "--trust-simulator-attestation"}},
 	} {
 		if _, stderr, err := w.run(ctx, step.stdin, step.argv...); err != nil {
 			t.Fatalf("%s: %v\n%s", strings.Join(step.argv, " "), err, stderr)
