@@ -182,6 +182,11 @@ func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, 
 		}
 		return keystore.NewAgeFile(dir, a.agePassphrase, opts...), nil
 	default: // piv
+		// The card's touch and PIN notices follow MFABRIDGE_NOTIFY:
+		// checked here as openDevice checks it for the OATH path.
+		if _, err := a.notifyMode(); err != nil {
+			return nil, err
+		}
 		dir, err := a.keysDir("piv")
 		if err != nil {
 			return nil, err
