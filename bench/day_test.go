@@ -3,8 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/ecdh"
-	"crypto/ecdsa"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -256,54 +254,6 @@ func (s *simCounts) reset() {
 	}
 }
 
-// simPIVCard is one PIV card session as a keystore.Card. It follows the
-// CLI's pivCard (cmd/mfabridge/keys_piv_card.go, which package main keeps
-// out of reach): the PIN is asked and verified before a key operation that
-// needs it, once per session (policy once) or every time (always).
-type simPIVCard struct {
-	c        *piv.Client
-	serial   uint32
-	pin      func() string
-	verified bool
-}
-
-func (p *simPIVCard) Serial() uint32 { return p.serial }
-
-func (p *simPIVCard) metadata(ctx context.Context, slot byte) (*piv.Metadata, *ecdh.PublicKey, error) {
-	md, err := p.c.Metadata(ctx, slot)
-	if errors.Is(err, piv.ErrNotFound) {
-		return nil, nil, fmt.Errorf("slot %02x: %w", slot, keystore.ErrNotFound)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	ec, ok := md.PublicKey.(*ecdsa.PublicKey)
-	if !ok {
-		return nil, nil, fmt.Errorf("slot %02x: not an EC key", slot)
-	}
-	pub, err := ec.ECDH()
-	return md, pub, err
-}
-
-func (p *simPIVCard) PublicKey(ctx context.Context, slot byte) (*ecdh.PublicKey, error) {
-	_, pub, err := p.metadata(ctx, slot)
-	return pub, err
-}
-
-func (p *simPIVCard) ECDH(ctx context.Context, slot byte, peer *ecdh.PublicKey) ([]byte, error) {
-	md, _, err := p.metadata(ctx, slot)
-	if err != nil {
-		return nil, err
-	}
-	if md.PINPolicy != piv.PINPolicyNever && (!p.verified || md.PINPolicy == piv.PINPolicyAlways) {
-		if err := p.c.VerifyPIN(ctx, p.pin()); err != nil {
-			return nil, err
-		}
-		p.verified = true
-	}
-	return p.c.ECDH(ctx, piv.Slot(slot), peer)
-}
-
 // sealedDay is a day with alice's key sealed to the simulated key's PIV
 // slot 9d: the key's touch policy (PIN policy once), and the source
 // profile's mfabridge_session_duration in seconds (0: the default, 12 h).
@@ -386,14 +336,14 @@ func simulateSealedDay(tb testing.TB, roles int, day, every time.Duration, sd se
 		if err != nil {
 			return nil, nil, err
 		}
-		got, err := c.Serial(ctx)
+		card, err := keystore.NewPIVCard(ctx, c, keystore.PIVCardHooks{PIN: func(context.Context, uint32) (string, error) {
+			cnt.pinPrompts.Add(1)
+			return piv.DefaultPIN, nil
+		}})
 		if err != nil {
 			return nil, nil, errors.Join(err, release())
 		}
-		return &simPIVCard{c: c, serial: got, pin: func() string {
-			cnt.pinPrompts.Add(1)
-			return piv.DefaultPIN
-		}}, release, nil
+		return card, release, nil
 	}
 	store, err := keystore.NewPIVStore(filepath.Join(dir, "keys", "piv"),
 		&keystore.Recipient{Serial: simSerial, Slot: byte(piv.SlotKeyManagement), PublicKey: pub}, opener,

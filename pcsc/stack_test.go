@@ -19,6 +19,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -711,19 +712,52 @@ func TestStackReaderBusy(t *testing.T) {
 	}
 	k.Close()
 
-	// Released during the backoff: Connect succeeds.
+	// Released during the backoff (once Connect has met the busy reader
+	// and says it is retrying): Connect succeeds.
+	busy := &busySignal{ch: make(chan struct{})}
+	watched, err := Open(ctx, WithLogger(slog.New(busy)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watched.Close()
+	released := make(chan error, 1)
 	go func() {
-		time.Sleep(200 * time.Millisecond)
-		h.disconnect()
+		<-busy.ch
+		released <- h.disconnect()
 	}()
 	held = false
 	busyWait = 3 * time.Second
-	k, err = pc.Connect(ctx, s.slots[0].reader)
+	k, err = watched.Connect(ctx, s.slots[0].reader)
+	select {
+	case <-busy.ch: // logged synchronously, before Connect's next try
+	default:
+		t.Fatalf("Connect = %v, %v without meeting the busy reader", k, err)
+	}
+	if rerr := <-released; rerr != nil {
+		t.Fatalf("release the reader: %v", rerr)
+	}
 	if err != nil {
 		t.Fatalf("Connect after release = %v", err)
 	}
 	k.Close()
 }
+
+// busySignal is a slog handler that closes ch when Connect logs that the
+// reader is busy and it is retrying.
+type busySignal struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (b *busySignal) Enabled(context.Context, slog.Level) bool { return true }
+func (b *busySignal) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "pcsc: reader busy, retrying" {
+		b.once.Do(func() { close(b.ch) })
+	}
+	return nil
+}
+func (b *busySignal) WithAttrs([]slog.Attr) slog.Handler { return b }
+func (b *busySignal) WithGroup(string) slog.Handler      { return b }
 
 // A second program keeping a transaction open on the card: pcsc-lite would
 // make Connect and Begin wait for it forever. Begin and Connect give up

@@ -37,10 +37,7 @@ const (
 // and the next write must sweep the temporary file once it is stale.
 func TestCacheKilledWriter(t *testing.T) {
 	dir := testCacheDir(t)
-	c, err := openCache(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustOpenCache(t, dir)
 	old := writerEntry(-1)
 	if err := c.put("k", old); err != nil {
 		t.Fatal(err)
@@ -64,25 +61,7 @@ func TestCacheKilledWriter(t *testing.T) {
 		checkWhole(t, name, r.get("k", discardLog), -1)
 	}
 
-	// A fresh temp file may be a live writer's: it stays. A stale one (an
-	// hour old) is swept by the next write.
-	if err := c.put("k", writerEntry(1)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Lstat(tmp); err != nil {
-		t.Fatalf("a write removed a fresh temp file (a live writer's): %v", err)
-	}
-	stale := time.Now().Add(-2 * time.Hour)
-	if err := os.Chtimes(tmp, stale, stale); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.put("k", writerEntry(2)); err != nil {
-		t.Fatal(err)
-	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) != 0 {
-		t.Errorf("stale temp files left after a write: %v", left)
-	}
-	checkWhole(t, "after the sweep", c.get("k", discardLog), 2)
+	checkSweep(t, c, dir, []string{tmp})
 }
 
 // TestCacheKilledWriterLoop kills a real writer (fileCache.put in a loop)
@@ -92,10 +71,7 @@ func TestCacheKilledWriter(t *testing.T) {
 // case.
 func TestCacheKilledWriterLoop(t *testing.T) {
 	dir := testCacheDir(t)
-	c, err := openCache(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustOpenCache(t, dir)
 	if err := c.put("k", writerEntry(-1)); err != nil {
 		t.Fatal(err)
 	}
@@ -103,15 +79,7 @@ func TestCacheKilledWriterLoop(t *testing.T) {
 		child, lines := startWriterChild(t, "TestCacheWriterHelper", writerDirEnv, dir)
 		waitMark(t, lines, markPut+strconv.Itoa(round)) // round+1 writes done
 		killWriterChild(t, child)
-		e := c.get("k", discardLog)
-		if e == nil {
-			t.Fatalf("round %d: entry unreadable after kill", round)
-		}
-		n, err := strconv.Atoi(strings.TrimPrefix(e.Credentials.AccessKeyID, "AKIAW"))
-		if err != nil {
-			t.Fatalf("round %d: entry of no writer: %q", round, e.Credentials.AccessKeyID)
-		}
-		checkWhole(t, fmt.Sprintf("round %d", round), e, n)
+		someWriters(t, fmt.Sprintf("round %d", round), c.get("k", discardLog))
 	}
 }
 
@@ -143,42 +111,14 @@ func TestCacheKilledRealWriter(t *testing.T) {
 			}
 		}
 		killWriterChild(t, child)
-		e := c.get("k", discardLog)
-		if e == nil {
-			t.Fatalf("round %d: entry unreadable after the kill", round)
-		}
-		n, err := strconv.Atoi(strings.TrimPrefix(e.Credentials.AccessKeyID, "AKIAW"))
-		if err != nil {
-			t.Fatalf("round %d: entry of no writer: %q", round, e.Credentials.AccessKeyID)
-		}
-		checkWhole(t, fmt.Sprintf("round %d, open cache", round), e, n)
+		n := someWriters(t, fmt.Sprintf("round %d, open cache", round), c.get("k", discardLog))
 		checkWhole(t, fmt.Sprintf("round %d, new reader", round), mustOpenCache(t, dir).get("k", discardLog), n)
 		left, _ := filepath.Glob(pattern)
 		if len(left) == 0 {
 			continue // the write was over (renamed) before the kill landed
 		}
 		t.Logf("round %d: writer killed mid-write, leaving %v; entry %d is whole", round, left, n)
-		// A fresh temp file may be a live writer's: it stays. A stale one
-		// is swept by the next write.
-		if err := c.put("k", writerEntry(100)); err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range left {
-			if _, err := os.Lstat(f); err != nil {
-				t.Fatalf("a write removed a fresh temp file (a live writer's): %v", err)
-			}
-			stale := time.Now().Add(-2 * time.Hour)
-			if err := os.Chtimes(f, stale, stale); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := c.put("k", writerEntry(101)); err != nil {
-			t.Fatal(err)
-		}
-		if left, _ := filepath.Glob(pattern); len(left) != 0 {
-			t.Errorf("the dead writer's temp files are left after a write: %v", left)
-		}
-		checkWhole(t, "after the sweep", c.get("k", discardLog), 101)
+		checkSweep(t, c, dir, left)
 		return
 	}
 	t.Fatal("in ten rounds no kill landed inside a write")
@@ -187,14 +127,7 @@ func TestCacheKilledRealWriter(t *testing.T) {
 // TestCacheRealWriterHelper writes entries 0, 1, 2, … with fileCache.put,
 // silently, until killed.
 func TestCacheRealWriterHelper(t *testing.T) {
-	dir := os.Getenv(realDirEnv)
-	if dir == "" {
-		t.Skip("helper process for TestCacheKilledRealWriter")
-	}
-	c, err := openCache(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustOpenCache(t, helperDir(t, realDirEnv, "TestCacheKilledRealWriter"))
 	fmt.Println(markReady)
 	for n := 0; ; n++ {
 		if err := c.put("k", writerEntry(n)); err != nil {
@@ -220,6 +153,59 @@ func checkWhole(t *testing.T, what string, e *cacheEntry, n int) {
 		t.Fatalf("%s: entry %q with a %d-byte token, want %q whole (%d bytes)", what,
 			e.Credentials.AccessKeyID, len(e.Credentials.SessionToken), want.Credentials.AccessKeyID, len(want.Credentials.SessionToken))
 	}
+}
+
+// someWriters fails unless e is writerEntry(n), token and all, for some
+// n, and returns n.
+func someWriters(t *testing.T, what string, e *cacheEntry) int {
+	t.Helper()
+	if e == nil {
+		t.Fatalf("%s: entry unreadable after the kill", what)
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(e.Credentials.AccessKeyID, "AKIAW"))
+	if err != nil {
+		t.Fatalf("%s: entry of no writer: %q", what, e.Credentials.AccessKeyID)
+	}
+	checkWhole(t, what, e, n)
+	return n
+}
+
+// checkSweep checks what a write does with the temporary files left by a
+// writer killed mid-write: fresh, they may be a live writer's, so they
+// stay; stale (two hours old), the next write sweeps them. The entry is
+// then that write's, whole.
+func checkSweep(t *testing.T, c *fileCache, dir string, left []string) {
+	t.Helper()
+	if err := c.put("k", writerEntry(100)); err != nil {
+		t.Fatal(err)
+	}
+	stale := time.Now().Add(-2 * time.Hour)
+	for _, f := range left {
+		if _, err := os.Lstat(f); err != nil {
+			t.Fatalf("a write removed a fresh temp file (a live writer's): %v", err)
+		}
+		if err := os.Chtimes(f, stale, stale); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.put("k", writerEntry(101)); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) != 0 {
+		t.Errorf("the dead writer's temp files are left after a write: %v", left)
+	}
+	checkWhole(t, "after the sweep", c.get("k", discardLog), 101)
+}
+
+// helperDir is the cache folder a writer helper is given in env; without
+// it the helper is not a child of parent and skips.
+func helperDir(t *testing.T, env, parent string) string {
+	t.Helper()
+	dir := os.Getenv(env)
+	if dir == "" {
+		t.Skip("helper process for " + parent)
+	}
+	return dir
 }
 
 func mustOpenCache(t *testing.T, dir string) *fileCache {
@@ -305,10 +291,7 @@ func killWriterChild(t *testing.T, cmd *exec.Cmd) {
 // file named as securefile.WriteFile names them, syncs it, says so, and
 // waits to be killed before writing the rest or renaming.
 func TestCacheTornWriterHelper(t *testing.T) {
-	dir := os.Getenv(tornDirEnv)
-	if dir == "" {
-		t.Skip("helper process for TestCacheKilledWriter")
-	}
+	dir := helperDir(t, tornDirEnv, "TestCacheKilledWriter")
 	e := writerEntry(7)
 	e.Version = cacheVersion
 	b, err := json.Marshal(e)
@@ -333,14 +316,7 @@ func TestCacheTornWriterHelper(t *testing.T) {
 // TestCacheWriterHelper writes entries 0, 1, 2, … with fileCache.put and
 // reports each finished write, until killed.
 func TestCacheWriterHelper(t *testing.T) {
-	dir := os.Getenv(writerDirEnv)
-	if dir == "" {
-		t.Skip("helper process for TestCacheKilledWriterLoop")
-	}
-	c, err := openCache(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustOpenCache(t, helperDir(t, writerDirEnv, "TestCacheKilledWriterLoop"))
 	for n := 0; ; n++ {
 		if err := c.put("k", writerEntry(n)); err != nil {
 			t.Fatal(err)

@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mfabridge/mfabridge/internal/securefile"
+	"github.com/mfabridge/mfabridge/internal/swaprace"
 )
 
 // Issue 13 cases 2 and 3 at the cache's own entry points: the cache entry
@@ -22,107 +22,24 @@ import (
 // between was followed or blocked on. Here a goroutine keeps replacing the
 // file (atomic renames) with the cache's own regular file, a link to a
 // victim that is a valid file of the same kind, a FIFO, and a link to a
-// victim that does not exist; the cache must only ever accept its own
-// file. internal/securefile's swap-race tests do the same for the
-// primitives; these fail if the cache stops using them.
-
-const (
-	swapRegular = iota
-	swapLink
-	swapFIFO
-	swapDangling
-)
-
-// swapPath keeps replacing path until stop is closed.
-func swapPath(t *testing.T, path string, ours []byte, victim, missing string, stop <-chan struct{}) <-chan struct{} {
-	done := make(chan struct{})
-	tmp := path + ".swap"
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			os.Remove(tmp)
-			var err error
-			switch []int{swapRegular, swapLink, swapRegular, swapFIFO, swapRegular, swapDangling}[i%6] {
-			case swapRegular:
-				err = os.WriteFile(tmp, ours, 0o600)
-			case swapLink:
-				err = os.Symlink(victim, tmp)
-			case swapFIFO:
-				err = syscall.Mkfifo(tmp, 0o600)
-			case swapDangling:
-				err = os.Symlink(missing, tmp)
-			}
-			if err == nil {
-				err = os.Rename(tmp, path)
-			}
-			if err != nil {
-				t.Errorf("swap: %v", err)
-				return
-			}
-		}
-	}()
-	return done
-}
+// victim that does not exist (internal/swaprace); the cache must only
+// ever accept its own file. internal/securefile's swap-race tests do the
+// same for the primitives; these fail if the cache stops using them.
 
 // raceSwap runs op (accepted: it met the regular file; refused: it turned
-// the path down; error: a wrong answer) against the swapping path until it
-// made 50,000 calls with at least 20 of each outcome. A call that blocks
-// runs into the deadline, a bound on a hung test.
+// the path down; error: a wrong answer) against path swapped with ours, a
+// link to victim, a FIFO and a link to missing (internal/swaprace).
 func raceSwap(t *testing.T, path string, ours []byte, victim, missing string, op func() (accepted bool, err error)) {
 	t.Helper()
-	stop := make(chan struct{})
-	swapped := swapPath(t, path, ours, victim, missing, stop)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	type result struct {
-		n, accepted, refused int
-		err                  error
-	}
-	out := make(chan result, 1)
-	go func() {
-		var r result
-		for ctx.Err() == nil && (r.n < 50000 || r.accepted < 20 || r.refused < 20) {
-			ok, err := op()
-			r.n++
-			if err != nil {
-				r.err = fmt.Errorf("call %d: %w", r.n, err)
-				break
-			}
-			if ok {
-				r.accepted++
-			} else {
-				r.refused++
-			}
+	r := &swaprace.Race{Path: path, Victim: victim, Missing: missing, Ours: ours,
+		Kinds: []swaprace.Kind{swaprace.Link, swaprace.FIFO, swaprace.MissingLink}}
+	r.Run(t, func() (swaprace.Kind, error) {
+		ok, err := op()
+		if ok {
+			return swaprace.Regular, err
 		}
-		out <- r
-	}()
-	var r result
-	select {
-	case r = <-out:
-	case <-ctx.Done():
-		close(stop)
-		<-swapped
-		if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			f.Close() // let a reader stuck on the FIFO go
-		}
-		t.Fatal("a call did not return within a minute: it blocked (on a FIFO?)")
-	}
-	close(stop)
-	<-swapped
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	if ctx.Err() != nil {
-		t.Fatalf("the race was not exercised in a minute: %d calls, %d accepted, %d refused", r.n, r.accepted, r.refused)
-	}
-	if _, err := os.Lstat(missing); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("a link's missing target was created: %v", err)
-	}
+		return swaprace.Refused, err
+	})
 }
 
 func TestCacheEntrySwapRace(t *testing.T) {

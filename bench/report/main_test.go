@@ -38,8 +38,7 @@ func TestParseAndRender(t *testing.T) {
 	if got := r.skips["BenchmarkStackCodeVsYkman"]; got != "skipping real-stack test: pcscd is not installed" {
 		t.Errorf("skip reason %q", got)
 	}
-	md := render(r, 3, time.Unix(0, 0))
-	for _, want := range []string{
+	checkTable(t, r, 3,
 		"| cached `credential-process`, wall time | 2.20 ms (2.00 ms–7.34 ms) |",
 		"| met: 2.2× `cat`",
 		"| cached `credential-process` against the Go floor, paired median | 3.70 ms (3.60 ms–3.90 ms) |",
@@ -47,14 +46,7 @@ func TestParseAndRender(t *testing.T) {
 		"not measured: skipping real-stack test: pcscd is not installed",
 		"| 1 | AWS CLI `mfa_serial` flow (a prompt per role per 1 h expiry, refreshed under 15 min left): 100 | 1 | met |",
 		"| … failures | 0 | — | 0 | met |",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("table lacks %q:\n%s", want, md)
-		}
-	}
-	if r.missed != 0 {
-		t.Errorf("missed = %d, want 0", r.missed)
-	}
+	)
 	// A median above the target is reported as not met.
 	r3 := parse(strings.ReplaceAll(sample, "1.24 x-gofloor", "1.30 x-gofloor"))
 	if md := render(r3, 3, time.Unix(0, 0)); !strings.Contains(md, "| ≤ 1.25× | **not met**: 1.26× (1.23×–1.30×) |") || r3.missed != 1 {
@@ -89,4 +81,19 @@ func FuzzParse(f *testing.F) {
 		render(parse(s), 1, time.Unix(0, 0))
 		benchLines(s)
 	})
+}
+
+// checkTable renders r for count runs and fails for each row of want the
+// table lacks, or if a target is reported as missed.
+func checkTable(t *testing.T, r *results, count int, want ...string) {
+	t.Helper()
+	md := render(r, count, time.Unix(0, 0))
+	for _, w := range want {
+		if !strings.Contains(md, w) {
+			t.Errorf("table lacks %q:\n%s", w, md)
+		}
+	}
+	if r.missed != 0 {
+		t.Errorf("missed = %d, want 0", r.missed)
+	}
 }

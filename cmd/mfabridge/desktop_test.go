@@ -101,17 +101,7 @@ func startDesktop(t *testing.T) desktop {
 	t.Cleanup(func() { close(hang) })
 	ownHungNotifications(t, hangBus, hang)
 
-	home, err := os.MkdirTemp("", "mfab-desktop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(home) })
-	run := filepath.Join(home, "run")
-	if err := os.Mkdir(run, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(), "HOME="+home, "XDG_RUNTIME_DIR="+run, "XDG_DATA_HOME="+filepath.Join(home, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "DBUS_SESSION_BUS_ADDRESS="+bus)
+	env := dbustest.SessionEnv(t, bus)
 
 	dbustest.SecretService(t, ci, bus)
 

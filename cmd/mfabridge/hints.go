@@ -8,11 +8,13 @@ import (
 	"strings"
 
 	"github.com/mfabridge/mfabridge/device"
+	"github.com/mfabridge/mfabridge/device/piv"
 	"github.com/mfabridge/mfabridge/internal/securefile"
 	"github.com/mfabridge/mfabridge/pcsc"
 	"github.com/mfabridge/mfabridge/sts"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
 	"github.com/mfabridge/mfabridge/sts/enroll"
+	"github.com/mfabridge/mfabridge/sts/keystore"
 )
 
 // Errors are rendered as age renders them: the error on one line, then each
@@ -200,6 +202,16 @@ func hintTable(err error, goos string) []string {
 	}
 	if errors.Is(err, enroll.ErrUserUnknown) {
 		add("pass --user")
+	}
+
+	// sts/keystore (PIV card)
+	var pinErr *keystore.PINError
+	if errors.As(err, &pinErr) && errors.Is(err, piv.ErrBlocked) {
+		add("unblock it with the PUK: `ykman --device %d piv access unblock-pin` (the OATH codes are not affected)", pinErr.Serial)
+	}
+	var ae *keystore.AlgorithmError
+	if errors.As(err, &ae) {
+		add("generate a P-256 key with `ykman --device %d piv keys generate -a ECCP256 %02x -`", ae.Serial, ae.Slot)
 	}
 	return hints
 }

@@ -183,6 +183,11 @@ func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, 
 		}
 		return keystore.NewAgeFile(dir, a.agePassphrase, opts...), nil
 	default: // piv
+		// The card's touch and PIN notices follow MFABRIDGE_NOTIFY:
+		// checked here as openDevice checks it for the OATH path.
+		if _, err := a.notifyMode(); err != nil {
+			return nil, err
+		}
 		dir, err := a.keysDir("piv")
 		if err != nil {
 			return nil, err
@@ -214,16 +219,16 @@ func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, 
 				closeCard()
 				return nil, fmt.Errorf("PIV card %d: read the key of slot %02x: %w", serial, slot, err)
 			}
-			if pc, ok := card.(*pivCard); ok {
+			if pc, ok := card.(*keystore.PIVCard); ok {
 				// The key must be one a YubiKey made (or a simulated
 				// one the user trusts): checked before anything is sealed.
-				if err := pc.checkAttestation(ctx, slot, use.trustSim); err != nil {
+				if err := a.checkAttestation(ctx, pc, slot, use.trustSim); err != nil {
 					closeCard()
 					return nil, err
 				}
 				// The store reads the sealed file back: a missing, wrong
 				// or blocked PIN fails here, before anything is written.
-				if err := pc.checkPIN(ctx, slot); err != nil {
+				if err := pc.CheckPIN(ctx, slot); err != nil {
 					closeCard()
 					return nil, keyHint(err, "", spec)
 				}

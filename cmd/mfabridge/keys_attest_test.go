@@ -10,6 +10,7 @@ import (
 
 	"github.com/mfabridge/mfabridge/device/piv"
 	"github.com/mfabridge/mfabridge/simulator"
+	"github.com/mfabridge/mfabridge/sts/keystore"
 )
 
 // rewriter is a card transport that edits commands before the simulated
@@ -23,6 +24,14 @@ type rewriter struct {
 func (r rewriter) Transmit(ctx context.Context, apdu []byte) ([]byte, error) {
 	return r.card.Transmit(ctx, r.edit(bytes.Clone(apdu)))
 }
+
+// otherSerial is a card that gives another serial than its own.
+type otherSerial struct {
+	*keystore.PIVCard
+	serial uint32
+}
+
+func (o otherSerial) Serial() uint32 { return o.serial }
 
 // checkAttestation (keys import/add/rotate --to piv:SERIAL) refuses an
 // attestation for another slot or card, refuses a simulated chain unless
@@ -51,7 +60,11 @@ func TestCheckAttestation(t *testing.T) {
 		if err := c.Select(ctx); err != nil {
 			t.Fatal(err)
 		}
-		return (&pivCard{a: a, c: c, serial: cardSerial}).checkAttestation(ctx, slot, trust)
+		card, err := keystore.NewPIVCard(ctx, c, keystore.PIVCardHooks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.checkAttestation(ctx, otherSerial{card, cardSerial}, slot, trust)
 	}
 	same := func(b []byte) []byte { return b }
 	// ATTEST 9d answered with slot 85's certificate

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ecdh"
-	"crypto/ecdsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -74,113 +72,59 @@ func openPIVCardDevice(a *app, ctx context.Context, serial uint32, devices []str
 	if err != nil {
 		return nil, nil, err
 	}
-	got, err := c.Serial(ctx)
+	card, err := keystore.NewPIVCard(ctx, c, keystore.PIVCardHooks{
+		PIN:        a.pivPIN,         // keys.go
+		PINRefused: a.forgetPIVPIN,   // keys.go
+		Touch:      a.pivTouchNotice, // notify.go
+	})
 	if err != nil {
-		return nil, nil, errors.Join(fmt.Errorf("YubiKey %d: read PIV serial: %w", serial, err), release())
+		return nil, nil, errors.Join(fmt.Errorf("YubiKey %d: %w", serial, err), release())
 	}
-	return &pivCard{a: a, c: c, serial: got}, release, nil
+	return card, release, nil
 }
 
-// notFoundError is a missing card or key: it matches keystore.ErrNotFound
+// notFoundError is a missing card: it matches keystore.ErrNotFound
 // without repeating that sentinel's text (which speaks of access keys).
 type notFoundError struct{ msg string }
 
 func (e notFoundError) Error() string        { return e.msg }
 func (e notFoundError) Is(target error) bool { return target == keystore.ErrNotFound }
 
-// pivCard is a card session as a keystore.Card.
-type pivCard struct {
-	a        *app
-	c        *piv.Client
-	serial   uint32
-	verified bool // the PIN was verified in this session
+// pivKeyCard is what checkAttestation needs of a *keystore.PIVCard.
+type pivKeyCard interface {
+	Serial() uint32
+	Metadata(ctx context.Context, slot byte) (*piv.Metadata, error)
+	Client() *piv.Client
 }
 
-func (p *pivCard) Serial() uint32 { return p.serial }
-
-// metadata reads the slot's key; an empty slot wraps keystore.ErrNotFound.
-func (p *pivCard) metadata(ctx context.Context, slot byte) (*piv.Metadata, *ecdh.PublicKey, error) {
-	md, err := p.c.Metadata(ctx, slot)
-	if errors.Is(err, piv.ErrNotFound) {
-		return nil, nil, notFoundError{fmt.Sprintf("YubiKey %d has no key in PIV slot %02x", p.serial, slot)}
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("YubiKey %d, PIV slot %02x: %w", p.serial, slot, err)
-	}
-	ec, ok := md.PublicKey.(*ecdsa.PublicKey)
-	if !ok || md.Algorithm != piv.AlgECCP256 {
-		return nil, nil, fmt.Errorf("YubiKey %d, PIV slot %02x: the key is not P-256 (algorithm %02x): generate one with `ykman --device %d piv keys generate -a ECCP256 %02x -`", p.serial, slot, byte(md.Algorithm), p.serial, slot)
-	}
-	pub, err := ec.ECDH()
-	if err != nil {
-		return nil, nil, fmt.Errorf("YubiKey %d, PIV slot %02x: %w", p.serial, slot, err)
-	}
-	return md, pub, nil
-}
-
-func (p *pivCard) PublicKey(ctx context.Context, slot byte) (*ecdh.PublicKey, error) {
-	_, pub, err := p.metadata(ctx, slot)
-	return pub, err
-}
-
-// ECDH verifies the PIN when the key's policy asks for it (once per
-// session; before every use for policy "always"), then lets the card
-// compute the shared secret.
-func (p *pivCard) ECDH(ctx context.Context, slot byte, peer *ecdh.PublicKey) ([]byte, error) {
-	md, _, err := p.metadata(ctx, slot)
-	if err != nil {
-		return nil, err
-	}
-	if md.PINPolicy != piv.PINPolicyNever && (!p.verified || md.PINPolicy == piv.PINPolicyAlways) {
-		if err := p.verifyPIN(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if md.TouchPolicy == piv.TouchPolicyAlways || md.TouchPolicy == piv.TouchPolicyCached {
-		defer p.a.pivTouchNotice(p.serial)() // notify.go
-	}
-	return p.c.ECDH(ctx, piv.Slot(slot), peer)
-}
-
-// checkPIN verifies the PIN now if the slot's key will need it.
-func (p *pivCard) checkPIN(ctx context.Context, slot byte) error {
-	md, _, err := p.metadata(ctx, slot)
-	if err != nil {
-		return err
-	}
-	if md.PINPolicy == piv.PINPolicyNever || p.verified {
-		return nil
-	}
-	return p.verifyPIN(ctx)
-}
-
-// checkAttestation checks that the key in slot was generated on this
-// YubiKey (issue 11): its attestation certificate, when the card has one,
-// must chain to Yubico's attestation roots (a simulated key's to the
+// checkAttestation checks that the key in slot of card was generated on
+// this YubiKey (issue 11): its attestation certificate, when the card has
+// one, must chain to Yubico's attestation roots (a simulated key's to the
 // simulator's, only with trustSim) and name this serial, slot and public
 // key. A key without attestation (imported, or firmware before 4.3) is
 // noted and accepted.
-func (p *pivCard) checkAttestation(ctx context.Context, slot byte, trustSim bool) error {
-	md, _, err := p.metadata(ctx, slot)
+func (a *app) checkAttestation(ctx context.Context, card pivKeyCard, slot byte, trustSim bool) error {
+	serial := card.Serial()
+	md, err := card.Metadata(ctx, slot)
 	if err != nil {
 		return err
 	}
-	slotCert, err := p.c.Attest(ctx, piv.Slot(slot))
+	slotCert, err := card.Client().Attest(ctx, piv.Slot(slot))
 	if errors.Is(err, piv.ErrIncorrectData) || errors.Is(err, piv.ErrNotSupported) {
-		p.a.term.notice(fmt.Sprintf("note: the key in PIV slot %02x of YubiKey %d has no attestation (imported, or firmware before 4.3): it is not known to have been generated on the YubiKey", slot, p.serial))
+		a.term.notice(fmt.Sprintf("note: the key in PIV slot %02x of YubiKey %d has no attestation (imported, or firmware before 4.3): it is not known to have been generated on the YubiKey", slot, serial))
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("YubiKey %d: read the attestation of PIV slot %02x: %w", p.serial, slot, err)
+		return fmt.Errorf("YubiKey %d: read the attestation of PIV slot %02x: %w", serial, slot, err)
 	}
-	f9, err := p.c.AttestationCertificate(ctx)
+	f9, err := card.Client().AttestationCertificate(ctx)
 	if err != nil {
-		return fmt.Errorf("YubiKey %d: read the PIV attestation certificate: %w", p.serial, err)
+		return fmt.Errorf("YubiKey %d: read the PIV attestation certificate: %w", serial, err)
 	}
 	var opts piv.VerifyOptions
 	if f9.Issuer.CommonName == simulator.SimAttestRootCN {
 		if !trustSim {
-			return hintError{fmt.Errorf("YubiKey %d, PIV slot %02x: %w: it is attested by a simulated YubiKey (%q), not by Yubico", p.serial, slot, piv.ErrAttestation, f9.Issuer.CommonName),
+			return hintError{fmt.Errorf("YubiKey %d, PIV slot %02x: %w: it is attested by a simulated YubiKey (%q), not by Yubico", serial, slot, piv.ErrAttestation, f9.Issuer.CommonName),
 				"a software key could pose as this YubiKey; if it is the simulated key you meant (mfabridge sim), pass --" + trustSimFlag}
 		}
 		// The simulator's root stays in its state file, not on the card:
@@ -192,35 +136,12 @@ func (p *pivCard) checkAttestation(ctx context.Context, slot byte, trustSim bool
 	}
 	att, err := piv.VerifyAttestation(f9, slotCert, opts)
 	if err == nil {
-		err = att.Check(p.serial, piv.Slot(slot), md.PublicKey)
+		err = att.Check(serial, piv.Slot(slot), md.PublicKey)
 	}
 	if err != nil {
-		return hintError{fmt.Errorf("YubiKey %d, PIV slot %02x: the key is not attested: %w", p.serial, slot, err),
-			fmt.Sprintf("mfabridge seals only to a key generated on the YubiKey: `ykman --device %d piv keys generate -a ECCP256 %02x -` makes one", p.serial, slot)}
+		return hintError{fmt.Errorf("YubiKey %d, PIV slot %02x: the key is not attested: %w", serial, slot, err),
+			fmt.Sprintf("mfabridge seals only to a key generated on the YubiKey: `ykman --device %d piv keys generate -a ECCP256 %02x -` makes one", serial, slot)}
 	}
-	return nil
-}
-
-func (p *pivCard) verifyPIN(ctx context.Context) error {
-	pin, err := p.a.pivPIN(ctx, p.serial)
-	if err != nil {
-		return err
-	}
-	err = p.c.VerifyPIN(ctx, pin)
-	if err != nil {
-		p.a.forgetPIVPIN(p.serial)
-	}
-	var ae *piv.AuthError
-	switch {
-	case errors.Is(err, piv.ErrBlocked):
-		return hintError{fmt.Errorf("the PIV PIN of YubiKey %d is blocked: %w", p.serial, err),
-			fmt.Sprintf("unblock it with the PUK: `ykman --device %d piv access unblock-pin` (the OATH codes are not affected)", p.serial)}
-	case errors.As(err, &ae):
-		return fmt.Errorf("verify the PIV PIN of YubiKey %d: %w (at 0 the PIN is blocked and only the PUK unblocks it)", p.serial, err)
-	case err != nil:
-		return fmt.Errorf("verify the PIV PIN of YubiKey %d: %w", p.serial, err)
-	}
-	p.verified = true
 	return nil
 }
 

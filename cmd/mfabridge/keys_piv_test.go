@@ -13,10 +13,10 @@ import (
 	"github.com/mfabridge/mfabridge/sts/keystore"
 )
 
-// The PIV client comes from another branch; until it is merged the
-// scripts drive the PIV-sealed store's wiring (mfabridge_keys = piv:SERIAL,
-// the PIN from MFABRIDGE_PIV_PIN, the card opened only when a call needs
-// the key) with a software card: MFABRIDGE_TEST_SOFTPIV=SERIAL:KEYFILE
+// keys_piv.txt drives the PIV-sealed store's wiring (mfabridge_keys =
+// piv:SERIAL, the PIN from MFABRIDGE_PIV_PIN, the card opened only when a
+// call needs the key) with a software card that logs each ECDH, which our
+// PIV client on a simulated key does not: MFABRIDGE_TEST_SOFTPIV=SERIAL:KEYFILE
 // makes openPIVCard return a P-256 key kept in KEYFILE (created on first
 // use), with PIN 123456; every ECDH appends a line to KEYFILE.ecdh.
 func installSoftPIV() {

@@ -95,7 +95,7 @@ func (a *app) touchHook() func(device.Info) func() {
 // falling back to the terminal when it cannot be shown. The returned func
 // of a notice clears it.
 func (a *app) touchNotice(body func(device.Info) string) func(device.Info) func() {
-	mode, _ := a.notifyMode() // checked in openDevice
+	mode, _ := a.notifyMode() // checked in openDevice and keyStore
 	switch mode {
 	case "none":
 		return nil

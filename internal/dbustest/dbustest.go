@@ -89,14 +89,13 @@ func Start(t testing.TB, required bool) string {
 	return ""
 }
 
-// SecretService starts gnome-keyring's Secret Service on the bus at addr,
-// with a login keyring of its own (in a private home) created unlocked,
-// and waits until it owns org.freedesktop.secrets. It is stopped when the
-// test ends.
-func SecretService(t testing.TB, required bool, addr string) {
+// SessionEnv is the environment of a daemon of a private desktop session
+// on the bus at addr: this process's, with a home of its own (removed
+// when the test ends) for HOME, XDG_RUNTIME_DIR (mode 0700),
+// XDG_DATA_HOME and XDG_CONFIG_HOME, and DBUS_SESSION_BUS_ADDRESS.
+func SessionEnv(t testing.TB, addr string) []string {
 	t.Helper()
-	Need(t, required, "gnome-keyring-daemon")
-	home, err := os.MkdirTemp("", "dbustest-keyring")
+	home, err := os.MkdirTemp("", "dbustest-home")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,11 +104,21 @@ func SecretService(t testing.TB, required bool, addr string) {
 	if err := os.Mkdir(run, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	return append(os.Environ(), "HOME="+home, "XDG_RUNTIME_DIR="+run, "XDG_DATA_HOME="+filepath.Join(home, "data"),
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "DBUS_SESSION_BUS_ADDRESS="+addr)
+}
+
+// SecretService starts gnome-keyring's Secret Service on the bus at addr,
+// with a login keyring of its own (in a private home, SessionEnv) created unlocked,
+// and waits until it owns org.freedesktop.secrets. It is stopped when the
+// test ends.
+func SecretService(t testing.TB, required bool, addr string) {
+	t.Helper()
+	Need(t, required, "gnome-keyring-daemon")
 	// --unlock reads the login keyring's password on stdin, creating the
 	// keyring unlocked.
 	cmd := exec.Command("gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets")
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_RUNTIME_DIR="+run, "XDG_DATA_HOME="+filepath.Join(home, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "DBUS_SESSION_BUS_ADDRESS="+addr)
+	cmd.Env = SessionEnv(t, addr)
 	cmd.Stdin = strings.NewReader("dbustest-keyring")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,8 @@
 //     (ephemeral ECDH, HKDF-SHA256, AES-256-GCM, in the manner of
 //     age-plugin-yubikey); see Seal and ParseSealed for the format. The card
 //     is reached through the Card interface, so any PIV client (or a
-//     software key in tests) plugs in.
+//     software key in tests) plugs in; PIVCard is the adapter for ours
+//     (device/piv), with the PIN prompt and touch notice as hooks.
 //
 // Move copies a key from one store to another, checks the copy, then
 // deletes the original (keys import). KeyRotator replaces a profile's key
@@ -26,7 +27,7 @@
 // anywhere but the credentials file, and Key's String and LogValue redact
 // the secret. The package reads no environment variables and prompts for
 // nothing: passphrases come from a Passphrase function and PINs are the
-// Card implementation's business; logging goes to an injected
+// Card implementation's business (PIVCard's PIN hook); logging goes to an injected
 // *slog.Logger (WithLogger).
 //
 // Error contract: every error names the operation and the profile or file.
@@ -49,6 +50,9 @@
 //     serial needed), *KeyMismatchError (the card's key in the slot is not
 //     the one the file was sealed to: replaced or another slot). A failed
 //     Get never writes anything.
+//   - PIVCard: *PINError (the card refused the PIN, or ErrNoPIN: no hook
+//     to ask for it), *AlgorithmError (the slot's key is not P-256); an
+//     empty slot matches ErrNotFound.
 //   - ErrBackend wraps errors from the OS keystore (D-Bus, Keychain,
 //     Credential Manager) other than "not found".
 //   - KeyRotator.Rotate: ErrRotationRunning (another process holds the
