@@ -55,11 +55,11 @@ test: deps build
 
 # test-race runs the packages with concurrency (card and bridge locks, the
 # provider's cross-process cache and locks, the STS emulator, the pcscd
-# session code) a second time under the race detector. A second pass on
+# session code, the desktop notifier, the private-file locks) a second time under the race detector. A second pass on
 # these alone is cheaper than the whole suite under -race, whose CLI
 # scripts would start hundreds of race-instrumented processes. The race
 # detector needs cgo (a C compiler); the binaries under test do not.
-RACE_PKGS := ./oath ./device ./simulator/... ./sts/... ./pcsc
+RACE_PKGS := ./oath ./device ./simulator/... ./sts/... ./pcsc ./internal/notify ./internal/securefile
 test-race:
 	@if ! command -v gcc >/dev/null 2>&1; then \
 		echo "test-race: installing gcc libc6-dev (the race detector needs cgo)"; \
