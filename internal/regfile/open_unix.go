@@ -3,7 +3,8 @@
 package regfile
 
 import (
-	"os"
+	"io"
+	"io/fs"
 	"syscall"
 )
 
@@ -11,6 +12,78 @@ import (
 // a FIFO with no writer return at once (it has no effect on regular files),
 // so Read can fstat it and refuse it. O_NOCTTY keeps a terminal device from
 // becoming the controlling terminal.
-func open(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+//
+// It uses the system calls directly rather than an *os.File: a config file
+// is opened, checked, read and closed at once, and os.File's registration
+// with the runtime's poller (its first use creates the epoll instance), its
+// finalizer and its extra fcntl and epoll calls are most of what reading
+// the AWS files costs on the warm path (cmd/mfabridge/internal/warm, issue
+// 12). Errors are *fs.PathError, as os's are.
+func open(path string) (file, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		return &fdFile{fd: fd, path: path}, nil
+	}
 }
+
+type fdFile struct {
+	fd   int
+	path string
+}
+
+func (f *fdFile) stat() (fs.FileMode, int64, error) {
+	var st syscall.Stat_t
+	for {
+		err := syscall.Fstat(f.fd, &st)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, 0, &fs.PathError{Op: "stat", Path: f.path, Err: err}
+		}
+		break
+	}
+	var m fs.FileMode
+	switch st.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+	case syscall.S_IFDIR:
+		m = fs.ModeDir
+	case syscall.S_IFIFO:
+		m = fs.ModeNamedPipe
+	case syscall.S_IFSOCK:
+		m = fs.ModeSocket
+	case syscall.S_IFCHR:
+		m = fs.ModeDevice | fs.ModeCharDevice
+	case syscall.S_IFBLK:
+		m = fs.ModeDevice
+	case syscall.S_IFLNK:
+		m = fs.ModeSymlink
+	default:
+		m = fs.ModeIrregular
+	}
+	return m | fs.FileMode(st.Mode&0o777), st.Size, nil
+}
+
+func (f *fdFile) Read(b []byte) (int, error) {
+	for {
+		n, err := syscall.Read(f.fd, b)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, &fs.PathError{Op: "read", Path: f.path, Err: err}
+		}
+		if n == 0 && len(b) > 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (f *fdFile) Close() error { return syscall.Close(f.fd) }

@@ -34,15 +34,15 @@ func Read(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	mode, size, err := f.stat()
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("read %s: %w (%s)", path, ErrNotRegular, kind(fi.Mode()))
+	if !mode.IsRegular() {
+		return nil, fmt.Errorf("read %s: %w (%s)", path, ErrNotRegular, kind(mode))
 	}
-	if fi.Size() > limit {
-		return nil, fmt.Errorf("read %s: %w: %d bytes, the limit is %d", path, ErrTooLarge, fi.Size(), limit)
+	if size > limit {
+		return nil, fmt.Errorf("read %s: %w: %d bytes, the limit is %d", path, ErrTooLarge, size, limit)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
@@ -52,6 +52,13 @@ func Read(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w: more than %d bytes", path, ErrTooLarge, limit)
 	}
 	return data, nil
+}
+
+// file is an open file to read (open_unix.go, open_windows.go): its type
+// and permission bits and its size, as fstat reports them.
+type file interface {
+	io.ReadCloser
+	stat() (mode fs.FileMode, size int64, err error)
 }
 
 func kind(m fs.FileMode) string {

@@ -5,7 +5,6 @@ package securefile
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"syscall"
@@ -134,13 +133,17 @@ func openChecked(path string, flag int) (*os.File, error) {
 }
 
 func checkFileInfo(path string, fi fs.FileInfo) error {
-	if !fi.Mode().IsRegular() {
-		return &Error{Path: path, Err: ErrNotRegular, Detail: "type " + fi.Mode().Type().String()}
+	return checkFile(path, fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
+}
+
+func checkFile(path string, mode fs.FileMode, uid uint32) error {
+	if !mode.IsRegular() {
+		return &Error{Path: path, Err: ErrNotRegular, Detail: "type " + mode.Type().String()}
 	}
-	if uid, me := fi.Sys().(*syscall.Stat_t).Uid, os.Getuid(); int(uid) != me {
+	if me := os.Getuid(); int(uid) != me {
 		return &Error{Path: path, Err: ErrForeign, Detail: fmt.Sprintf("owned by uid %d, not %d", uid, me), Fix: "remove it"}
 	}
-	if perm := fi.Mode().Perm(); perm != 0o600 {
+	if perm := mode.Perm(); perm != 0o600 {
 		return &Error{Path: path, Err: ErrNotPrivate, Detail: fmt.Sprintf("mode %#o, want 0600", perm), Fix: "chmod 600 " + path}
 	}
 	return nil
@@ -148,13 +151,88 @@ func checkFileInfo(path string, fi fs.FileInfo) error {
 
 // ReadFile reads a private file of ours (see the package doc), at most limit
 // bytes.
+//
+// It makes the same checks as openChecked, on the same open file, but with
+// the system calls directly rather than an *os.File: the file is read and
+// closed at once, and os.File's registration with the runtime's poller (its
+// first use creates the epoll instance), finalizer and extra calls are a
+// good part of what a cached credential-process answer costs (the warm
+// path, cmd/mfabridge/internal/warm; issue 12). Errors are as os's.
 func ReadFile(path string, limit int64) ([]byte, error) {
-	f, err := openChecked(path, os.O_RDONLY)
-	if err != nil {
+	var fd int
+	for {
+		var err error
+		fd, err = syscall.Open(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+		if err == syscall.EINTR {
+			continue
+		}
+		// O_NOFOLLOW on a link: ELOOP (Linux, macOS) or EMLINK (FreeBSD).
+		if err == syscall.ELOOP || err == syscall.EMLINK {
+			return nil, &Error{Path: path, Err: ErrLink, Fix: "remove it"}
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		break
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := ignoringEINTR(func() error { return syscall.Fstat(fd, &st) }); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if err := checkFile(path, statMode(uint32(st.Mode)), st.Uid); err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, limit))
+	buf := make([]byte, 0, min(max(st.Size, 0)+1, limit))
+	for int64(len(buf)) < limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := syscall.Read(fd, buf[len(buf):min(int64(cap(buf)), limit)])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n <= 0 {
+			break
+		}
+		buf = buf[:len(buf)+n]
+	}
+	return buf, nil
+}
+
+func ignoringEINTR(f func() error) error {
+	for {
+		if err := f(); err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+// statMode is the fs.FileMode of a stat(2) st_mode, as os computes it
+// (type and permission bits; the others are irrelevant to checkFile).
+func statMode(m uint32) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	switch m & syscall.S_IFMT {
+	case syscall.S_IFREG:
+	case syscall.S_IFDIR:
+		mode |= fs.ModeDir
+	case syscall.S_IFIFO:
+		mode |= fs.ModeNamedPipe
+	case syscall.S_IFSOCK:
+		mode |= fs.ModeSocket
+	case syscall.S_IFCHR:
+		mode |= fs.ModeDevice | fs.ModeCharDevice
+	case syscall.S_IFBLK:
+		mode |= fs.ModeDevice
+	case syscall.S_IFLNK:
+		mode |= fs.ModeSymlink
+	default:
+		mode |= fs.ModeIrregular
+	}
+	return mode
 }
 
 // Check reports whether path is a private file of ours, without reading it.
