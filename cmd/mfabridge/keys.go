@@ -333,12 +333,34 @@ func clearProfileStore(cfg *awsconfig.Config, profile string) error {
 	return nil
 }
 
-// checkDest validates a --to value; the credentials file is no destination.
-func checkDest(to string) error {
-	if _, _, err := awsconfig.ParseKeyStore(to); err != nil {
+// destFlags are the flags of the commands that store a key somewhere new
+// (keys import, keys add): --to, --slot and --trust-simulator-attestation.
+type destFlags struct {
+	to       string
+	trustSim bool
+	slotFlag string
+	slot     byte // parsed slotFlag
+}
+
+func (d *destFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&d.to, "to", awsconfig.KeyStoreKeyring, "store: keyring, age or piv:SERIAL")
+	cmd.Flags().BoolVar(&d.trustSim, trustSimFlag, false, trustSimUsage)
+	cmd.Flags().StringVar(&d.slotFlag, "slot", "9d", "with --to piv:SERIAL: the PIV slot whose P-256 key seals it, 9d or a retired slot 82..95")
+}
+
+// parse validates --to (the credentials file is no destination) and --slot.
+func (d *destFlags) parse() error {
+	if _, _, err := awsconfig.ParseKeyStore(d.to); err != nil {
 		return usageError{fmt.Errorf("--to: %w", err)}
 	}
-	return nil
+	slot, err := parseSealSlot(d.slotFlag)
+	d.slot = slot
+	return err
+}
+
+// pivUse is how the destination store of profile is opened.
+func (d *destFlags) pivUse(cfg *awsconfig.Config, profile string) pivUse {
+	return pivUse{seal: true, trustSim: d.trustSim, devices: profileDevices(cfg, profile), slot: d.slot}
 }
 
 func (a *app) keysCmd() *cobra.Command {
@@ -374,11 +396,7 @@ YubiKey. A simulated YubiKey (mfabridge sim) attests with a root of its own:
 it is accepted only with --trust-simulator-attestation.`
 
 func (a *app) keysImportCmd() *cobra.Command {
-	var (
-		to       string
-		trustSim bool
-		slotFlag string
-	)
+	var dest destFlags
 	cmd := &cobra.Command{
 		Use:   "import PROFILE [--to keyring|age|piv:SERIAL]",
 		Short: "Move a profile's access key from where it is (usually ~/.aws/credentials) into a store",
@@ -389,12 +407,8 @@ in the profile's section of the config file.` + trustSimHelp,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
-			profile := argv[0]
-			if err := checkDest(to); err != nil {
-				return err
-			}
-			slot, err := parseSealSlot(slotFlag)
-			if err != nil {
+			profile, to := argv[0], dest.to
+			if err := dest.parse(); err != nil {
 				return err
 			}
 			cfg, err := awsconfig.LoadProfiles(a.getenv)
@@ -419,7 +433,7 @@ in the profile's section of the config file.` + trustSimHelp,
 				}
 				return keyHint(fmt.Errorf("import key of %s: %w", profile, err), profile, storeName(from))
 			}
-			dst, err := a.keyStore(ctx, cfg, to, pivUse{seal: true, trustSim: trustSim, devices: profileDevices(cfg, profile), slot: slot})
+			dst, err := a.keyStore(ctx, cfg, to, dest.pivUse(cfg, profile))
 			if err != nil {
 				return err
 			}
@@ -437,18 +451,12 @@ in the profile's section of the config file.` + trustSimHelp,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&to, "to", awsconfig.KeyStoreKeyring, "store: keyring, age or piv:SERIAL")
-	cmd.Flags().BoolVar(&trustSim, trustSimFlag, false, trustSimUsage)
-	cmd.Flags().StringVar(&slotFlag, "slot", "9d", "with --to piv:SERIAL: the PIV slot whose P-256 key seals it, 9d or a retired slot 82..95")
+	dest.register(cmd)
 	return cmd
 }
 
 func (a *app) keysAddCmd() *cobra.Command {
-	var (
-		to       string
-		trustSim bool
-		slotFlag string
-	)
+	var dest destFlags
 	cmd := &cobra.Command{
 		Use:   "add PROFILE [--to keyring|age|piv:SERIAL]",
 		Short: "Store an access key read from standard input (key id, then secret, one per line) for a profile",
@@ -459,12 +467,8 @@ profile.` + trustSimHelp,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
-			profile := argv[0]
-			if err := checkDest(to); err != nil {
-				return err
-			}
-			slot, err := parseSealSlot(slotFlag)
-			if err != nil {
+			profile, to := argv[0], dest.to
+			if err := dest.parse(); err != nil {
 				return err
 			}
 			cfg, err := awsconfig.LoadProfiles(a.getenv)
@@ -479,7 +483,7 @@ profile.` + trustSimHelp,
 			if err != nil {
 				return err
 			}
-			dst, err := a.keyStore(ctx, cfg, to, pivUse{seal: true, trustSim: trustSim, devices: profileDevices(cfg, profile), slot: slot})
+			dst, err := a.keyStore(ctx, cfg, to, dest.pivUse(cfg, profile))
 			if err != nil {
 				return err
 			}
@@ -495,9 +499,7 @@ profile.` + trustSimHelp,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&to, "to", awsconfig.KeyStoreKeyring, "store: keyring, age or piv:SERIAL")
-	cmd.Flags().BoolVar(&trustSim, trustSimFlag, false, trustSimUsage)
-	cmd.Flags().StringVar(&slotFlag, "slot", "9d", "with --to piv:SERIAL: the PIV slot whose P-256 key seals it, 9d or a retired slot 82..95")
+	dest.register(cmd)
 	return cmd
 }
 
