@@ -253,27 +253,40 @@ func (y *YubiKey) calculateCode(ctx context.Context, c *oath.Client, name string
 	return Code{Value: r.Code(), ValidFrom: from, ValidTo: to}, nil
 }
 
+// TouchNotice arms a touch notice for a card operation that is about to
+// start: show is called with info if the card has not answered after
+// TouchDelay, and the returned func (call it when the card has answered)
+// cancels the notice, or clears it (show's result) if it was shown. A notice
+// due at the very moment of the answer is never shown late.
+func TouchNotice(show func(Info) func(), info Info) (answered func()) {
+	var (
+		mu    sync.Mutex
+		over  bool
+		clear func()
+	)
+	t := time.AfterFunc(TouchDelay, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !over {
+			clear = show(info)
+		}
+	})
+	return func() {
+		t.Stop()
+		mu.Lock()
+		defer mu.Unlock()
+		over = true
+		if clear != nil {
+			clear()
+		}
+	}
+}
+
 // calculate sends one CALCULATE, showing the touch notice if the card has
 // not answered after TouchDelay (only touch credentials take that long).
 func (y *YubiKey) calculate(ctx context.Context, c *oath.Client, name string, chal []byte) (oath.Response, error) {
-	var (
-		mu   sync.Mutex
-		done func()
-	)
 	if y.hooks.Touch != nil {
-		t := time.AfterFunc(TouchDelay, func() {
-			mu.Lock()
-			defer mu.Unlock()
-			done = y.hooks.Touch(y.Info())
-		})
-		defer func() {
-			t.Stop()
-			mu.Lock()
-			defer mu.Unlock()
-			if done != nil {
-				done()
-			}
-		}()
+		defer TouchNotice(y.hooks.Touch, y.Info())()
 	}
 	r, err := c.Calculate(ctx, name, chal, true)
 	switch {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/mfabridge/mfabridge/device"
 	"github.com/mfabridge/mfabridge/internal/notify"
@@ -148,27 +147,7 @@ func (a *app) pivTouchNotice(serial uint32) (answered func()) {
 	if show == nil {
 		return func() {}
 	}
-	var (
-		mu    sync.Mutex
-		done  bool
-		clear func()
-	)
-	t := time.AfterFunc(device.TouchDelay, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if !done {
-			clear = show(device.Info{Kind: "yubikey", Serial: serial})
-		}
-	})
-	return func() {
-		t.Stop()
-		mu.Lock()
-		defer mu.Unlock()
-		done = true
-		if clear != nil {
-			clear()
-		}
-	}
+	return device.TouchNotice(show, device.Info{Kind: "yubikey", Serial: serial})
 }
 
 // pivPINNotice tells a user without a terminal that the PIV PIN is needed
