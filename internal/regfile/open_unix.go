@@ -49,25 +49,31 @@ func (f *fdFile) stat() (fs.FileMode, int64, error) {
 		}
 		break
 	}
-	var m fs.FileMode
-	switch st.Mode & syscall.S_IFMT {
+	return StatMode(uint32(st.Mode)), st.Size, nil
+}
+
+// StatMode is the fs.FileMode of a stat(2) st_mode, as os computes it: the
+// type and permission bits (setuid, setgid and sticky are left out).
+func StatMode(m uint32) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	switch m & syscall.S_IFMT {
 	case syscall.S_IFREG:
 	case syscall.S_IFDIR:
-		m = fs.ModeDir
+		mode |= fs.ModeDir
 	case syscall.S_IFIFO:
-		m = fs.ModeNamedPipe
+		mode |= fs.ModeNamedPipe
 	case syscall.S_IFSOCK:
-		m = fs.ModeSocket
+		mode |= fs.ModeSocket
 	case syscall.S_IFCHR:
-		m = fs.ModeDevice | fs.ModeCharDevice
+		mode |= fs.ModeDevice | fs.ModeCharDevice
 	case syscall.S_IFBLK:
-		m = fs.ModeDevice
+		mode |= fs.ModeDevice
 	case syscall.S_IFLNK:
-		m = fs.ModeSymlink
+		mode |= fs.ModeSymlink
 	default:
-		m = fs.ModeIrregular
+		mode |= fs.ModeIrregular
 	}
-	return m | fs.FileMode(st.Mode&0o777), st.Size, nil
+	return mode
 }
 
 func (f *fdFile) Read(b []byte) (int, error) {

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/mfabridge/mfabridge/internal/ospath"
+	"github.com/mfabridge/mfabridge/internal/regfile"
 )
 
 // EnsureDir creates dir (mode 0700, parents as needed) if it is missing and
@@ -180,7 +181,7 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	if err := ignoringEINTR(func() error { return syscall.Fstat(fd, &st) }); err != nil {
 		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
-	if err := checkFile(path, statMode(uint32(st.Mode)), st.Uid); err != nil {
+	if err := checkFile(path, regfile.StatMode(uint32(st.Mode)), st.Uid); err != nil {
 		return nil, err
 	}
 	buf := make([]byte, 0, min(max(st.Size, 0)+1, limit))
@@ -209,30 +210,6 @@ func ignoringEINTR(f func() error) error {
 			return err
 		}
 	}
-}
-
-// statMode is the fs.FileMode of a stat(2) st_mode, as os computes it
-// (type and permission bits; the others are irrelevant to checkFile).
-func statMode(m uint32) fs.FileMode {
-	mode := fs.FileMode(m & 0o777)
-	switch m & syscall.S_IFMT {
-	case syscall.S_IFREG:
-	case syscall.S_IFDIR:
-		mode |= fs.ModeDir
-	case syscall.S_IFIFO:
-		mode |= fs.ModeNamedPipe
-	case syscall.S_IFSOCK:
-		mode |= fs.ModeSocket
-	case syscall.S_IFCHR:
-		mode |= fs.ModeDevice | fs.ModeCharDevice
-	case syscall.S_IFBLK:
-		mode |= fs.ModeDevice
-	case syscall.S_IFLNK:
-		mode |= fs.ModeSymlink
-	default:
-		mode |= fs.ModeIrregular
-	}
-	return mode
 }
 
 // Check reports whether path is a private file of ours, without reading it.
