@@ -77,7 +77,7 @@ type dayWorld struct {
 	cache string
 }
 
-// newDayWorld starts the day at 9:00 (today, real date) with alice and
+// newDayWorld starts the day 9 hours after the current hour (real date) with alice and
 // roles roles in the emulator; config and credentials are the AWS files.
 func newDayWorld(tb testing.TB, roles int, config, credentials string) *dayWorld {
 	tb.Helper()
