@@ -171,6 +171,7 @@ vet-all:
 		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet -trimpath $$flags $(PKGS) || failed="$$failed $$t"; \
 	done; \
 	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 $(GO) vet .ci/wine/aclcheck.go || failed="$$failed .ci/wine/aclcheck.go"; \
+	$(GO) vet ./.ci/machocheck || failed="$$failed .ci/machocheck"; \
 	if [ -n "$$failed" ]; then echo "vet-all: go vet failed for$$failed" >&2; exit 1; fi
 
 # deps-windows installs what test-windows needs: Wine (Debian's wine64) to
