@@ -18,10 +18,10 @@ package pcsc
 // out-parameter handling below relies on.
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -596,44 +596,95 @@ func otherBits() string {
 	return "64-bit"
 }
 
+// An ELF file's identification and the two header fields elfProblem
+// reads (the ELF specification, "ELF Header"): the magic, EI_CLASS and
+// EI_DATA in e_ident, then e_type at byte 16 and e_machine at byte 18 in
+// the file's byte order. Reading these 20 bytes, rather than opening the
+// file with debug/elf, keeps debug/elf (and the DWARF and zstd packages it
+// brings, initialised at every start) out of the binary: the warm
+// credential-process path pays for every package initialised (issue 12).
+const (
+	elfHeaderLen = 20
+	elfClass32   = 1 // ELFCLASS32
+	elfClass64   = 2 // ELFCLASS64
+	elfTypeDyn   = 3 // ET_DYN: a shared object
+)
+
+// elfMachine is an e_machine value, named as debug/elf names it without
+// the EM_ prefix.
+type elfMachine uint16
+
+var elfMachineNames = map[elfMachine]string{
+	3: "386", 21: "PPC64", 22: "S390", 40: "ARM", 62: "X86_64", 183: "AARCH64", 243: "RISCV", 258: "LOONGARCH",
+}
+
+func (m elfMachine) String() string {
+	if n, ok := elfMachineNames[m]; ok {
+		return n
+	}
+	return fmt.Sprintf("machine %d", uint16(m))
+}
+
+var elfTypeNames = [...]string{"ET_NONE", "ET_REL", "ET_EXEC", "ET_DYN", "ET_CORE"}
+
 // elfMachines maps GOARCH to the ELF machine and class it runs.
 var elfMachines = map[string]struct {
-	machine elf.Machine
-	class   elf.Class
+	machine elfMachine
+	class   byte
 }{
-	"amd64":   {elf.EM_X86_64, elf.ELFCLASS64},
-	"arm64":   {elf.EM_AARCH64, elf.ELFCLASS64},
-	"386":     {elf.EM_386, elf.ELFCLASS32},
-	"arm":     {elf.EM_ARM, elf.ELFCLASS32},
-	"riscv64": {elf.EM_RISCV, elf.ELFCLASS64},
-	"ppc64le": {elf.EM_PPC64, elf.ELFCLASS64},
-	"s390x":   {elf.EM_S390, elf.ELFCLASS64},
-	"loong64": {elf.EM_LOONGARCH, elf.ELFCLASS64},
+	"amd64":   {62, elfClass64},
+	"arm64":   {183, elfClass64},
+	"386":     {3, elfClass32},
+	"arm":     {40, elfClass32},
+	"riscv64": {243, elfClass64},
+	"ppc64le": {21, elfClass64},
+	"s390x":   {22, elfClass64},
+	"loong64": {258, elfClass64},
 }
 
 // elfProblem says why the file at path cannot be loaded into a goarch
 // program, or "" if it looks right (or is not there).
 func elfProblem(path, goarch string) string {
-	f, err := elf.Open(path)
+	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return ""
 		}
-		if _, ok := err.(*elf.FormatError); ok {
+		return "cannot be read: " + err.Error()
+	}
+	defer f.Close()
+	var h [elfHeaderLen]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		if errors.Is(err, io.EOF) {
 			return "not a shared library (not ELF)"
 		}
 		return "cannot be read: " + err.Error()
 	}
-	defer f.Close()
+	class := h[4]
+	var order binary.ByteOrder
+	switch h[5] {
+	case 1:
+		order = binary.LittleEndian
+	case 2:
+		order = binary.BigEndian
+	}
+	if string(h[:4]) != "\x7fELF" || order == nil || (class != elfClass32 && class != elfClass64) {
+		return "not a shared library (not ELF)"
+	}
 	want, ok := elfMachines[goarch]
 	if !ok {
 		return ""
 	}
-	if f.Class != want.class || f.Machine != want.machine {
-		return fmt.Sprintf("built for %s (%s), this program is %s", strings.TrimPrefix(f.Machine.String(), "EM_"), f.Class, goarch)
+	typ, machine := order.Uint16(h[16:]), elfMachine(order.Uint16(h[18:]))
+	if class != want.class || machine != want.machine {
+		return fmt.Sprintf("built for %s (ELFCLASS%d), this program is %s", machine, 32*int(class), goarch)
 	}
-	if f.Type != elf.ET_DYN {
-		return "not a shared library (" + f.Type.String() + ")"
+	if typ != elfTypeDyn {
+		name := fmt.Sprintf("type %d", typ)
+		if int(typ) < len(elfTypeNames) {
+			name = elfTypeNames[typ]
+		}
+		return "not a shared library (" + name + ")"
 	}
 	return ""
 }

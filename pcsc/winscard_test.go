@@ -2,6 +2,7 @@ package pcsc
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -483,11 +484,20 @@ func TestELFProblem(t *testing.T) {
 		}
 		return p
 	}
-	aarch64 := write("aarch64", func(c []byte) { binary.LittleEndian.PutUint16(c[18:], 0xB7) }) // EM_AARCH64
-	x8664 := write("x86-64", func(c []byte) { binary.LittleEndian.PutUint16(c[18:], 0x3E) })    // EM_X86_64
-	dyn := write("dyn", func(c []byte) { binary.LittleEndian.PutUint16(c[16:], 3) })            // ET_DYN
+	aarch64 := write("aarch64", func(c []byte) { binary.LittleEndian.PutUint16(c[18:], 0xB7) })                                     // EM_AARCH64
+	x8664 := write("x86-64", func(c []byte) { binary.LittleEndian.PutUint16(c[18:], 0x3E) })                                        // EM_X86_64
+	dyn := write("dyn", func(c []byte) { binary.LittleEndian.PutUint16(c[16:], 3) })                                                // ET_DYN
+	exec := write("exec", func(c []byte) { binary.LittleEndian.PutUint16(c[16:], 2); binary.LittleEndian.PutUint16(c[18:], 0x3E) }) // ET_EXEC
+	class32 := write("class32", func(c []byte) { c[4] = 1; binary.LittleEndian.PutUint16(c[18:], 0x3E) })                           // ELFCLASS32
+	riscv := write("riscv", func(c []byte) { binary.LittleEndian.PutUint16(c[18:], 0xF3) })                                         // EM_RISCV
+	odd := write("odd", func(c []byte) { binary.LittleEndian.PutUint16(c[18:], 0x1234) })                                           // no such machine
+	badData := write("baddata", func(c []byte) { c[5] = 9 })                                                                        // no byte order
 	text := filepath.Join(dir, "text")
 	if err := os.WriteFile(text, []byte(strings.Repeat("not ELF ", 20)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	short := filepath.Join(dir, "short")
+	if err := os.WriteFile(short, b[:10], 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -496,6 +506,13 @@ func TestELFProblem(t *testing.T) {
 		{aarch64, "amd64", "built for AARCH64 (ELFCLASS64), this program is amd64"},
 		{x8664, "arm64", "built for X86_64 (ELFCLASS64), this program is arm64"},
 		{text, "amd64", "not a shared library (not ELF)"},
+		{short, "amd64", "not a shared library (not ELF)"},
+		{badData, "amd64", "not a shared library (not ELF)"},
+		{class32, "arm64", "built for X86_64 (ELFCLASS32), this program is arm64"},
+		{riscv, "amd64", "built for RISCV (ELFCLASS64), this program is amd64"},
+		{odd, "amd64", "built for machine 4660 (ELFCLASS64), this program is amd64"},
+		{exec, "amd64", "not a shared library (ET_EXEC)"},
+		{exec, "plan9", ""}, // no known machine for the GOARCH: not judged
 		{filepath.Join(dir, "absent"), "amd64", ""},
 	}
 	for _, tt := range tests {
@@ -513,6 +530,52 @@ func TestELFProblem(t *testing.T) {
 	if p, problem := inspectELFCandidates(filepath.Base(aarch64), "amd64", []string{filepath.Join(dir, "nope"), dir}); p != aarch64 || problem == "" {
 		t.Errorf("inspectELFCandidates = %q, %q", p, problem)
 	}
+}
+
+// TestELFProblemAgreesWithDebugELF: elfProblem reads the header by hand
+// (to keep debug/elf out of the binary); on every shared object and
+// program in the system's library and binary folders it must judge as
+// debug/elf's reading of the same file would.
+func TestELFProblemAgreesWithDebugELF(t *testing.T) {
+	var files []string
+	for _, pat := range []string{"/lib/*-linux-gnu/*.so*", "/usr/lib/*-linux-gnu/*.so*", "/usr/lib/*/lib*.so*", "/bin/*", "/usr/lib/go*/pkg/tool/*/*"} {
+		m, _ := filepath.Glob(pat)
+		files = append(files, m...)
+	}
+	if exe, err := os.Executable(); err == nil {
+		files = append(files, exe)
+	}
+	checked := 0
+	for _, p := range files {
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		want := ""
+		f, err := elf.Open(p)
+		if err != nil {
+			var fe *elf.FormatError
+			if !errors.As(err, &fe) {
+				continue
+			}
+			want = "not a shared library (not ELF)"
+		} else {
+			switch {
+			case f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64:
+				want = fmt.Sprintf("built for %s (%s), this program is amd64", strings.TrimPrefix(f.Machine.String(), "EM_"), f.Class)
+			case f.Type != elf.ET_DYN:
+				want = "not a shared library (" + f.Type.String() + ")"
+			}
+			f.Close()
+		}
+		if got := elfProblem(p, "amd64"); got != want {
+			t.Errorf("elfProblem(%s) = %q, debug/elf says %q", p, got, want)
+		}
+		checked++
+	}
+	if checked < 20 {
+		t.Skipf("only %d files to compare on this system", checked)
+	}
+	t.Logf("%d files agree", checked)
 }
 
 func TestServiceName(t *testing.T) {
