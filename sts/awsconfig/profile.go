@@ -30,8 +30,19 @@ var (
 	// ErrNoEnvironmentKeys: credential_source = Environment, and the
 	// environment lacks the access key id or the secret. It wraps
 	// ErrNoSourceCreds.
-	ErrNoEnvironmentKeys = fmt.Errorf("%w in the environment", ErrNoSourceCreds)
+	ErrNoEnvironmentKeys error = &subError{"no source credentials in the environment", ErrNoSourceCreds}
 )
+
+// subError is a sentinel error that is a case of another (errors.Is finds
+// both). It is built without fmt: package variables are initialised at
+// every start, and the warm credential-process path runs after them.
+type subError struct {
+	msg string
+	of  error
+}
+
+func (e *subError) Error() string { return e.msg }
+func (e *subError) Unwrap() error { return e.of }
 
 // ProfileError says which profile is wrong and why; Hint, when set, says
 // what to do. The hint is not part of the message: a CLI shows it on a

@@ -387,3 +387,15 @@ func TestParseINIDuplicates(t *testing.T) {
 		}
 	}
 }
+
+// TestErrNoEnvironmentKeysIsNoSourceCreds: the environment case is a case
+// of the general one, for callers that only know ErrNoSourceCreds.
+func TestErrNoEnvironmentKeysIsNoSourceCreds(t *testing.T) {
+	err := &ProfileError{Profile: "p", Err: ErrNoEnvironmentKeys}
+	if !errors.Is(err, ErrNoSourceCreds) || !errors.Is(err, ErrNoEnvironmentKeys) || errors.Is(ErrNoSourceCreds, ErrNoEnvironmentKeys) {
+		t.Errorf("errors.Is chain wrong for %v", err)
+	}
+	if got := ErrNoEnvironmentKeys.Error(); got != "no source credentials in the environment" {
+		t.Errorf("message %q", got)
+	}
+}
