@@ -11,7 +11,8 @@
 // Error contract: every PC/SC failure is a *PCSCError carrying the raw
 // SCARD_* code; errors.Is matches it against the sentinels below
 // (ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved,
-// ErrReaderBusy, ErrCardInUse, ErrTimeout), whose texts say what happened,
+// ErrReaderBusy, ErrCardInUse, ErrTimeout, ErrCardReset, ErrServiceLost,
+// ErrCardUnreachable, ErrServiceRefused), whose texts say what happened,
 // not what to do: advice (which differs per OS) is the CLI's.
 // A PC/SC library that cannot be loaded is a *LibraryError (which
 // library, what is wrong) matching ErrLibraryMissing or ErrLibraryUnusable.
@@ -73,6 +74,23 @@ var (
 	// ErrNoStatusWord: the reader passed on an answer too short to hold a
 	// status word, and the card is still there.
 	ErrNoStatusWord error = &sentinel{"the card answered without a status word"}
+	// ErrCardReset: another program reset the card during the operation
+	// (SCARD_W_RESET_CARD).
+	ErrCardReset error = &sentinel{"the card was reset by another program"}
+	// ErrServiceLost: the connection to the PC/SC service broke
+	// (SCARD_F_COMM_ERROR, SCARD_E_COMM_DATA_LOST).
+	ErrServiceLost error = &sentinel{"lost the connection to the PC/SC service"}
+	// ErrCardUnreachable: the reader could not reach the card
+	// (SCARD_E_NOT_TRANSACTED): what a driver reports when the card
+	// stopped answering, e.g. a key pulled out and put back faster than
+	// pcscd's presence poll (about 0.4 s), which then never reports it as
+	// removed.
+	ErrCardUnreachable error = &sentinel{"the reader could not reach the YubiKey (loose connection, or pulled out and put back?)"}
+	// ErrServiceRefused: the PC/SC service refused the handle
+	// (SCARD_W_SECURITY_VIOLATION). pcsc-lite answers this for a handle it
+	// does not (or no longer) associate with the caller, seen when pcscd
+	// restarts mid-operation, and when its polkit policy denies access.
+	ErrServiceRefused error = &sentinel{"the PC/SC service refused the connection (restarted meanwhile, or its access policy denies it)"}
 )
 
 // serviceName is what the PC/SC service is called on goos.
@@ -156,6 +174,14 @@ func sentinelFor(code uint32) error {
 		return ErrReaderBusy
 	case codeTimeout, codeUnresponsiveCard:
 		return ErrTimeout
+	case codeResetCard:
+		return ErrCardReset
+	case codeCommError, codeCommDataLost:
+		return ErrServiceLost
+	case codeNotTransacted:
+		return ErrCardUnreachable
+	case codeSecurityViolation:
+		return ErrServiceRefused
 	}
 	return nil
 }
@@ -177,22 +203,6 @@ func (e *PCSCError) Error() string {
 		if text := stringifyCode(e.Code); text != "" {
 			reason += ": " + text // the library's own words for a code we do not know
 		}
-	}
-	switch e.Code {
-	case codeResetCard:
-		reason = "the card was reset by another program: try again"
-	case codeCommError, codeCommDataLost:
-		reason = "lost the connection to pcscd: check that it is still running and try again"
-	case codeNotTransacted:
-		// What a driver reports when the card stopped answering, e.g. a
-		// key pulled out and put back faster than pcscd's presence poll
-		// (about 0.4 s), which then never reports it as removed.
-		reason = "the reader could not reach the YubiKey (loose connection, or pulled out and put back?): reinsert it and try again"
-	case codeSecurityViolation:
-		// pcsc-lite answers this for a handle it does not (or no longer)
-		// associate with the caller, seen when pcscd restarts mid-operation,
-		// and when its polkit policy denies access.
-		reason = "pcscd refused the connection (restarted meanwhile, or its polkit policy denies access): try again"
 	}
 	if s := sentinelFor(e.Code); s != nil {
 		reason = s.Error()

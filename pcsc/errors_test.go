@@ -23,14 +23,15 @@ func TestPCSCErrorMapping(t *testing.T) {
 		{codeSharingViolation, ErrReaderBusy, "held exclusively"},
 		{codeTimeout, ErrTimeout, "timed out"},
 		{codeUnresponsiveCard, ErrTimeout, "SCARD_W_UNRESPONSIVE_CARD"},
-		{codeResetCard, nil, "reset by another program"},
-		{codeCommError, nil, "lost the connection to pcscd"},
-		{codeNotTransacted, nil, "pulled out and put back?): reinsert it"},
-		{codeSecurityViolation, nil, "restarted meanwhile"},
+		{codeResetCard, ErrCardReset, "the card was reset by another program (SCARD_W_RESET_CARD)"},
+		{codeCommError, ErrServiceLost, "lost the connection to the PC/SC service (SCARD_F_COMM_ERROR)"},
+		{codeCommDataLost, ErrServiceLost, "SCARD_E_COMM_DATA_LOST"},
+		{codeNotTransacted, ErrCardUnreachable, "pulled out and put back?) (SCARD_E_NOT_TRANSACTED)"},
+		{codeSecurityViolation, ErrServiceRefused, "restarted meanwhile"},
 		{0x80100099, nil, "0x80100099"},
 	}
 	sentinels := []error{ErrNoStatusWord, ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved, ErrReaderBusy, ErrTimeout, ErrNotCompiled,
-		ErrCardInUse, ErrLibraryMissing, ErrLibraryUnusable}
+		ErrCardInUse, ErrLibraryMissing, ErrLibraryUnusable, ErrCardReset, ErrServiceLost, ErrCardUnreachable, ErrServiceRefused}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%08X", tt.code), func(t *testing.T) {
 			err := fmt.Errorf("get code: %w", &PCSCError{Op: "transmit to \"r\"", Code: tt.code})
@@ -67,6 +68,20 @@ func TestSentinelTextsAreLowercase(t *testing.T) {
 		msg := s.Error()
 		if msg[0] < 'a' || msg[0] > 'z' || strings.HasSuffix(msg, ".") {
 			t.Errorf("%q: want lowercase start and no final period", msg)
+		}
+	}
+}
+
+// TestPCSCErrorSaysNoAdvice: a PCSCError says what happened; what to do
+// (reinsert, retry, start pcscd: it differs per OS) is the CLI's
+// (cmd/mfabridge/hints.go, issue 12).
+func TestPCSCErrorSaysNoAdvice(t *testing.T) {
+	for code := range codeNames {
+		msg := (&PCSCError{Op: "transmit", Code: code}).Error()
+		for _, advice := range []string{"try again", "reinsert", "check that", "start pcscd", "close it"} {
+			if strings.Contains(msg, advice) {
+				t.Errorf("%s: %q gives advice (%q)", codeNames[code], msg, advice)
+			}
 		}
 	}
 }

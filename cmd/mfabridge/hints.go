@@ -265,8 +265,21 @@ func pcscAdvice(goos string, err error) string {
 		return "plug in the YubiKey " + ccidHint
 	case errors.Is(err, pcsc.ErrNoYubiKey):
 		return "insert one " + ccidHint
-	case errors.Is(err, pcsc.ErrCardRemoved), errors.Is(err, pcsc.ErrTimeout), errors.Is(err, pcsc.ErrNoStatusWord):
+	case errors.Is(err, pcsc.ErrCardRemoved), errors.Is(err, pcsc.ErrTimeout), errors.Is(err, pcsc.ErrNoStatusWord),
+		errors.Is(err, pcsc.ErrCardUnreachable):
 		return "reinsert it and try again"
+	case errors.Is(err, pcsc.ErrCardReset):
+		return "try again"
+	case errors.Is(err, pcsc.ErrServiceLost):
+		if goos == "linux" || goos == "freebsd" {
+			return "check that pcscd is still running and try again"
+		}
+		return "try again"
+	case errors.Is(err, pcsc.ErrServiceRefused):
+		if goos == "linux" || goos == "freebsd" {
+			return "try again; if it keeps refusing, pcscd's polkit policy denies this user access to the card"
+		}
+		return "try again"
 	case errors.Is(err, pcsc.ErrReaderBusy):
 		return "close it and try again (for example gpg's scdaemon: `gpgconf --kill scdaemon`)"
 	case errors.Is(err, pcsc.ErrCardInUse):

@@ -115,6 +115,12 @@ func TestPCSCAdvicePerOS(t *testing.T) {
 		{"linux", pcsc.ErrNoYubiKey, []string{"insert one (its CCID"}},
 		{"linux", pcsc.ErrCardRemoved, []string{"reinsert it and try again"}},
 		{"linux", pcsc.ErrCardInUse, []string{"let it finish or close it"}},
+		{"linux", &pcsc.PCSCError{Op: "transmit", Code: 0x80100016}, []string{"reinsert it and try again"}}, // SCARD_E_NOT_TRANSACTED
+		{"linux", &pcsc.PCSCError{Op: "transmit", Code: 0x80100068}, []string{"try again"}},                 // SCARD_W_RESET_CARD
+		{"linux", &pcsc.PCSCError{Op: "transmit", Code: 0x80100013}, []string{"check that pcscd is still running"}},
+		{"windows", &pcsc.PCSCError{Op: "transmit", Code: 0x8010002F}, []string{"try again"}},
+		{"linux", &pcsc.PCSCError{Op: "connect", Code: 0x8010006A}, []string{"try again", "polkit policy"}},
+		{"darwin", &pcsc.PCSCError{Op: "connect", Code: 0x8010006A}, []string{"try again"}},
 	} {
 		err := fmt.Errorf("connect to pcscd: %w", tt.cause)
 		got := pcscAdvice(tt.goos, err)
