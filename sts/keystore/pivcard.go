@@ -39,6 +39,15 @@ type PIVCard struct {
 	serial   uint32
 	hooks    PIVCardHooks
 	verified bool // the PIN was verified in this session
+	// keys holds each slot's key as read in this session: a command
+	// that checks, attests and uses a slot asks the card once.
+	keys map[byte]slotKey
+}
+
+// slotKey is a slot's metadata and its P-256 public key.
+type slotKey struct {
+	md  *piv.Metadata
+	pub *ecdh.PublicKey
 }
 
 // NewPIVCard reads the serial of the card c speaks to (its PIV applet
@@ -111,6 +120,9 @@ func (p *PIVCard) Metadata(ctx context.Context, slot byte) (*piv.Metadata, error
 }
 
 func (p *PIVCard) metadata(ctx context.Context, slot byte) (*piv.Metadata, *ecdh.PublicKey, error) {
+	if k, ok := p.keys[slot]; ok {
+		return k.md, k.pub, nil
+	}
 	md, err := p.c.Metadata(ctx, slot)
 	if errors.Is(err, piv.ErrNotFound) {
 		return nil, nil, &emptySlotError{p.serial, slot}
@@ -126,6 +138,10 @@ func (p *PIVCard) metadata(ctx context.Context, slot byte) (*piv.Metadata, *ecdh
 	if err != nil {
 		return nil, nil, fmt.Errorf("YubiKey %d, PIV slot %02x: %w", p.serial, slot, err)
 	}
+	if p.keys == nil {
+		p.keys = map[byte]slotKey{}
+	}
+	p.keys[slot] = slotKey{md, pub}
 	return md, pub, nil
 }
 

@@ -137,3 +137,90 @@ func TestPIVCard(t *testing.T) {
 		t.Errorf("P-384 key: %v; want an *AlgorithmError for slot 83, algorithm P-384", err)
 	}
 }
+
+// countingTransport counts the command APDUs with instruction ins and
+// parameter p2.
+type countingTransport struct {
+	piv.Transport
+	ins, p2 byte
+	n       int
+}
+
+func (c *countingTransport) Transmit(ctx context.Context, apdu []byte) ([]byte, error) {
+	if len(apdu) > 3 && apdu[1] == c.ins && apdu[3] == c.p2 {
+		c.n++
+	}
+	return c.Transport.Transmit(ctx, apdu)
+}
+
+// TestPIVCardReadsSlotOnce: a session that reads a slot's key, checks
+// the PIN and opens a sealed file (what keys add --to piv and a sealed
+// fetch do) asks the card for the slot's metadata once; a new session
+// asks again.
+func TestPIVCardReadsSlotOnce(t *testing.T) {
+	ctx := context.Background()
+	const serial = 31415926
+	card, err := simulator.Create(filepath.Join(t.TempDir(), "key.json"), serial, simulator.Version{Major: 5, Minor: 4, Patch: 3},
+		simulator.WithTouchFunc(func(context.Context) (bool, error) { return true, nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := &countingTransport{Transport: card, ins: 0xF7, p2: byte(piv.SlotKeyManagement)} // GET METADATA of slot 9d
+	c := piv.NewClient(ct)
+	if err := c.Select(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GenerateKey(ctx, piv.DefaultManagementKey, piv.SlotKeyManagement,
+		piv.KeyOptions{Algorithm: piv.AlgECCP256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever}); err != nil {
+		t.Fatal(err)
+	}
+	session := func() *PIVCard {
+		p, err := NewPIVCard(ctx, c, PIVCardHooks{PIN: func(context.Context, uint32) (string, error) { return piv.DefaultPIN, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	slot := byte(piv.SlotKeyManagement)
+	p := session()
+	pub, err := p.PublicKey(ctx, slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Metadata(ctx, slot); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CheckPIN(ctx, slot); err != nil {
+		t.Fatal(err)
+	}
+	data, err := Seal(Recipient{Serial: serial, Slot: slot, PublicKey: pub}, "alice", aliceKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseSealed(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := s.Open(ctx, p); err != nil || k.SecretAccessKey != aliceKey.SecretAccessKey {
+		t.Fatalf("Open = %v, %v", k, err)
+	}
+	if ct.n != 1 {
+		t.Errorf("one session read the slot's metadata %d times, want 1", ct.n)
+	}
+	if _, err := s.Open(ctx, session()); err != nil {
+		t.Fatal(err)
+	}
+	if ct.n != 2 {
+		t.Errorf("a second session: %d metadata reads in all, want 2", ct.n)
+	}
+	// An empty slot is not remembered as a key: asked each time.
+	ct.p2, ct.n = 0x84, 0
+	for range 2 {
+		if _, err := p.PublicKey(ctx, 0x84); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("empty slot: %v", err)
+		}
+	}
+	if ct.n != 2 {
+		t.Errorf("two reads of an empty slot: %d metadata reads, want 2", ct.n)
+	}
+}
