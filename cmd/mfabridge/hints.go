@@ -211,9 +211,15 @@ func hintTable(err error, goos string) []string {
 	}
 	var ae *keystore.AlgorithmError
 	if errors.As(err, &ae) {
-		add("generate a P-256 key with `ykman --device %d piv keys generate -a ECCP256 %02x -`", ae.Serial, ae.Slot)
+		add("generate a P-256 key with `%s`", ykmanPIVGenerate(ae.Serial, ae.Slot))
 	}
 	return hints
+}
+
+// ykmanPIVGenerate is the ykman command that makes a P-256 key on the
+// YubiKey with serial in a PIV slot, the kind of key mfabridge seals to.
+func ykmanPIVGenerate(serial uint32, slot byte) string {
+	return fmt.Sprintf("ykman --device %d piv keys generate -a ECCP256 %02x -", serial, slot)
 }
 
 // pcscAdvice is what a user can do about a PC/SC failure on goos: the

@@ -213,7 +213,7 @@ func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, 
 			if errors.Is(err, keystore.ErrNotFound) {
 				closeCard()
 				return nil, hintError{err,
-					fmt.Sprintf("generate one first: ykman --device %d piv keys generate -a ECCP256 %02x - (a simulated key: mfabridge sim piv-generate PATH --slot %02x)", serial, slot, slot)}
+					fmt.Sprintf("generate one first: %s (a simulated key: mfabridge sim piv-generate PATH --slot %02x)", ykmanPIVGenerate(serial, slot), slot)}
 			}
 			if err != nil {
 				closeCard()

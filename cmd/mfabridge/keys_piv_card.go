@@ -140,7 +140,7 @@ func (a *app) checkAttestation(ctx context.Context, card pivKeyCard, slot byte, 
 	}
 	if err != nil {
 		return hintError{fmt.Errorf("YubiKey %d, PIV slot %02x: the key is not attested: %w", serial, slot, err),
-			fmt.Sprintf("mfabridge seals only to a key generated on the YubiKey: `ykman --device %d piv keys generate -a ECCP256 %02x -` makes one", serial, slot)}
+			"mfabridge seals only to a key generated on the YubiKey: `" + ykmanPIVGenerate(serial, slot) + "` makes one"}
 	}
 	return nil
 }
