@@ -69,15 +69,7 @@ func TestPIVCard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, err := Seal(Recipient{Serial: serial, Slot: slot, PublicKey: pub}, "alice", aliceKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := ParseSealed(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return sealAlice(t, Recipient{Serial: serial, Slot: slot, PublicKey: pub})
 	}
 
 	// PIN once, touch cached: one prompt for two opens; each ECDH touched.
@@ -193,14 +185,7 @@ func TestPIVCardReadsSlotOnce(t *testing.T) {
 	if err := p.CheckPIN(ctx, slot); err != nil {
 		t.Fatal(err)
 	}
-	data, err := Seal(Recipient{Serial: serial, Slot: slot, PublicKey: pub}, "alice", aliceKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ParseSealed(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := sealAlice(t, Recipient{Serial: serial, Slot: slot, PublicKey: pub})
 	if k, err := s.Open(ctx, p); err != nil || k.SecretAccessKey != aliceKey.SecretAccessKey {
 		t.Fatalf("Open = %v, %v", k, err)
 	}
@@ -223,4 +208,18 @@ func TestPIVCardReadsSlotOnce(t *testing.T) {
 	if ct.n != 2 {
 		t.Errorf("two reads of an empty slot: %d metadata reads, want 2", ct.n)
 	}
+}
+
+// sealAlice seals alice's key to r and parses the result.
+func sealAlice(t *testing.T, r Recipient) *Sealed {
+	t.Helper()
+	data, err := Seal(r, "alice", aliceKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseSealed(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
