@@ -114,10 +114,6 @@ func (c *fileCache) removeStaleTemps() {
 	}
 }
 
-// cacheKey is the hex SHA-256 of the canonical JSON of v
-// (stepcache.CacheKey).
-func cacheKey(v any) string { return stepcache.CacheKey(v) }
-
 func (c *fileCache) path(name string) string { return filepath.Join(c.dir, name) }
 
 // readTrusted reads a file only if it is a regular file private to us and
@@ -136,15 +132,13 @@ func (c *fileCache) get(key string, log *slog.Logger) *cacheEntry {
 		}
 		return nil
 	}
-	e, err := parseEntry(b)
+	e, err := stepcache.ParseEntry(b)
 	if err != nil {
 		log.Debug("sts cache: ignoring entry", "key", key, "err", err)
 		return nil
 	}
 	return e
 }
-
-func parseEntry(b []byte) (*cacheEntry, error) { return stepcache.ParseEntry(b) }
 
 func (c *fileCache) put(key string, e *cacheEntry) error {
 	e.Version = cacheVersion
@@ -175,7 +169,7 @@ type ledgerEntry struct {
 }
 
 func ledgerName(serial string) string {
-	return "ledger-" + cacheKey(struct{ Serial string }{serial}) + ".json"
+	return "ledger-" + stepcache.CacheKey(struct{ Serial string }{serial}) + ".json"
 }
 
 // lastStep returns the last step sent for serial, or -1 when unknown.
@@ -231,5 +225,5 @@ func (c *fileCache) lockSerial(ctx context.Context, serial string, waiting func(
 }
 
 func (c *fileCache) lockPath(serial string) string {
-	return c.path("lock-" + cacheKey(struct{ Serial string }{serial}) + ".lock")
+	return c.path("lock-" + stepcache.CacheKey(struct{ Serial string }{serial}) + ".lock")
 }

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mfabridge/mfabridge/sts/stepcache"
 )
 
 // Writers killed mid-write. Both helpers below are this test binary re-run
@@ -52,7 +54,7 @@ func TestCacheKilledWriter(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the killed writer left no temp file (%v): it was not killed mid-write", err)
 	}
-	if _, err := parseEntry(b); err == nil {
+	if _, err := stepcache.ParseEntry(b); err == nil {
 		t.Fatalf("temp file %s holds a whole entry: the writer was not killed mid-write", tmp)
 	}
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mfabridge/mfabridge/internal/testtemp"
+	"github.com/mfabridge/mfabridge/sts/stepcache"
 )
 
 func testEntry(id string, exp time.Time) *cacheEntry {
@@ -28,7 +29,7 @@ func TestCacheUntrustedEntries(t *testing.T) {
 	if !strings.Contains(string(good), cur) {
 		t.Fatalf("good entry %s does not carry %s", good, cur)
 	}
-	if _, err := parseEntry(good); err != nil {
+	if _, err := stepcache.ParseEntry(good); err != nil {
 		t.Fatalf("good entry refused: %v", err)
 	}
 	tests := []untrustedCase{

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/mfabridge/mfabridge/internal/securefile"
+	"github.com/mfabridge/mfabridge/sts/stepcache"
 )
 
 func TestCachePermissions(t *testing.T) {
@@ -24,7 +25,7 @@ func TestCachePermissions(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("dir mode %v (%v), want 0700", fi.Mode(), err)
 	}
-	if err := c.put(cacheKey("k"), testEntry("AKIA1", t0)); err != nil {
+	if err := c.put(stepcache.CacheKey("k"), testEntry("AKIA1", t0)); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.recordStep("GAHT12345678", 42, t0); err != nil {

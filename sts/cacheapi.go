@@ -5,6 +5,7 @@ import (
 	"time"
 
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/mfabridge/mfabridge/sts/stepcache"
 )
 
 // The cache, its locks and the TOTP ledger as package enroll uses them: a
@@ -31,7 +32,7 @@ func OpenCache(dir string) (*Cache, error) {
 }
 
 // CacheKey is the file-name-safe key of v (the hex SHA-256 of its JSON).
-func CacheKey(v any) string { return cacheKey(v) }
+func CacheKey(v any) string { return stepcache.CacheKey(v) }
 
 // Path returns the path of the file name in the cache.
 func (c *Cache) Path(name string) string { return c.c.path(name) }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
+	"github.com/mfabridge/mfabridge/sts/stepcache"
 )
 
 func FuzzParseProfiles(f *testing.F) {
@@ -76,7 +77,7 @@ func FuzzParseCacheEntry(f *testing.F) {
 	f.Add([]byte(`{"version":1,"action":"AssumeRole","credentials":{"access_key_id":"A\u00e9","secret_access_key":"s\ud800","expiration":"2026-11-22T08:00:00.5+05:30"},"extra":1}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := parseEntry(b)
+		e, err := stepcache.ParseEntry(b)
 		if err != nil {
 			return
 		}
@@ -86,7 +87,7 @@ func FuzzParseCacheEntry(f *testing.F) {
 		if err != nil {
 			t.Fatalf("marshal accepted entry %+v: %v", e, err)
 		}
-		e2, err := parseEntry(out)
+		e2, err := stepcache.ParseEntry(out)
 		if err != nil {
 			t.Fatalf("round trip of %s: %v", out, err)
 		}

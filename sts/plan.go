@@ -44,7 +44,7 @@ func (pr *Provider) CachedUntil() []time.Time {
 	out := make([]time.Time, len(keys))
 	for i, s := range pr.plan.Steps {
 		if e := pr.cache.get(keys[i], pr.log); pr.usable(i, e, now) {
-			out[i] = pr.expiry(s, e).Add(-pr.margin(i))
+			out[i] = stepcache.Expiry(s, e).Add(-pr.plan.Margin(i))
 		}
 	}
 	return out

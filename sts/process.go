@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
+	"github.com/mfabridge/mfabridge/sts/stepcache"
 )
 
 // processOutput is the credential_process JSON contract (notes §3.1).
@@ -99,7 +100,7 @@ func lockID(dir, serial string) string {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	return cacheKey(struct{ Dir, Serial string }{dir, serial})[:32]
+	return stepcache.CacheKey(struct{ Dir, Serial string }{dir, serial})[:32]
 }
 
 // heldLocks returns the lock ids HeldLocksEnv lists in environ.

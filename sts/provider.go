@@ -235,17 +235,9 @@ func (pr *Provider) keys() []string {
 // stepKeys returns each step's cache key (file name) and what it hashes,
 // computed once.
 func (pr *Provider) stepKeys() ([]string, []stepKey) {
-	pr.keysOnce.Do(func() { pr.keyNames, pr.keyFor = pr.makeStepKeys() })
+	pr.keysOnce.Do(func() { pr.keyNames, pr.keyFor = stepcache.StepKeys(pr.profile, pr.plan) })
 	return pr.keyNames, pr.keyFor
 }
-
-func (pr *Provider) makeStepKeys() ([]string, []stepKey) {
-	return stepcache.StepKeys(pr.profile, pr.plan)
-}
-
-// margin is how long step i's result must still be valid to be used
-// (stepcache.Plan.Margin).
-func (pr *Provider) margin(i int) time.Duration { return pr.plan.Margin(i) }
 
 // usable reports whether step i's cached result may be used now
 // (stepcache.Plan.Usable): written for this very step, enough time left
@@ -264,9 +256,6 @@ func (pr *Provider) usable(i int, e *cacheEntry, now time.Time) bool {
 	return ok
 }
 
-// expiry is when an entry stops being usable (stepcache.Expiry).
-func (pr *Provider) expiry(s Step, e *cacheEntry) time.Time { return stepcache.Expiry(s, e) }
-
 // Credentials returns credentials with at least 15 minutes left, from the
 // cache or from STS.
 func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
@@ -274,7 +263,7 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 	keys, sks := pr.stepKeys()
 	last := len(steps) - 1
 	if e := pr.cache.get(keys[last], pr.log); pr.usable(last, e, pr.now()) {
-		return pr.handOut(steps[last], e), nil
+		return stepcache.HandOut(steps[last], e), nil
 	}
 
 	if err := pr.checkReentry(); err != nil {
@@ -302,7 +291,7 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 	for i := last; i >= 0; i-- {
 		if e := pr.cache.get(keys[i], pr.log); pr.usable(i, e, now) {
 			if i == last {
-				return pr.handOut(steps[i], e), nil
+				return stepcache.HandOut(steps[i], e), nil
 			}
 			start, caller = i+1, &e.Credentials
 			break
@@ -327,10 +316,8 @@ func (pr *Provider) Credentials(ctx context.Context) (*Credentials, error) {
 		}
 		caller = &e.Credentials
 	}
-	return pr.handOut(steps[last], e), nil
+	return stepcache.HandOut(steps[last], e), nil
 }
-
-func (pr *Provider) handOut(s Step, e *cacheEntry) *Credentials { return stepcache.HandOut(s, e) }
 
 // sourceCredentials returns the root credentials of the chain.
 func (pr *Provider) sourceCredentials(ctx context.Context) (*Credentials, error) {
