@@ -22,15 +22,26 @@ import (
 
 // secretscan PATH SECRET fails if PATH, or any file under it, holds SECRET in clear,
 // in base64 (standard or URL, padded or not) or in hex (either case).
+// SECRET @FILE scans for each line of FILE (at least one).
 func cmdSecretScan(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: secretscan PATH SECRET")
+		ts.Fatalf("usage: secretscan PATH SECRET|@FILE")
 	}
-	s := []byte(args[1])
-	forms := []string{args[1],
-		base64.StdEncoding.EncodeToString(s), base64.RawStdEncoding.EncodeToString(s),
-		base64.URLEncoding.EncodeToString(s), base64.RawURLEncoding.EncodeToString(s),
-		hex.EncodeToString(s), strings.ToUpper(hex.EncodeToString(s))}
+	secrets := []string{args[1]}
+	if name, ok := strings.CutPrefix(args[1], "@"); ok {
+		secrets = strings.Fields(ts.ReadFile(name))
+		if len(secrets) == 0 {
+			ts.Fatalf("secretscan: no secret in %s", name)
+		}
+	}
+	var forms []string
+	for _, secret := range secrets {
+		s := []byte(secret)
+		forms = append(forms, secret,
+			base64.StdEncoding.EncodeToString(s), base64.RawStdEncoding.EncodeToString(s),
+			base64.URLEncoding.EncodeToString(s), base64.RawURLEncoding.EncodeToString(s),
+			hex.EncodeToString(s), strings.ToUpper(hex.EncodeToString(s)))
+	}
 	n := 0
 	err := filepath.WalkDir(ts.MkAbs(args[0]), func(path string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {

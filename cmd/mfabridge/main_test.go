@@ -2,12 +2,17 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -89,11 +94,35 @@ func cmdSTSEmu(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	srv, err := stsemu.New(cfg, stsemu.WithLog(f), stsemu.WithFaults(scriptFaults(ts)))
 	ts.Check(err)
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewServer(recordIssuedSecrets(srv, ts.MkAbs("iam-secrets")))
 	ts.Setenv("STS_URL", hs.URL)
 	ts.Defer(func() {
 		hs.Close()
 		f.Close()
+	})
+}
+
+// recordIssuedSecrets passes requests to h and appends the secret of
+// every access key IAM's CreateAccessKey answers with, one per line, to
+// the file path (see secretscan's @FILE: no file may hold one in clear).
+func recordIssuedSecrets(h http.Handler, path string) http.Handler {
+	secretRE := regexp.MustCompile(`<SecretAccessKey>([^<]+)</SecretAccessKey>`)
+	var mu sync.Mutex
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if m := secretRE.FindSubmatch(body); m != nil && bytes.Contains(body, []byte("<CreateAccessKeyResponse")) {
+			mu.Lock()
+			if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+				f.Write(append(m[1], '\n'))
+				f.Close()
+			}
+			mu.Unlock()
+		}
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		w.Write(body)
 	})
 }
 
