@@ -96,9 +96,9 @@ type hyperfineResult struct {
 // from a warm cache, against two floors. The Go floor (bench/floor) is a Go
 // program linked as mfabridge is (dynamically, through purego) that reads
 // and prints the cache entry file: target at most 1.25x, as the median of
-// paired runs (each iteration runs both, interleaved, 60 pairs, and takes
-// the median of the per-pair ratios, so load on the machine hits both
-// alike). `cat` of a file holding the same answer is the floor of any
+// paired runs (each iteration runs both, interleaved, 60 pairs over three
+// copies of each executable, and takes the median of the per-pair ratios,
+// so load on the machine hits both alike). `cat` of a file holding the same answer is the floor of any
 // process: one hyperfine run (no shell, warm-up, 30 runs of each command),
 // target at most 2.5x its median. `mfabridge --version` shows what starting
 // this binary costs before any work. Peak RSS comes from /usr/bin/time
@@ -125,6 +125,19 @@ func BenchmarkCredentialProcessCached(b *testing.B) {
 	entry := cacheEntryFile(b, w.cacheDir(), c.AccessKeyID)
 	if a, f := interpreter(b, binPath), interpreter(b, floorPath); a != f {
 		b.Fatalf("the Go floor is not linked as mfabridge: interpreter %q, mfabridge %q", f, a)
+	}
+	// Pairs cycle through three copies of each executable (files written
+	// anew, as cp writes them): how fast a fresh executable starts
+	// depends on where its pages landed in the page cache, up to 0.1x of
+	// the ratio between two copies of one file on this machine.
+	var copies [][2]string
+	for i := range 3 {
+		var c [2]string
+		for j, src := range []string{binPath, floorPath} {
+			c[j] = filepath.Join(w.dir, fmt.Sprintf("%s-%d", filepath.Base(src), i))
+			copyExecutable(b, src, c[j])
+		}
+		copies = append(copies, c)
 	}
 	w.log.reset()
 	ours := binPath + " credential-process r0"
@@ -154,7 +167,12 @@ func BenchmarkCredentialProcessCached(b *testing.B) {
 		startMs += hr.Results[2].Median * 1000
 		ratio += o / t
 
-		p := pairedRuns(b, w.env, 60, []string{binPath, "credential-process", "r0"}, []string{floorPath, entry})
+		var ours, floors [][]string
+		for _, c := range copies {
+			ours = append(ours, []string{c[0], "credential-process", "r0"})
+			floors = append(floors, []string{c[1], entry})
+		}
+		p := pairedRuns(b, w.env, 60, ours, floors)
 		pairedMs += p.a
 		floorMs += p.b
 		xFloor += p.ratio
@@ -195,8 +213,10 @@ type paired struct{ a, b, ratio float64 }
 
 // pairedRuns runs commands a and b n times each, interleaved (a b, b a,
 // a b, …, after three warm-up pairs), output to /dev/null, and returns
-// their medians and the median per-pair ratio. Each must exit 0.
-func pairedRuns(tb testing.TB, env []string, n int, a, b []string) paired {
+// their medians and the median per-pair ratio. Each must exit 0. a and b
+// are lists of equivalent command lines (copies of one executable): pair
+// i runs a[i%len(a)] and b[i%len(b)].
+func pairedRuns(tb testing.TB, env []string, n int, a, b [][]string) paired {
 	tb.Helper()
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
@@ -215,12 +235,13 @@ func pairedRuns(tb testing.TB, env []string, n int, a, b []string) paired {
 	var as, bs, rs []float64
 	for i := range n + 3 {
 		var ta, tb float64
+		ai, bi := a[i%len(a)], b[i%len(b)]
 		if i%2 == 0 {
-			ta = once(a)
-			tb = once(b)
+			ta = once(ai)
+			tb = once(bi)
 		} else {
-			tb = once(b)
-			ta = once(a)
+			tb = once(bi)
+			ta = once(ai)
 		}
 		if i < 3 {
 			continue
@@ -228,6 +249,18 @@ func pairedRuns(tb testing.TB, env []string, n int, a, b []string) paired {
 		as, bs, rs = append(as, ta), append(bs, tb), append(rs, ta/tb)
 	}
 	return paired{median(as), median(bs), median(rs)}
+}
+
+// copyExecutable writes a new file dst with src's bytes, executable.
+func copyExecutable(tb testing.TB, src, dst string) {
+	tb.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 func median(v []float64) float64 {
