@@ -4,8 +4,11 @@
 // its ad-hoc code signature, required on arm64 and checked wherever it is
 // present, must match every page (Apple silicon kills an arm64 binary with a
 // missing or stale signature, "Killed: 9", as a binary edited after linking
-// has); and it must link only the system's libraries (libSystem and
-// frameworks under /System), which every Mac has.
+// has); it must carry a non-zero LC_UUID (dyld on current macOS refuses a
+// program without one, "dyld: missing LC_UUID load command", and Go's
+// linker writes none when the Go build ID is empty, as -buildid= makes it,
+// unless -B gives one); and it must link only the system's libraries
+// (libSystem and frameworks under /System), which every Mac has.
 //
 //	go run ./.ci/machocheck FILE...
 package main
@@ -22,6 +25,7 @@ import (
 
 const (
 	lcCodeSignature   = 0x1d
+	lcUUID            = 0x1b
 	csSuperBlob       = 0xfade0cc0
 	csCodeDirectory   = 0xfade0c02
 	csHashTypeSHA256  = 2
@@ -40,7 +44,7 @@ func main() {
 			failed = true
 			continue
 		}
-		fmt.Printf("machocheck: %s: ok (signature, if any, valid; system libraries only)\n", p)
+		fmt.Printf("machocheck: %s: ok (LC_UUID present; signature, if any, valid; system libraries only)\n", p)
 	}
 	if failed {
 		os.Exit(1)
@@ -75,11 +79,21 @@ func check(path string) error {
 		}
 	}
 	var off, size uint32
+	var uuid []byte
 	for _, l := range f.Loads {
 		raw := l.Raw()
-		if f.ByteOrder.Uint32(raw) == lcCodeSignature {
+		switch f.ByteOrder.Uint32(raw) {
+		case lcCodeSignature:
 			off, size = f.ByteOrder.Uint32(raw[8:]), f.ByteOrder.Uint32(raw[12:])
+		case lcUUID:
+			if len(raw) >= 24 {
+				uuid = raw[8:24]
+			}
 		}
+	}
+	if uuid == nil || bytes.Equal(uuid, make([]byte, 16)) {
+		return fmt.Errorf("no LC_UUID load command (or an all-zero one): dyld refuses to run it (\"missing LC_UUID load command\"); " +
+			"link with a Go build ID or with -B 0x<32 hex digits>")
 	}
 	if size == 0 {
 		if f.Cpu == macho.CpuArm64 {
