@@ -2,32 +2,13 @@ package sts
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
-)
 
-// goList returns the packages pkg depends on (go list -deps, itself
-// included), failing the test if the list is too short to be the graph.
-func goList(t *testing.T, pkg string) []string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	out, err := exec.Command(goBin, "list", "-deps", pkg).Output()
-	if err != nil {
-		t.Fatalf("go list -deps %s: %v", pkg, err)
-	}
-	deps := strings.Fields(string(out))
-	if len(deps) < 10 {
-		t.Fatalf("go list -deps %s printed %d packages; want the whole graph:\n%s", pkg, len(deps), out)
-	}
-	return deps
-}
+	"github.com/mfabridge/mfabridge/internal/golist"
+)
 
 const mod = "github.com/mfabridge/mfabridge/"
 
@@ -36,7 +17,7 @@ const mod = "github.com/mfabridge/mfabridge/"
 // none of our device-side packages, nor package enroll, which builds on it
 // (cmd → sts/enroll → sts → sts/awsconfig).
 func TestNoDeviceDependency(t *testing.T) {
-	for _, d := range goList(t, ".") {
+	for _, d := range golist.Deps(t, ".") {
 		rest, ours := strings.CutPrefix(d, mod)
 		if !ours {
 			continue
@@ -53,7 +34,7 @@ func TestNoDeviceDependency(t *testing.T) {
 // of the graph; of our packages it imports only internal/ helpers.
 func TestAWSConfigImportsNothingOfOurs(t *testing.T) {
 	seen := false
-	for _, d := range goList(t, "./awsconfig") {
+	for _, d := range golist.Deps(t, "./awsconfig") {
 		rest, ours := strings.CutPrefix(d, mod)
 		if !ours {
 			continue

@@ -1,12 +1,12 @@
 package warm
 
 import (
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mfabridge/mfabridge/internal/golist"
 )
 
 // TestImports: the warm path runs early only while its import graph holds
@@ -15,16 +15,7 @@ import (
 // SDK or cobra, and on Unix not path/filepath (internal/ospath), which
 // would let some 20 more packages initialise first.
 func TestImports(t *testing.T) {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(goBin, "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	deps := strings.Fields(string(out))
-	if len(deps) < 10 {
-		t.Fatalf("go list -deps printed %d packages; want the whole graph:\n%s", len(deps), out)
-	}
-	for _, d := range deps {
+	for _, d := range golist.Deps(t, ".") {
 		bad := d == "net" || strings.HasPrefix(d, "net/") || strings.HasPrefix(d, "github.com/aws/") ||
 			strings.HasPrefix(d, "github.com/spf13/") || d == "github.com/mfabridge/mfabridge/sts"
 		if runtime.GOOS != "windows" && d == "path/filepath" {
