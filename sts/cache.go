@@ -125,16 +125,11 @@ func (c *fileCache) readTrusted(name string) ([]byte, error) {
 // get returns the entry under key, or nil if absent or untrustworthy.
 // Entries it ignores are logged to log.
 func (c *fileCache) get(key string, log *slog.Logger) *cacheEntry {
-	b, err := c.readTrusted(key + ".json")
+	e, err := stepcache.ReadEntry(c.dir, key)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			log.Debug("sts cache: ignoring entry", "key", key, "err", err)
 		}
-		return nil
-	}
-	e, err := stepcache.ParseEntry(b)
-	if err != nil {
-		log.Debug("sts cache: ignoring entry", "key", key, "err", err)
 		return nil
 	}
 	return e

@@ -195,11 +195,7 @@ func (a *app) credentialProcess(ctx context.Context, argv []string) error {
 
 // writeProcessOutput prints credentials as credential_process JSON.
 func (a *app) writeProcessOutput(c *sts.Credentials) error {
-	out, err := c.ProcessOutput()
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(a.stdout, "%s\n", out)
+	_, err := fmt.Fprintf(a.stdout, "%s\n", c.ProcessOutput())
 	return err
 }
 

@@ -30,7 +30,7 @@ type Credentials struct {
 // It writes what encoding/json writes for its struct (Version,
 // AccessKeyId, SecretAccessKey, SessionToken and Expiration, the last two
 // omitted when empty), without reflection (fastjson.go).
-func (c Credentials) ProcessOutput() ([]byte, error) {
+func (c Credentials) ProcessOutput() []byte {
 	b := make([]byte, 0, 160+len(c.AccessKeyID)+len(c.SecretAccessKey)+len(c.SessionToken))
 	b = append(b, `{"Version":1,"AccessKeyId":`...)
 	b = appendJSONString(b, c.AccessKeyID)
@@ -44,7 +44,7 @@ func (c Credentials) ProcessOutput() ([]byte, error) {
 		b = append(b, `,"Expiration":`...)
 		b = appendJSONString(b, c.Expiration.UTC().Format(time.RFC3339))
 	}
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 // DefaultCacheDir returns MFABRIDGE_CACHE_DIR if set, else the user cache

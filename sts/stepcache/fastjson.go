@@ -56,8 +56,8 @@ func stepCacheKey(k StepKey) string {
 // is false for anything else, which ParseEntry leaves to encoding/json.
 func parseCanonical(b []byte) (e Entry, ok bool) {
 	p := canon{b: b, ok: true}
-	p.lit(`{"version":1,"action":`)
-	e.Version = 1
+	p.lit(`{"version":` + strconv.Itoa(CacheVersion) + `,"action":`)
+	e.Version = CacheVersion
 	e.Action = Action(p.str())
 	p.lit(`,"target":`)
 	e.Target = p.str()

@@ -89,11 +89,7 @@ func Serve(args []string, getenv func(string) string, w io.Writer, now time.Time
 	if err != nil || c == nil {
 		return false, nil
 	}
-	out, err := c.ProcessOutput()
-	if err != nil {
-		return false, nil
-	}
-	n, err := w.Write(append(out, '\n'))
+	n, err := w.Write(append(c.ProcessOutput(), '\n'))
 	if err != nil && n == 0 {
 		return false, nil // the normal start fails the same way and says so
 	}
