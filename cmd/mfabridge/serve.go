@@ -247,7 +247,11 @@ func (s *servedCreds) startLocked(now time.Time) chan struct{} {
 			} else {
 				msg += "no valid credentials to serve; "
 			}
-			s.notice(msg + fmt.Sprintf("next attempt in %s at the earliest", wait))
+			msg += fmt.Sprintf("next attempt in %s at the earliest", wait)
+			for _, h := range hintsFor(err, runtime.GOOS) {
+				msg += "; hint: " + h
+			}
+			s.notice(msg)
 			return
 		}
 		if s.failures > 0 {
