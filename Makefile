@@ -81,7 +81,7 @@ demo-nocc:
 	ln -s "$$(readlink -f "$$(command -v $(GO))")" "$$d/go"; \
 	env -u CC -u CGO_ENABLED PATH="$$d" go env CGO_ENABLED | grep -qx 0 || { echo "demo-nocc: cgo still on without a C compiler" >&2; exit 1; }; \
 	env -u CC -u CGO_ENABLED PATH="$$d" go build -buildvcs=false -o "$$d/mfabridge" ./cmd/mfabridge; \
-	go version -m "$$d/mfabridge" | grep -q 'CGO_ENABLED=0'; \
+	go version -m "$$d/mfabridge" | grep -q 'CGO_ENABLED=0' || { echo "demo-nocc: the binary is not CGO_ENABLED=0" >&2; exit 1; }; \
 	env PATH="$$d" "$$d/mfabridge" demo >"$$d/demo.log" 2>&1 || { cat "$$d/demo.log"; exit 1; }; \
 	echo "demo-nocc: built without a C compiler (CGO_ENABLED=0) and ran the demo"
 
@@ -154,7 +154,12 @@ dist-check:
 test-dist-stack: dist
 	@bin=$$(ls dist/mfabridge_*_linux_amd64 | head -n 1); [ -x "$$bin" ] || { echo "test-dist-stack: no linux/amd64 binary in dist/" >&2; exit 1; }; \
 	echo "test-dist-stack: $$bin"; \
-	MFABRIDGE_TEST_CLI="$$PWD/$$bin" $(GO) test -count=1 -timeout 10m -run '^(TestStackCLISimServe|TestStackLibraryMissingOrWrong|TestStackOneSessionPerCode)$$' -v ./pcsc
+	log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	MFABRIDGE_TEST_CLI="$$PWD/$$bin" $(GO) test -count=1 -timeout 10m -run '^(TestStackCLISimServe|TestStackLibraryMissingOrWrong|TestStackOneSessionPerCode)$$' -v ./pcsc >"$$log" 2>&1; rc=$$?; \
+	cat "$$log"; [ $$rc = 0 ] || exit 1; \
+	for t in TestStackCLISimServe TestStackLibraryMissingOrWrong TestStackOneSessionPerCode; do \
+		grep -q "^--- PASS: $$t " "$$log" || { echo "test-dist-stack: $$t did not run and pass" >&2; exit 1; }; \
+	done
 
 # purego's fake cgo runtime must be compiled as part of the standard library
 # on FreeBSD (purego's README): for builds and for vet.

@@ -130,14 +130,15 @@ func BenchmarkCredentialProcessCached(b *testing.B) {
 	// anew, as cp writes them): how fast a fresh executable starts
 	// depends on where its pages landed in the page cache, up to 0.1x of
 	// the ratio between two copies of one file on this machine.
-	var copies [][2]string
+	var oursCopies, floorCopies [][]string
 	for i := range 3 {
-		var c [2]string
+		c := [2]string{}
 		for j, src := range []string{binPath, floorPath} {
 			c[j] = filepath.Join(w.dir, fmt.Sprintf("%s-%d", filepath.Base(src), i))
 			copyExecutable(b, src, c[j])
 		}
-		copies = append(copies, c)
+		oursCopies = append(oursCopies, []string{c[0], "credential-process", "r0"})
+		floorCopies = append(floorCopies, []string{c[1], entry})
 	}
 	w.log.reset()
 	ours := binPath + " credential-process r0"
@@ -167,12 +168,7 @@ func BenchmarkCredentialProcessCached(b *testing.B) {
 		startMs += hr.Results[2].Median * 1000
 		ratio += o / t
 
-		var ours, floors [][]string
-		for _, c := range copies {
-			ours = append(ours, []string{c[0], "credential-process", "r0"})
-			floors = append(floors, []string{c[1], entry})
-		}
-		p := pairedRuns(b, w.env, 60, ours, floors)
+		p := pairedRuns(b, w.env, 60, oursCopies, floorCopies)
 		pairedMs += p.a
 		floorMs += p.b
 		xFloor += p.ratio

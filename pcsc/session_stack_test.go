@@ -392,6 +392,9 @@ func TestStackOneSessionPerCode(t *testing.T) {
 			if !slices.Equal(apdus, tt.want) {
 				t.Errorf("cold credential-process: APDUs %q, want %q", apdus, tt.want)
 			}
+			if n := other.Load(); n != 0 {
+				t.Errorf("cold credential-process: %d APDUs to the key in the other slot, want none", n)
+			}
 
 			// Warm: served from the cache; pcscd is not even asked.
 			out, stderr, err = cliEnv(t, home, env, "credential-process", "prod")

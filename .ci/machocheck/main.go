@@ -104,13 +104,14 @@ func check(path string) error {
 	if uint64(off)+uint64(size) > uint64(len(data)) {
 		return fmt.Errorf("code signature at %d+%d is past the end of the file (%d bytes)", off, size, len(data))
 	}
-	return checkSignature(data, data[off:off+size])
+	return checkSignature(data, data[off:off+size], off)
 }
 
 // checkSignature verifies the code directory of the signature blob sig
-// (big-endian, as Apple's code signing format is): the hash of every page
-// of data up to its code limit.
-func checkSignature(data, sig []byte) error {
+// (big-endian, as Apple's code signing format is), found at offset off:
+// its code limit reaches the signature (so every byte before it is
+// signed) and the hash of every page of data up to it matches.
+func checkSignature(data, sig []byte, off uint32) error {
 	be := binary.BigEndian
 	if len(sig) < 12 || be.Uint32(sig) != csSuperBlob {
 		return fmt.Errorf("code signature is not a SuperBlob")
@@ -139,6 +140,9 @@ func checkSignature(data, sig []byte) error {
 		}
 		if uint64(limit) > uint64(len(data)) || pageShift == 0 || pageShift > 20 {
 			return fmt.Errorf("code directory limit %d, page shift %d do not fit the file", limit, pageShift)
+		}
+		if limit != off {
+			return fmt.Errorf("code directory covers %d bytes, but the signature starts at %d: bytes in between are unsigned", limit, off)
 		}
 		page := uint64(1) << pageShift
 		if want := (uint64(limit) + page - 1) / page; uint64(nCode) != want {

@@ -49,7 +49,7 @@ func cliWords(t *testing.T) *regexp.Regexp {
 		t.Fatalf("the command tree lacks sim, accounts, --device or --profile: %v %v", subs, flags)
 	}
 	return regexp.MustCompile(`\bmfabridge (` + alternation(subs) + `)\b|(^|[^-\w])--(` + alternation(flags) + `)([^-\w]|$)|` +
-		`MFABRIDGE_[A-Z]|AWS_[A-Z]|\bykman |\bapt-get\b|\bgpgconf\b`)
+		`MFABRIDGE_[A-Z]|AWS_[A-Z]|\bykman |\bapt-get\b|\bgpgconf\b|\baws (iam|sts) `)
 }
 
 func alternation(set map[string]bool) string {
@@ -284,7 +284,7 @@ func how() string { return "export AWS_REGION" }
 		}
 	}
 	sort.Strings(got)
-	want := []string{"--profile", "AWS_R", "MFABRIDGE_D", "apt-get", "gpgconf", "mfabridge sim", "ykman"}
+	want := []string{"--profile", "AWS_R", "MFABRIDGE_D", "apt-get", "aws iam", "gpgconf", "mfabridge sim", "ykman"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("found %q, want %q", got, want)
 	}

@@ -135,6 +135,11 @@ func (a *app) pivPIN(ctx context.Context, serial uint32) (string, error) {
 // forgetPIVPIN drops a PIN the card refused, so the next try asks again.
 func (a *app) forgetPIVPIN(serial uint32) { delete(a.pivPINs, serial) }
 
+// unattestedTestCard is a test's software card (keys_piv_test.go): it has
+// no attestation to check, and says so, so that no other card that cannot
+// be checked is sealed to.
+type unattestedTestCard interface{ unattestedTestCard() }
+
 // openPIVCard is the PIV client's plug point: find the card with serial,
 // open one session on it with the PIN from pivPIN (as its policy asks) and
 // return it as a keystore.Card (keys_piv_card.go; tests swap it).
@@ -219,7 +224,8 @@ func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, 
 				closeCard()
 				return nil, fmt.Errorf("PIV card %d: read the key of slot %02x: %w", serial, slot, err)
 			}
-			if pc, ok := card.(*keystore.PIVCard); ok {
+			switch pc := card.(type) {
+			case *keystore.PIVCard:
 				// The key must be one a YubiKey made (or a simulated
 				// one the user trusts): checked before anything is sealed.
 				if err := a.checkAttestation(ctx, pc, slot, use.trustSim); err != nil {
@@ -232,6 +238,10 @@ func (a *app) keyStore(ctx context.Context, cfg *awsconfig.Config, spec string, 
 					closeCard()
 					return nil, keyHint(err, "", spec)
 				}
+			case unattestedTestCard: // keys_piv_test.go's software card
+			default:
+				closeCard()
+				return nil, fmt.Errorf("PIV card %d: cannot check where the key of slot %02x was made (a %T, not a PIV card)", serial, slot, card)
 			}
 			closeCard()
 			rcpt = &keystore.Recipient{Serial: serial, Slot: slot, PublicKey: pub}
@@ -694,13 +704,15 @@ new key (see keys import --help).`,
 				if err != nil {
 					return err
 				}
-				if ps, ok := cur.(*keystore.PIVStore); ok {
-					h, err := ps.Header(profile)
-					if err != nil {
-						return keyHint(fmt.Errorf("rotate key of %s: %w", profile, err), profile, spec)
-					}
-					use.seal, use.slot = true, h.Slot
+				ps, ok := cur.(*keystore.PIVStore)
+				if !ok {
+					return fmt.Errorf("rotate key of %s: %s is not a sealed-key store (%T)", profile, spec, cur)
 				}
+				h, err := ps.Header(profile)
+				if err != nil {
+					return keyHint(fmt.Errorf("rotate key of %s: %w", profile, err), profile, spec)
+				}
+				use.seal, use.slot = true, h.Slot
 			}
 			st, err := a.keyStore(ctx, cfg, spec, use)
 			if err != nil {

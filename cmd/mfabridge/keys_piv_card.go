@@ -20,9 +20,11 @@ import (
 // serial is a simulated YubiKey with that serial named by $MFABRIDGE_DEVICE
 // or by one of devices (the profiles' mfabridge_device) as sim:PATH, else
 // the YubiKey with that serial over PC/SC (unless $MFABRIDGE_DEVICE names
-// a simulated key: it then is the only device). One card session (PIV
-// selected, OATH not) lasts until the close func; the PIN is asked only
-// when a key operation needs it.
+// a simulated key: PC/SC is then not tried). A profile's simulated key
+// that cannot be opened is passed over (logged), so a stale one does not
+// stand in the way of a real YubiKey; $MFABRIDGE_DEVICE's must open. One
+// card session (PIV selected, OATH not) lasts until the close func; the
+// PIN is asked only when a key operation needs it.
 func openPIVCardDevice(a *app, ctx context.Context, serial uint32, devices []string) (keystore.Card, func() error, error) {
 	env := a.getenv("MFABRIDGE_DEVICE")
 	var (
@@ -39,12 +41,20 @@ func openPIVCardDevice(a *app, ctx context.Context, serial uint32, devices []str
 		}
 		seen[s.Path] = true
 		envSim = envSim || i == 0
+		from := "MFABRIDGE_DEVICE"
+		if i > 0 {
+			from = "a profile's mfabridge_device"
+		}
 		sim, err := device.OpenSim(s.Path, device.Hooks{}, a.log)
-		if err != nil {
+		if err != nil && i == 0 {
 			return nil, nil, err
 		}
+		if err != nil {
+			a.log.Debug("keys: passing over a profile's simulated YubiKey", "path", s.Path, "err", err)
+			continue
+		}
 		if got := sim.Info().Serial; got != serial {
-			others = append(others, fmt.Sprintf("simulated YubiKey %d in %s", got, s.Path))
+			others = append(others, fmt.Sprintf("simulated YubiKey %d in %s (%s)", got, s.Path, from))
 			continue
 		}
 		y = sim
@@ -53,7 +63,7 @@ func openPIVCardDevice(a *app, ctx context.Context, serial uint32, devices []str
 	switch {
 	case y != nil:
 	case envSim:
-		return nil, nil, notFoundError{fmt.Sprintf("no YubiKey with serial %d: the device (MFABRIDGE_DEVICE) is %s", serial, strings.Join(others, ", "))}
+		return nil, nil, notFoundError{fmt.Sprintf("no YubiKey with serial %d: the simulated keys are %s", serial, strings.Join(others, ", "))}
 	default:
 		if y, err = device.OpenYubiKey(ctx, serial, device.Hooks{}, a.log); err != nil {
 			return nil, nil, err
@@ -61,7 +71,7 @@ func openPIVCardDevice(a *app, ctx context.Context, serial uint32, devices []str
 	}
 	c, release, err := y.OpenPIV(ctx)
 	if err != nil && len(others) > 0 {
-		err = fmt.Errorf("YubiKey %d: %w (the profile's device is %s)", serial, err, strings.Join(others, ", "))
+		err = fmt.Errorf("YubiKey %d: %w (the simulated keys named are %s)", serial, err, strings.Join(others, ", "))
 	}
 	if errors.Is(err, pcsc.ErrNoYubiKey) || errors.Is(err, pcsc.ErrNoReaders) {
 		return nil, nil, fmt.Errorf("%w: %w", err, keystore.ErrNotFound)

@@ -6,9 +6,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 
 	"github.com/mfabridge/mfabridge/sts/keystore"
 )
@@ -69,6 +72,9 @@ type softPIV struct {
 
 func (c *softPIV) Serial() uint32 { return c.serial }
 
+// unattestedTestCard: a software key has no attestation to check (keys.go).
+func (c *softPIV) unattestedTestCard() {}
+
 func (c *softPIV) PublicKey(_ context.Context, slot byte) (*ecdh.PublicKey, error) {
 	if slot != pivSlot {
 		return nil, fmt.Errorf("slot %02x: %w", slot, keystore.ErrNotFound)
@@ -87,4 +93,38 @@ func (c *softPIV) ECDH(_ context.Context, slot byte, peer *ecdh.PublicKey) ([]by
 	fmt.Fprintln(f, "ecdh")
 	f.Close()
 	return c.key.ECDH(peer)
+}
+
+// TestSealRefusesUncheckedCard: sealing to a card whose attestation cannot
+// be checked fails before anything is written (a new kind of card must not
+// skip the check silently).
+func TestSealRefusesUncheckedCard(t *testing.T) {
+	k, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	env := map[string]string{"MFABRIDGE_CONFIG_DIR": dir}
+	a := &app{getenv: func(k string) string { return env[k] }, log: slog.New(slog.DiscardHandler)}
+	saved := openPIVCard
+	t.Cleanup(func() { openPIVCard = saved })
+	for _, tt := range []struct {
+		name string
+		card keystore.Card
+		ok   bool
+	}{
+		{"software test card", &softPIV{serial: 7, key: k, log: filepath.Join(dir, "ecdh")}, true},
+		{"unchecked card", struct{ keystore.Card }{&softPIV{serial: 7, key: k, log: filepath.Join(dir, "ecdh")}}, false},
+	} {
+		openPIVCard = func(*app, context.Context, uint32, []string) (keystore.Card, func() error, error) {
+			return tt.card, func() error { return nil }, nil
+		}
+		_, err := a.keyStore(context.Background(), nil, "piv:7", pivUse{seal: true})
+		if tt.ok && err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+		if !tt.ok && (err == nil || !strings.Contains(err.Error(), "cannot check where the key of slot 9d was made")) {
+			t.Errorf("%s: %v; want a refusal", tt.name, err)
+		}
+	}
 }

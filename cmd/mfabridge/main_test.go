@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -94,7 +95,10 @@ func cmdSTSEmu(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	srv, err := stsemu.New(cfg, stsemu.WithLog(f), stsemu.WithFaults(scriptFaults(ts)))
 	ts.Check(err)
-	hs := httptest.NewServer(recordIssuedSecrets(srv, ts.MkAbs("iam-secrets")))
+	secrets, err := os.OpenFile(ts.MkAbs("iam-secrets"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	ts.Check(err)
+	ts.Defer(func() { secrets.Close() })
+	hs := httptest.NewServer(recordIssuedSecrets(srv, secrets))
 	ts.Setenv("STS_URL", hs.URL)
 	ts.Defer(func() {
 		hs.Close()
@@ -102,27 +106,24 @@ func cmdSTSEmu(ts *testscript.TestScript, neg bool, args []string) {
 	})
 }
 
-// recordIssuedSecrets passes requests to h and appends the secret of
-// every access key IAM's CreateAccessKey answers with, one per line, to
-// the file path (see secretscan's @FILE: no file may hold one in clear).
-func recordIssuedSecrets(h http.Handler, path string) http.Handler {
+// recordIssuedSecrets passes requests to h and writes the secret of every
+// access key IAM's CreateAccessKey answers with, one per line, to w (see
+// secretscan's @FILE: no file may hold one in clear).
+func recordIssuedSecrets(h http.Handler, w io.Writer) http.Handler {
 	secretRE := regexp.MustCompile(`<SecretAccessKey>([^<]+)</SecretAccessKey>`)
 	var mu sync.Mutex
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
 		body := rec.Body.Bytes()
 		if m := secretRE.FindSubmatch(body); m != nil && bytes.Contains(body, []byte("<CreateAccessKeyResponse")) {
 			mu.Lock()
-			if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
-				f.Write(append(m[1], '\n'))
-				f.Close()
-			}
+			w.Write(append(m[1], '\n'))
 			mu.Unlock()
 		}
-		maps.Copy(w.Header(), rec.Header())
-		w.WriteHeader(rec.Code)
-		w.Write(body)
+		maps.Copy(rw.Header(), rec.Header())
+		rw.WriteHeader(rec.Code)
+		rw.Write(body)
 	})
 }
 
