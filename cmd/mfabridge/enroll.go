@@ -127,10 +127,6 @@ func (a *app) printLeftovers(err error) error {
 	return err
 }
 
-// enrollHint is a hintError (printError renders its hint on a line of its
-// own).
-type enrollHint = hintError
-
 // keyNameSuffix is the default device name's suffix for a key: "yk" and its
 // serial, or empty (sts then uses "mfabridge") when it has none.
 func keyNameSuffix(info device.Info) string {

@@ -83,9 +83,9 @@ func openPIVCardDevice(a *app, ctx context.Context, serial uint32, devices []str
 		return nil, nil, err
 	}
 	card, err := keystore.NewPIVCard(ctx, c, keystore.PIVCardHooks{
-		PIN:        a.pivPIN,         // keys.go
-		PINRefused: a.forgetPIVPIN,   // keys.go
-		Touch:      a.pivTouchNotice, // notify.go
+		PIN:        a.pivPIN,                                                  // keys.go
+		PINRefused: a.forgetPIVPIN,                                            // keys.go
+		Touch:      func(uint32) func() { return a.pivTouchNotice(y.Info()) }, // notify.go
 	})
 	if err != nil {
 		return nil, nil, errors.Join(fmt.Errorf("YubiKey %d: %w", serial, err), release())

@@ -140,14 +140,14 @@ func (a *app) touchNotice(body func(device.Info) string) func(device.Info) func(
 // or cached): as for OATH, it is shown only if the card has not answered
 // after device.TouchDelay, and the returned func (call it when the card
 // answers) withdraws it.
-func (a *app) pivTouchNotice(serial uint32) (answered func()) {
+func (a *app) pivTouchNotice(info device.Info) (answered func()) {
 	show := a.touchNotice(func(info device.Info) string {
 		return fmt.Sprintf("mfabridge is waiting for a touch on %s to open the AWS access key sealed to it", info)
 	})
 	if show == nil {
 		return func() {}
 	}
-	return device.TouchNotice(show, device.Info{Kind: "yubikey", Serial: serial})
+	return device.TouchNotice(show, info)
 }
 
 // pivPINNotice tells a user without a terminal that the PIV PIN is needed
