@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mfabridge/mfabridge/cmd/mfabridge/internal/warm"
 	"github.com/mfabridge/mfabridge/device"
 	"github.com/mfabridge/mfabridge/sts"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
@@ -100,8 +101,8 @@ func (a *app) provider(p *awsconfig.Profile) (*sts.Provider, *tokenSource, error
 	}
 	timeout := sts.DefaultCallTimeout
 	if v := a.getenv("MFABRIDGE_STS_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
+		d, ok := warm.STSTimeout(v)
+		if !ok {
 			return nil, nil, fmt.Errorf("MFABRIDGE_STS_TIMEOUT=%q: want a positive duration, such as 30s (the default)", v)
 		}
 		timeout = d

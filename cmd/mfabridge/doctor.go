@@ -239,27 +239,30 @@ func (d *doctor) cache() {
 		d.report("fail", "cache: "+err.Error(), "set MFABRIDGE_CACHE_DIR")
 		return
 	}
-	const elsewhere = "or set MFABRIDGE_CACHE_DIR to a folder of your own"
 	err = securefile.CheckDir(dir, sts.IsCacheFile)
+	fix := cacheDirAdvice(err) // hints.go: what an error would advise
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		d.report("ok", "cache "+dir+" does not exist yet (it is created private to you)", "")
 		return
 	case errors.Is(err, securefile.ErrLink):
-		d.report("fail", "cache "+err.Error()+": it could send cached credentials elsewhere", "remove the link (mfabridge then creates a private folder), "+elsewhere)
+		d.report("fail", "cache "+err.Error()+": it could send cached credentials elsewhere", fix)
 		return
 	case errors.Is(err, securefile.ErrForeign):
-		d.report("fail", "cache "+err.Error()+": its owner could read or plant credentials", "remove it if it should be yours, "+elsewhere)
+		d.report("fail", "cache "+err.Error()+": its owner could read or plant credentials", fix)
 		return
 	case errors.Is(err, securefile.ErrShared):
 		// Issue 13 case 1: never advise chmod of a folder others use.
-		d.report("fail", "cache "+err.Error()+": mfabridge will not use or change a folder others share", "set MFABRIDGE_CACHE_DIR to a new folder ("+securefile.FixOf(err)+")")
+		d.report("fail", "cache "+err.Error()+": mfabridge will not use or change a folder others share", fix)
 		return
 	case errors.Is(err, securefile.ErrNotPrivate):
-		d.report("fail", "cache "+err.Error()+": others can read cached credentials", securefile.FixOf(err))
+		d.report("fail", "cache "+err.Error()+": others can read cached credentials", fix)
 		return
 	case err != nil:
-		d.report("fail", "cache: "+err.Error(), elsewhere)
+		if fix == "" {
+			fix = "set MFABRIDGE_CACHE_DIR to a folder of your own"
+		}
+		d.report("fail", "cache: "+err.Error(), fix)
 		return
 	}
 	loose := 0

@@ -3,7 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
-	"strings"
+
+	"github.com/mfabridge/mfabridge/cmd/mfabridge/internal/warm"
 )
 
 // The warm path. `credential-process [PROFILE]`, as credential_process
@@ -21,11 +22,8 @@ import (
 // `credential-process [PROFILE]` form; if so it runs it and returns its
 // error, exactly as the cobra command's RunE would.
 func (a *app) fastCredentialProcess(ctx context.Context, args []string) (err error, ok bool) {
-	if len(args) == 0 || len(args) > 2 || args[0] != "credential-process" {
+	if _, ok := warm.PlainForm(args); !ok {
 		return nil, false
-	}
-	if len(args) == 2 && strings.HasPrefix(args[1], "-") {
-		return nil, false // a flag (--debug, --help, --): cobra parses it
 	}
 	a.setLogger() // what the root command's PersistentPreRun does
 	return a.credentialProcess(ctx, args[1:]), true

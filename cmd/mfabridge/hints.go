@@ -167,19 +167,8 @@ func hintTable(err error, goos string) []string {
 	}
 	var cde *sts.CacheDirError
 	if errors.As(err, &cde) {
-		const elsewhere = "or set MFABRIDGE_CACHE_DIR to a folder of your own"
-		fix := securefile.FixOf(err)
-		switch {
-		case errors.Is(err, securefile.ErrLink):
-			add("remove the link (mfabridge then creates a private folder), %s", elsewhere)
-		case errors.Is(err, securefile.ErrForeign):
-			add("remove it if it should be yours, %s", elsewhere)
-		case errors.Is(err, securefile.ErrNotDir):
-			add("move the file away, %s", elsewhere)
-		case errors.Is(err, securefile.ErrShared):
-			add("set MFABRIDGE_CACHE_DIR to a new folder (%s), which mfabridge creates private", fix)
-		case errors.Is(err, securefile.ErrNotPrivate) && fix != "":
-			add("make it private (%s), %s", fix, elsewhere)
+		if h := cacheDirAdvice(err); h != "" {
+			add("%s", h)
 		}
 	}
 	if errors.Is(err, sts.ErrNoCacheDir) {
@@ -214,6 +203,27 @@ func hintTable(err error, goos string) []string {
 		add("generate a P-256 key with `%s`", ykmanPIVGenerate(ae.Serial, ae.Slot))
 	}
 	return hints
+}
+
+// cacheDirAdvice is what to do about a cache directory that
+// securefile.CheckDir refused with err (an error and doctor's check say
+// the same), or "".
+func cacheDirAdvice(err error) string {
+	const elsewhere = "or set MFABRIDGE_CACHE_DIR to a folder of your own"
+	fix := securefile.FixOf(err)
+	switch {
+	case errors.Is(err, securefile.ErrLink):
+		return "remove the link (mfabridge then creates a private folder), " + elsewhere
+	case errors.Is(err, securefile.ErrForeign):
+		return "remove it if it should be yours, " + elsewhere
+	case errors.Is(err, securefile.ErrNotDir):
+		return "move the file away, " + elsewhere
+	case errors.Is(err, securefile.ErrShared):
+		return "set MFABRIDGE_CACHE_DIR to a new folder (" + fix + "), which mfabridge creates private"
+	case errors.Is(err, securefile.ErrNotPrivate) && fix != "":
+		return "make it private (" + fix + "), " + elsewhere
+	}
+	return ""
 }
 
 // ykmanPIVGenerate is the ykman command that makes a P-256 key on the

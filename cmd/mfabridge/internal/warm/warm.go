@@ -51,25 +51,42 @@ func init() {
 	}
 }
 
+// PlainForm reports whether args (the command line without the program
+// name) is the plain form `credential-process [PROFILE]`, and its profile
+// ("": the default). A flag (--debug, --help, --) or a second argument is
+// not: cobra parses those.
+func PlainForm(args []string) (profile string, ok bool) {
+	if len(args) == 0 || len(args) > 2 || args[0] != "credential-process" {
+		return "", false
+	}
+	if len(args) == 2 {
+		if strings.HasPrefix(args[1], "-") {
+			return "", false
+		}
+		profile = args[1]
+	}
+	return profile, true
+}
+
+// STSTimeout parses a value of $MFABRIDGE_STS_TIMEOUT: a positive duration.
+func STSTimeout(v string) (time.Duration, bool) {
+	d, err := time.ParseDuration(v)
+	return d, err == nil && d > 0
+}
+
 // Serve prints the cached answer of the command line args (without the
 // program name) to w, as `mfabridge credential-process [PROFILE]` prints
 // it, and reports whether it did. It writes nothing and returns false,
 // nil whenever the normal start must answer instead; err is a write to w
 // that failed after part of the answer was written.
 func Serve(args []string, getenv func(string) string, w io.Writer, now time.Time) (served bool, err error) {
-	if len(args) == 0 || len(args) > 2 || args[0] != "credential-process" {
+	name, ok := PlainForm(args)
+	if !ok {
 		return false, nil
-	}
-	name := ""
-	if len(args) == 2 {
-		if strings.HasPrefix(args[1], "-") {
-			return false, nil // a flag: cobra parses it
-		}
-		name = args[1]
 	}
 	if v := getenv("MFABRIDGE_STS_TIMEOUT"); v != "" {
 		// The command refuses a bad value even on a cache hit.
-		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+		if _, ok := STSTimeout(v); !ok {
 			return false, nil
 		}
 	}
