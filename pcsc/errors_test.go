@@ -64,7 +64,8 @@ func TestMultipleKeysError(t *testing.T) {
 
 func TestSentinelTextsAreLowercase(t *testing.T) {
 	for _, s := range []error{ErrNoStatusWord, ErrNotCompiled, ErrServiceNotRunning, ErrNoReaders, ErrNoYubiKey, ErrCardRemoved, ErrReaderBusy, ErrTimeout,
-		ErrCardInUse, ErrLibraryMissing, ErrLibraryUnusable, &LibraryError{Library: "l", Problem: "p", Missing: true}} {
+		ErrCardInUse, ErrLibraryMissing, ErrLibraryUnusable, ErrCardReset, ErrServiceLost, ErrCardUnreachable, ErrServiceRefused,
+		&LibraryError{Library: "l", Problem: "p", Missing: true}} {
 		msg := s.Error()
 		if msg[0] < 'a' || msg[0] > 'z' || strings.HasSuffix(msg, ".") {
 			t.Errorf("%q: want lowercase start and no final period", msg)

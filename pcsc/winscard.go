@@ -614,8 +614,20 @@ const (
 // the EM_ prefix.
 type elfMachine uint16
 
+const (
+	em386       elfMachine = 3
+	emPPC64     elfMachine = 21
+	emS390      elfMachine = 22
+	emARM       elfMachine = 40
+	emX86_64    elfMachine = 62
+	emAARCH64   elfMachine = 183
+	emRISCV     elfMachine = 243
+	emLOONGARCH elfMachine = 258
+)
+
 var elfMachineNames = map[elfMachine]string{
-	3: "386", 21: "PPC64", 22: "S390", 40: "ARM", 62: "X86_64", 183: "AARCH64", 243: "RISCV", 258: "LOONGARCH",
+	em386: "386", emPPC64: "PPC64", emS390: "S390", emARM: "ARM", emX86_64: "X86_64", emAARCH64: "AARCH64",
+	emRISCV: "RISCV", emLOONGARCH: "LOONGARCH",
 }
 
 func (m elfMachine) String() string {
@@ -632,14 +644,14 @@ var elfMachines = map[string]struct {
 	machine elfMachine
 	class   byte
 }{
-	"amd64":   {62, elfClass64},
-	"arm64":   {183, elfClass64},
-	"386":     {3, elfClass32},
-	"arm":     {40, elfClass32},
-	"riscv64": {243, elfClass64},
-	"ppc64le": {21, elfClass64},
-	"s390x":   {22, elfClass64},
-	"loong64": {258, elfClass64},
+	"amd64":   {emX86_64, elfClass64},
+	"arm64":   {emAARCH64, elfClass64},
+	"386":     {em386, elfClass32},
+	"arm":     {emARM, elfClass32},
+	"riscv64": {emRISCV, elfClass64},
+	"ppc64le": {emPPC64, elfClass64},
+	"s390x":   {emS390, elfClass64},
+	"loong64": {emLOONGARCH, elfClass64},
 }
 
 // elfProblem says why the file at path cannot be loaded into a goarch

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -811,7 +812,9 @@ func TestOnlyIncreasing(t *testing.T) {
 // is there before the touch is asked for acts at once.
 func TestTouchRelease(t *testing.T) {
 	release := filepath.Join(t.TempDir(), "release")
-	c := newTestCard(t, fw543, WithTouch(TouchPolicy{Mode: TouchRelease, Release: release}))
+	waiting := make(chan struct{}, 4) // the card logged that it waits for a touch
+	c := newTestCard(t, fw543, WithTouch(TouchPolicy{Mode: TouchRelease, Release: release}),
+		WithLogger(slog.New(signalHandler{msg: "simulator: waiting for touch", ch: waiting})))
 	mustTx(t, c, selectOATH, oath.SWOK)
 	send(t, c, putAPDU("touch", oath.HOTP, oath.SHA1, 6, rfcKeys()[oath.SHA1], 0x78, 0x02))
 	sw := func(resp []byte) uint16 { return uint16(resp[len(resp)-2])<<8 | uint16(resp[len(resp)-1]) }
@@ -828,6 +831,12 @@ func TestTouchRelease(t *testing.T) {
 		resp, err := c.Transmit(ctx, calcAPDU("touch", nil, true))
 		answered <- result{resp, err}
 	}()
+	<-waiting // released only once the card waits
+	select {
+	case r := <-answered:
+		t.Fatalf("answered before the release: %x, %v", r.resp, r.err)
+	default:
+	}
 	if err := os.WriteFile(release, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -850,10 +859,34 @@ func TestTouchRelease(t *testing.T) {
 		t.Fatalf("counter %d after one touch and one time-out, want 1", got)
 	}
 
-	// Nothing released: the card waits (here, for a context that ends).
+	<-waiting
+
+	// Nothing released: the card waits until its context ends.
 	cctx, ccancel := context.WithCancel(context.Background())
+	go func() {
+		_, err := c.Transmit(cctx, calcAPDU("touch", nil, true))
+		answered <- result{nil, err}
+	}()
+	<-waiting
 	ccancel()
-	if _, err := c.Transmit(cctx, calcAPDU("touch", nil, true)); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Transmit with nothing released and a cancelled context: %v", err)
+	if r := <-answered; !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("Transmit waiting for a touch, context cancelled: %v", r.err)
 	}
 }
+
+// signalHandler is a slog.Handler that sends on ch for each record with
+// message msg.
+type signalHandler struct {
+	msg string
+	ch  chan<- struct{}
+}
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.ch <- struct{}{}
+	}
+	return nil
+}
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h signalHandler) WithGroup(string) slog.Handler      { return h }

@@ -129,8 +129,10 @@ func VerifyAttestation(attestCert, slotCert *x509.Certificate, opts VerifyOption
 // Check reports whether a verified attestation is for the key pub,
 // generated in slot of the card with serial: a certificate of another
 // card, slot or key (one replayed from elsewhere) is an error wrapping
-// ErrAttestation. An attestation without a serial or a slot name (neither
-// omitted by YubiKeys since firmware 4.3) does not match.
+// ErrAttestation. An attestation without a serial reads as serial 0 and
+// one without a slot name as no slot, so it matches only a caller that
+// asks for those; mfabridge always names the card's serial and the slot
+// (YubiKeys omit neither since firmware 4.3).
 func (a *Attestation) Check(serial uint32, slot Slot, pub crypto.PublicKey) error {
 	switch {
 	case a.Serial != serial:

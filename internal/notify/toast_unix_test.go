@@ -67,7 +67,7 @@ exit 0
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := readFile(t, filepath.Join(dir, "script")), strings.TrimSuffix(toastScript("mfabridge", "Touch your YubiKey", "serial 7", time.Minute), "\n")+"\n"; got != want {
+	if got, want := readFile(t, filepath.Join(dir, "script")), toastScript("mfabridge", "Touch your YubiKey", "serial 7", time.Minute); got != want {
 		t.Errorf("script on stdin\n got %q\nwant %q", got, want)
 	}
 	if err := h.close(ctx); err != nil {
