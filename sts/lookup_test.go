@@ -2,9 +2,15 @@ package sts
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
+	"github.com/mfabridge/mfabridge/internal/securefile"
 	"github.com/mfabridge/mfabridge/sts/stepcache"
 )
 
@@ -59,5 +65,36 @@ func TestLookupAsProvider(t *testing.T) {
 	}
 	if hits == 0 || misses == 0 {
 		t.Errorf("%d hits, %d misses: want both", hits, misses)
+	}
+}
+
+// TestLookupOnlyReads: Lookup neither creates a missing cache directory (a
+// miss) nor tightens a loose one (an error, which the Provider reports);
+// the Provider does both.
+func TestLookupOnlyReads(t *testing.T) {
+	h := newHarness(t)
+	p, err := h.cfg.Resolve(h.cfg.Names()[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "cache")
+	if c, err := stepcache.Lookup(p, missing, h.clock.Now()); c != nil || err != nil {
+		t.Errorf("missing directory: %v, %v; want a miss", c, err)
+	}
+	if _, err := os.Lstat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Lookup created %s (%v)", missing, err)
+	}
+	if runtime.GOOS == "windows" {
+		return // no mode bits
+	}
+	loose := t.TempDir()
+	if err := os.Chmod(loose, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stepcache.Lookup(p, loose, h.clock.Now()); !errors.Is(err, securefile.ErrNotPrivate) {
+		t.Errorf("loose directory: %v; want ErrNotPrivate", err)
+	}
+	if fi, err := os.Stat(loose); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("Lookup changed the mode of %s: %v, %v", loose, fi.Mode(), err)
 	}
 }
