@@ -19,9 +19,11 @@ import (
 // finalizer and its extra fcntl and epoll calls are most of what reading
 // the AWS files costs on the warm path (cmd/mfabridge/internal/warm, issue
 // 12). Errors are *fs.PathError, as os's are.
-func open(path string) (file, error) {
+func open(path string) (file, error) { return openFD(path, 0) }
+
+func openFD(path string, flags int) (*fdFile, error) {
 	for {
-		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC|flags, 0)
 		if err == syscall.EINTR {
 			continue
 		}
@@ -32,12 +34,34 @@ func open(path string) (file, error) {
 	}
 }
 
+// ReadChecked reads the file at path as Read does, with open(2) flags
+// added (O_NOFOLLOW, say), and a check of its own instead of Read's: check
+// gets the type and permission bits, owner and size fstat reports for the
+// open file, and only if it returns nil are at most limit bytes read.
+// System call errors are *fs.PathError holding the errno (ELOOP for a
+// link refused by O_NOFOLLOW). For internal/securefile (Unix).
+func ReadChecked(path string, flags int, check func(mode fs.FileMode, uid uint32, size int64) error, limit int64) ([]byte, error) {
+	f, err := openFD(path, flags)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.fstat()
+	if err != nil {
+		return nil, err
+	}
+	if err := check(statMode(uint32(st.Mode)), st.Uid, st.Size); err != nil {
+		return nil, err
+	}
+	return readAtMost(f, st.Size, limit)
+}
+
 type fdFile struct {
 	fd   int
 	path string
 }
 
-func (f *fdFile) stat() (fs.FileMode, int64, error) {
+func (f *fdFile) fstat() (*syscall.Stat_t, error) {
 	var st syscall.Stat_t
 	for {
 		err := syscall.Fstat(f.fd, &st)
@@ -45,16 +69,23 @@ func (f *fdFile) stat() (fs.FileMode, int64, error) {
 			continue
 		}
 		if err != nil {
-			return 0, 0, &fs.PathError{Op: "stat", Path: f.path, Err: err}
+			return nil, &fs.PathError{Op: "stat", Path: f.path, Err: err}
 		}
-		break
+		return &st, nil
 	}
-	return StatMode(uint32(st.Mode)), st.Size, nil
 }
 
-// StatMode is the fs.FileMode of a stat(2) st_mode, as os computes it: the
+func (f *fdFile) stat() (fs.FileMode, int64, error) {
+	st, err := f.fstat()
+	if err != nil {
+		return 0, 0, err
+	}
+	return statMode(uint32(st.Mode)), st.Size, nil
+}
+
+// statMode is the fs.FileMode of a stat(2) st_mode, as os computes it: the
 // type and permission bits (setuid, setgid and sticky are left out).
-func StatMode(m uint32) fs.FileMode {
+func statMode(m uint32) fs.FileMode {
 	mode := fs.FileMode(m & 0o777)
 	switch m & syscall.S_IFMT {
 	case syscall.S_IFREG:

@@ -44,7 +44,7 @@ func Read(path string, limit int64) ([]byte, error) {
 	if size > limit {
 		return nil, fmt.Errorf("read %s: %w: %d bytes, the limit is %d", path, ErrTooLarge, size, limit)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	data, err := readAtMost(f, size, limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -52,6 +52,27 @@ func Read(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w: more than %d bytes", path, ErrTooLarge, limit)
 	}
 	return data, nil
+}
+
+// readAtMost reads r to its end, but at most limit bytes, into a buffer
+// sized for size (what fstat reported: one read for a regular file that
+// did not grow; files that report 0, as /proc's do, are still read).
+func readAtMost(r io.Reader, size, limit int64) ([]byte, error) {
+	buf := make([]byte, 0, min(max(size, 0)+1, limit))
+	for int64(len(buf)) < limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):min(int64(cap(buf)), limit)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
 }
 
 // file is an open file to read (open_unix.go, open_windows.go): its type

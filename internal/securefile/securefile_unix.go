@@ -154,62 +154,20 @@ func checkFile(path string, mode fs.FileMode, uid uint32) error {
 // bytes.
 //
 // It makes the same checks as openChecked, on the same open file, but with
-// the system calls directly rather than an *os.File: the file is read and
+// the system calls directly (regfile.ReadChecked) rather than an *os.File: the file is read and
 // closed at once, and os.File's registration with the runtime's poller (its
 // first use creates the epoll instance), finalizer and extra calls are a
 // good part of what a cached credential-process answer costs (the warm
 // path, cmd/mfabridge/internal/warm; issue 12). Errors are as os's.
 func ReadFile(path string, limit int64) ([]byte, error) {
-	var fd int
-	for {
-		var err error
-		fd, err = syscall.Open(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-		if err == syscall.EINTR {
-			continue
-		}
-		// O_NOFOLLOW on a link: ELOOP (Linux, macOS) or EMLINK (FreeBSD).
-		if err == syscall.ELOOP || err == syscall.EMLINK {
-			return nil, &Error{Path: path, Err: ErrLink, Fix: "remove it"}
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
-		}
-		break
+	b, err := regfile.ReadChecked(path, syscall.O_NOFOLLOW, func(mode fs.FileMode, uid uint32, _ int64) error {
+		return checkFile(path, mode, uid)
+	}, limit)
+	// O_NOFOLLOW on a link: ELOOP (Linux, macOS) or EMLINK (FreeBSD).
+	if errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EMLINK) {
+		return nil, &Error{Path: path, Err: ErrLink, Fix: "remove it"}
 	}
-	defer syscall.Close(fd)
-	var st syscall.Stat_t
-	if err := ignoringEINTR(func() error { return syscall.Fstat(fd, &st) }); err != nil {
-		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
-	}
-	if err := checkFile(path, regfile.StatMode(uint32(st.Mode)), st.Uid); err != nil {
-		return nil, err
-	}
-	buf := make([]byte, 0, min(max(st.Size, 0)+1, limit))
-	for int64(len(buf)) < limit {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := syscall.Read(fd, buf[len(buf):min(int64(cap(buf)), limit)])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
-		}
-		if n <= 0 {
-			break
-		}
-		buf = buf[:len(buf)+n]
-	}
-	return buf, nil
-}
-
-func ignoringEINTR(f func() error) error {
-	for {
-		if err := f(); err != syscall.EINTR {
-			return err
-		}
-	}
+	return b, err
 }
 
 // Check reports whether path is a private file of ours, without reading it.
