@@ -202,6 +202,21 @@ func hintTable(err error, goos string) []string {
 	if errors.As(err, &ae) {
 		add("generate a P-256 key with `%s`", ykmanPIVGenerate(ae.Serial, ae.Slot))
 	}
+	var serr *keystore.SerialError
+	if errors.As(err, &serr) {
+		add("insert YubiKey %d, the key this profile's file was sealed to", serr.Want)
+	}
+
+	// sts/keystore (age file, OS keystore); what depends on the profile or
+	// the store (no key stored, no terminal) is keys.go's keyHint
+	switch {
+	case errors.Is(err, keystore.ErrWrongPassphrase):
+		add("check MFABRIDGE_KEYRING_PASSPHRASE or the passphrase typed: it must be the one the key was stored with")
+	case errors.Is(err, keystore.ErrNoPassphrase):
+		add("set MFABRIDGE_KEYRING_PASSPHRASE, or run mfabridge where it can ask on a terminal")
+	case errors.Is(err, keystore.ErrBackend):
+		add("is the OS keystore running and unlocked (Secret Service: gnome-keyring or KeePassXC in the desktop session)? On a machine without one, `--to age` keeps the key in a passphrase-encrypted file")
+	}
 	return hints
 }
 

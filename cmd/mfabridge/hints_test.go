@@ -13,6 +13,7 @@ import (
 	"github.com/mfabridge/mfabridge/sts"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
 	"github.com/mfabridge/mfabridge/sts/enroll"
+	"github.com/mfabridge/mfabridge/sts/keystore"
 )
 
 // TestHintTable: each typed cause of the libraries, wrapped as callers
@@ -42,6 +43,11 @@ func TestHintTable(t *testing.T) {
 		{"wrong password", fmt.Errorf("sim 1: %w: the key refused it", device.ErrWrongPassword),
 			[]string{"check MFABRIDGE_OATH_PASSWORD, or the password set with `ykman oath access change`"}},
 		{"several keys", wrap(&pcsc.MultipleKeysError{Serials: []uint32{1, 2}}), []string{"pick one with --device yubikey:SERIAL"}},
+		{"wrong passphrase", wrap(keystore.ErrWrongPassphrase),
+			[]string{"check MFABRIDGE_KEYRING_PASSPHRASE or the passphrase typed: it must be the one the key was stored with"}},
+		{"no passphrase", wrap(keystore.ErrNoPassphrase), []string{"set MFABRIDGE_KEYRING_PASSPHRASE, or run mfabridge where it can ask on a terminal"}},
+		{"no OS keystore", wrap(keystore.ErrBackend), []string{"is the OS keystore running and unlocked (Secret Service: gnome-keyring or KeePassXC in the desktop session)? On a machine without one, `--to age` keeps the key in a passphrase-encrypted file"}},
+		{"sealed to another key", wrap(&keystore.SerialError{Want: 7, Found: 8}), []string{"insert YubiKey 7, the key this profile's file was sealed to"}},
 		{"several keys, one without serial", &pcsc.MultipleKeysError{Serials: []uint32{1, 0}},
 			[]string{"pick one with --device yubikey:SERIAL", "a card without a serial is chosen with --device reader:NAME (see `mfabridge devices`)"}},
 		{"sts timeout", wrap(&sts.CallError{Kind: sts.ErrTimeout, Err: errors.New("deadline")}),

@@ -272,22 +272,18 @@ func (a *app) readSourceKeys(ctx context.Context, src awsconfig.Source, device s
 	return aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, SessionToken: k.SessionToken, Source: "mfabridge " + src.KeyStore}, nil
 }
 
-// keyHint adds the advice for a store's typed failures.
+// keyHint adds the advice for a store's failures that depends on the
+// profile or the store: no key stored for the profile, no terminal to ask
+// for the passphrase or PIN on. The store's other typed failures get
+// theirs from hintsFor (hints.go), wherever they are reported.
 func keyHint(err error, profile, store string) error {
-	var serr *keystore.SerialError
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
 		return hintError{err, fmt.Sprintf("profile %q says mfabridge_keys = %s, but that store has no key for it: `mfabridge keys import %s --to %s` moves it from the credentials file, `mfabridge keys add %s --to %s` stores a new one", profile, store, profile, store, profile, store)}
-	case errors.Is(err, keystore.ErrWrongPassphrase):
-		return hintError{err, "check MFABRIDGE_KEYRING_PASSPHRASE or the passphrase typed: it must be the one the key was stored with"}
-	case errors.Is(err, keystore.ErrNoPassphrase) || errors.Is(err, errNoTerminal) && strings.HasPrefix(store, awsconfig.KeyStoreAge):
+	case errors.Is(err, errNoTerminal) && strings.HasPrefix(store, awsconfig.KeyStoreAge):
 		return hintError{err, "set MFABRIDGE_KEYRING_PASSPHRASE, or run mfabridge where it can ask on a terminal"}
 	case errors.Is(err, errNoTerminal) && strings.HasPrefix(store, awsconfig.KeyStorePIV):
 		return hintError{err, "set MFABRIDGE_PIV_PIN, or run mfabridge where it can ask on a terminal"}
-	case errors.Is(err, keystore.ErrBackend):
-		return hintError{err, "is the OS keystore running and unlocked (Secret Service: gnome-keyring or KeePassXC in the desktop session)? On a machine without one, `--to age` keeps the key in a passphrase-encrypted file"}
-	case errors.As(err, &serr):
-		return hintError{err, fmt.Sprintf("insert YubiKey %d, the key this profile's file was sealed to", serr.Want)}
 	}
 	return err
 }
