@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mfabridge/mfabridge/internal/capbuf"
 	"github.com/mfabridge/mfabridge/sts/awsconfig"
 	"github.com/mfabridge/mfabridge/sts/stepcache"
 )
@@ -216,7 +217,7 @@ func runCredentialProcess(ctx context.Context, r processRun) ([]byte, error) {
 		return nil, fmt.Errorf("run credential_process: %w", err)
 	}
 	grp.started(cmd.Process)
-	stdout, stderr := &cappedBuffer{max: maxProcessOutput}, &cappedBuffer{max: maxProcessStderr}
+	stdout, stderr := &capbuf.Buffer{Max: maxProcessOutput}, &capbuf.Buffer{Max: maxProcessStderr}
 	drained := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -270,10 +271,10 @@ func runCredentialProcess(ctx context.Context, r processRun) ([]byte, error) {
 			"(redirect the output of background commands, e.g. `cmd >/dev/null 2>&1 &`)", ErrProcessLeftOutputOpen, grace, exitStatus(werr))
 	case werr != nil:
 		return nil, withStderr(werr)
-	case stdout.overflow():
+	case stdout.Over():
 		return nil, fmt.Errorf("credential_process output is over %d bytes", maxProcessOutput)
 	}
-	out := stdout.bytes()
+	out := stdout.Bytes()
 	if len(bytes.TrimSpace(out)) == 0 {
 		// Its stderr likely says why (a wrapper whose last command
 		// succeeded after the one that mattered failed).
@@ -288,45 +289,6 @@ func exitStatus(err error) string {
 		return "exit status 0"
 	}
 	return err.Error()
-}
-
-// cappedBuffer keeps the first max bytes written to it and drops the rest,
-// still reporting them written so that the process is not stopped by a
-// broken pipe. It is safe for a reader and a writer at once.
-type cappedBuffer struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	max  int
-	over bool
-}
-
-func (b *cappedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := b.max - b.buf.Len(); room < len(p) {
-		b.over = true
-		b.buf.Write(p[:max(room, 0)])
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *cappedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *cappedBuffer) bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
-
-func (b *cappedBuffer) overflow() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.over
 }
 
 // skewClient wraps the SDK's HTTP client to compare STS's Date header with

@@ -8,8 +8,9 @@ import (
 	"io"
 	"os/exec"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/mfabridge/mfabridge/internal/capbuf"
 )
 
 // Windows: a toast through Windows PowerShell 5.1 (present on every
@@ -154,8 +155,8 @@ func (w *toast) show(ctx context.Context, title, body string) (handle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("powershell: %w", err)
 	}
-	var stderr limitedBuffer
-	cmd.Stderr = &stderr
+	stderr := &capbuf.Buffer{Max: 4096}
+	cmd.Stderr = stderr
 	// A child of PowerShell that kept stderr open must not hold Wait.
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
@@ -227,25 +228,4 @@ func (n *toastNotice) close(ctx context.Context) error {
 		return fmt.Errorf("powershell: withdraw the toast: %s", n.cmd.ProcessState)
 	}
 	return nil
-}
-
-// limitedBuffer keeps the first 4 KiB written to it (a child's stderr).
-type limitedBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if room := 4096 - len(l.b); room > 0 {
-		l.b = append(l.b, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-func (l *limitedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.b)
 }
