@@ -365,7 +365,8 @@ func TestEmuLostAnswer(t *testing.T) {
 	if !errors.Is(err, ErrServerError) {
 		t.Fatalf("got %v, want ErrServerError", err)
 	}
-	if !strings.Contains(withHint(err), "may have accepted the code") {
+	var ce *CallError
+	if !errors.As(err, &ce) || !ce.Spent || !strings.Contains(err.Error(), "the code may have been consumed") {
 		t.Errorf("error %q does not say the code may be used up", err)
 	}
 	e.get("r1")

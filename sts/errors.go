@@ -213,9 +213,8 @@ func classify(ci callInfo, err error) error {
 		ce.Kind = ErrServerError
 		ce.Cause = "STS failed on its side"
 		ce.Fix = "try again in a moment"
-		if ci.withMFA {
-			ce.Fix += "; STS may have accepted the code before failing, so it counts as used: the next attempt waits for a fresh one"
-		}
+		// STS may have accepted the code before failing.
+		ce.Spent = ci.withMFA
 	case ce.Code == "ValidationError":
 		ce.Kind = ErrValidation
 		ce.Cause = "STS refused a parameter"

@@ -31,7 +31,7 @@ func TestClassify(t *testing.T) {
 		{callInfo{}, "Throttling", "Rate exceeded", ErrThrottled, "retry"},
 		{callInfo{}, "RegionDisabledException", "STS is not activated in this region for account:1.", ErrRegionDisabled, "region"},
 		{callInfo{}, "InternalFailure", "boom", ErrServerError, "InternalFailure: boom — STS failed on its side: try again in a moment"},
-		{callInfo{withMFA: true}, "ServiceUnavailable", "busy", ErrServerError, "may have accepted the code before failing, so it counts as used: the next attempt waits for a fresh one"},
+		{callInfo{withMFA: true}, "ServiceUnavailable", "busy", ErrServerError, "STS failed on its side (the code may have been consumed: the next attempt waits for a fresh one): try again in a moment"},
 		{callInfo{}, "SomethingNew", "odd", ErrSTS, "SomethingNew: odd"},
 	}
 	for _, tt := range tests {
