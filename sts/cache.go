@@ -21,10 +21,6 @@ func DefaultCacheDir(env awsconfig.Env) (string, error) {
 	return stepcache.DefaultCacheDir(env)
 }
 
-func defaultCacheDir(goos string, env awsconfig.Env) (string, error) {
-	return stepcache.CacheDirFor(goos, env)
-}
-
 // cacheVersion is the format of cache and ledger files.
 const cacheVersion = stepcache.CacheVersion
 

@@ -3,7 +3,6 @@ package sts
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -55,42 +54,6 @@ func TestProcessOutputFormat(t *testing.T) {
 	want := `{"Version":1,"AccessKeyId":"ASIA1","SecretAccessKey":"s","SessionToken":"t","Expiration":"2026-11-22T08:31:11Z"}`
 	if string(b) != want {
 		t.Fatalf("got %s\nwant %s", b, want)
-	}
-}
-
-// TestDefaultCacheDir: MFABRIDGE_CACHE_DIR wins; else each system's user
-// cache directory, as os.UserCacheDir finds it.
-func TestDefaultCacheDir(t *testing.T) {
-	xdg, _ := filepath.Abs("xdg") // absolute on the system running the test
-	j := filepath.Join
-	for _, tt := range []struct {
-		goos string
-		env  testEnv
-		want string // "" for an error
-	}{
-		{"linux", testEnv{"MFABRIDGE_CACHE_DIR": "/x/c", "HOME": "/home/a"}, "/x/c"},
-		{"linux", testEnv{"HOME": "/home/a"}, j("/home/a", ".cache", "mfabridge")},
-		{"linux", testEnv{"HOME": "/home/a", "XDG_CACHE_HOME": xdg}, j(xdg, "mfabridge")},
-		{"linux", testEnv{"HOME": "/home/a", "XDG_CACHE_HOME": "rel"}, j("/home/a", ".cache", "mfabridge")}, // relative: ignored
-		{"freebsd", testEnv{"HOME": "/home/a"}, j("/home/a", ".cache", "mfabridge")},
-		{"linux", testEnv{}, ""},
-		{"darwin", testEnv{"HOME": "/Users/a", "XDG_CACHE_HOME": xdg}, j("/Users/a", "Library", "Caches", "mfabridge")},
-		{"darwin", testEnv{"MFABRIDGE_CACHE_DIR": "/x/c", "HOME": "/Users/a"}, "/x/c"},
-		{"darwin", testEnv{}, ""},
-		{"windows", testEnv{"LocalAppData": `C:\Users\a\AppData\Local`, "HOME": "/home/a"}, j(`C:\Users\a\AppData\Local`, "mfabridge")},
-		{"windows", testEnv{"MFABRIDGE_CACHE_DIR": `D:\c`, "LocalAppData": `C:\x`}, `D:\c`},
-		{"windows", testEnv{"HOME": "/home/a"}, ""}, // HOME is not where Windows keeps caches
-	} {
-		got, err := defaultCacheDir(tt.goos, tt.env.get)
-		if got != tt.want || (err != nil) != (tt.want == "") || err != nil && !errors.Is(err, ErrNoCacheDir) {
-			t.Errorf("%s %v: got %q, %v; want %q", tt.goos, tt.env, got, err, tt.want)
-		}
-	}
-	// The exported function is the one for this system.
-	env := testEnv{"HOME": "/home/a", "LocalAppData": `C:\l`}
-	want, _ := defaultCacheDir(runtime.GOOS, env.get)
-	if got, err := DefaultCacheDir(env.get); got != want || err != nil {
-		t.Errorf("DefaultCacheDir: %q, %v; want %q", got, err, want)
 	}
 }
 

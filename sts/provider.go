@@ -154,7 +154,7 @@ type Provider struct {
 	callTimeout time.Duration
 	keysOnce    sync.Once // stepKeys
 	keyNames    []string
-	keyFor      []stepKey
+	keyFor      []stepcache.StepKey
 	sourceKeys  SourceKeysFunc // sourcekeys.go
 }
 
@@ -234,7 +234,7 @@ func (pr *Provider) keys() []string {
 
 // stepKeys returns each step's cache key (file name) and what it hashes,
 // computed once.
-func (pr *Provider) stepKeys() ([]string, []stepKey) {
+func (pr *Provider) stepKeys() ([]string, []stepcache.StepKey) {
 	pr.keysOnce.Do(func() { pr.keyNames, pr.keyFor = stepcache.StepKeys(pr.profile, pr.plan) })
 	return pr.keyNames, pr.keyFor
 }

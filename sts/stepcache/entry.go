@@ -54,11 +54,11 @@ func (c Credentials) ProcessOutput() []byte {
 //   - macOS: $HOME/Library/Caches/mfabridge
 //   - others: $XDG_CACHE_HOME/mfabridge (if absolute), else $HOME/.cache/mfabridge
 func DefaultCacheDir(env awsconfig.Env) (string, error) {
-	return CacheDirFor(runtime.GOOS, env)
+	return cacheDirFor(runtime.GOOS, env)
 }
 
-// CacheDirFor is DefaultCacheDir as it is on the system goos.
-func CacheDirFor(goos string, env awsconfig.Env) (string, error) {
+// cacheDirFor is DefaultCacheDir as it is on the system goos.
+func cacheDirFor(goos string, env awsconfig.Env) (string, error) {
 	if env == nil {
 		return "", errors.New("default cache dir: no environment")
 	}

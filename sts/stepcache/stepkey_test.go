@@ -1,15 +1,15 @@
-package sts
+package stepcache
 
 import (
 	"encoding/json"
 	"testing"
 )
 
-// reflectedKey is stepKey without its MarshalJSON: what encoding/json's
+// reflectedKey is StepKey without its MarshalJSON: what encoding/json's
 // reflection writes, which the cache file names were always derived from.
-type reflectedKey stepKey
+type reflectedKey StepKey
 
-func checkStepKeyJSON(t *testing.T, k stepKey) {
+func checkStepKeyJSON(t *testing.T, k StepKey) {
 	t.Helper()
 	got, err := json.Marshal(k)
 	if err != nil {
@@ -20,12 +20,12 @@ func checkStepKeyJSON(t *testing.T, k stepKey) {
 		t.Fatal(err)
 	}
 	if string(got) != string(want) {
-		t.Errorf("stepKey %+v:\n got %s\nwant %s", k, got, want)
+		t.Errorf("StepKey %+v:\n got %s\nwant %s", k, got, want)
 	}
 }
 
 func TestStepKeyJSONAsReflection(t *testing.T) {
-	for _, k := range []stepKey{
+	for _, k := range []StepKey{
 		{},
 		{Action: ActionGetSessionToken, Serial: "arn:aws:iam::111111111111:mfa/alice", MFA: true, Caller: "key:AKIAALICE00000000001"},
 		{Action: ActionAssumeRole, RoleARN: "arn:aws:iam::222222222222:role/R0", ExternalID: "x<y>&z", SessionName: "alice",
@@ -36,10 +36,10 @@ func TestStepKeyJSONAsReflection(t *testing.T) {
 	}
 	// The exact bytes, as earlier releases hashed them into cache file
 	// names: a changed encoding would orphan every cache.
-	k := stepKey{Action: ActionAssumeRole, RoleARN: "arn:aws:iam::222222222222:role/R0", SessionName: "alice",
+	k := StepKey{Action: ActionAssumeRole, RoleARN: "arn:aws:iam::222222222222:role/R0", SessionName: "alice",
 		Duration: 3600, Caller: "step:x"}
 	if b, _ := json.Marshal(k); string(b) != `{"action":"AssumeRole","role_arn":"arn:aws:iam::222222222222:role/R0","session_name":"alice","duration":3600,"caller":"step:x"}` {
-		t.Errorf("stepKey JSON %s", b)
+		t.Errorf("StepKey JSON %s", b)
 	}
 }
 
@@ -47,7 +47,7 @@ func FuzzStepKeyJSON(f *testing.F) {
 	f.Add("AssumeRole", "arn:aws:iam::111111111111:mfa/alice", "arn:aws:iam::222222222222:role/R0", "<ext>", "alice", int64(3600), true, "key:AKIA")
 	f.Add("", "", "", "", "", int64(0), false, "\u2028\x00\xff")
 	f.Fuzz(func(t *testing.T, action, serial, role, ext, session string, dur int64, mfa bool, caller string) {
-		checkStepKeyJSON(t, stepKey{Action: Action(action), Serial: serial, RoleARN: role, ExternalID: ext,
+		checkStepKeyJSON(t, StepKey{Action: Action(action), Serial: serial, RoleARN: role, ExternalID: ext,
 			SessionName: session, Duration: dur, MFA: mfa, Caller: caller})
 	})
 }
