@@ -71,14 +71,6 @@ type backend interface {
 	show(ctx context.Context, title, body string) (handle, error)
 }
 
-// slowStarter is a backend whose show starts a program that needs more
-// than Options.Timeout to start (Windows PowerShell, cold): show gets at
-// least minShowTimeout. The caller is not held longer (Show returns at
-// once, Close waits CloseWait), only its fallback comes later.
-type slowStarter interface {
-	minShowTimeout() time.Duration
-}
-
 // handle is one shown notice; close withdraws it.
 type handle interface {
 	close(ctx context.Context) error
@@ -86,11 +78,16 @@ type handle interface {
 
 // Notifier shows desktop notifications.
 type Notifier struct {
-	b         backend
-	timeout   time.Duration
-	closeWait time.Duration
-	pending   sync.WaitGroup // show goroutines still running (Drain)
-	log       *slog.Logger
+	b       backend
+	timeout time.Duration // Options.Timeout: withdrawing a notice
+	// showTimeout is show's time limit: Options.Timeout, or more for a
+	// backend that starts a program slower than that (Windows PowerShell,
+	// cold: toastStartTimeout). The caller is not held longer (Show returns
+	// at once, Close waits closeWait), only its fallback comes later.
+	showTimeout time.Duration
+	closeWait   time.Duration
+	pending     sync.WaitGroup // show goroutines still running (Drain)
+	log         *slog.Logger
 }
 
 // New returns a Notifier for the platform.
@@ -113,12 +110,13 @@ func New(o Options) *Notifier {
 	if o.GOOS == "" {
 		o.GOOS = runtime.GOOS
 	}
-	n := &Notifier{timeout: o.Timeout, closeWait: o.CloseWait, log: o.Logger}
+	n := &Notifier{timeout: o.Timeout, showTimeout: o.Timeout, closeWait: o.CloseWait, log: o.Logger}
 	switch o.GOOS {
 	case "darwin":
 		n.b = osascript{}
 	case "windows":
-		n.b = &toast{path: powerShellPath(), app: o.AppName, expire: o.Expire, procAttr: hideConsole, minShow: toastStartTimeout}
+		n.b = &toast{path: powerShellPath(), app: o.AppName, expire: o.Expire, procAttr: hideConsole}
+		n.showTimeout = max(o.Timeout, toastStartTimeout)
 	case "plan9", "js", "wasip1":
 		n.b = unsupported{}
 	default:
@@ -145,11 +143,7 @@ func (n *Notifier) Show(title, body string, failed func(error)) *Shown {
 	go func() {
 		defer n.pending.Done() // after a late withdraw too
 		defer close(s.done)
-		limit := n.timeout
-		if s, ok := n.b.(slowStarter); ok {
-			limit = max(limit, s.minShowTimeout())
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		ctx, cancel := context.WithTimeout(context.Background(), n.showTimeout)
 		defer cancel()
 		h, err := n.b.show(ctx, title, body)
 		if err != nil {

@@ -53,16 +53,13 @@ type toast struct {
 	expire time.Duration
 	// procAttr prepares the command (Windows: no console window).
 	procAttr func(*exec.Cmd)
-	// minShow: show's time limit is at least this (0: the Notifier's).
-	minShow time.Duration
 }
 
-// toastStartTimeout is show's time limit for a toast: a cold Windows
+// toastStartTimeout is show's time limit for a toast (the Notifier's
+// showTimeout): a cold Windows
 // PowerShell takes one to three seconds to start (more while an
 // antivirus scans it), past which the caller gets its terminal fallback.
 const toastStartTimeout = 5 * time.Second
-
-func (w *toast) minShowTimeout() time.Duration { return w.minShow }
 
 type toastNotice struct {
 	cmd    *exec.Cmd

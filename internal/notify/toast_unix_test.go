@@ -135,11 +135,10 @@ func TestToastHungNotifier(t *testing.T) {
 	path, dir := fakePowerShell(t, "exec sleep 600\n")
 	const limit = time.Second // Close waits a third of it; the rest is headroom for a loaded machine
 	n := New(Options{GOOS: "windows", Timeout: limit, CloseWait: limit / 3})
-	w := n.b.(*toast)
-	if w.minShow != toastStartTimeout {
-		t.Errorf("toast's show limit %v, want %v", w.minShow, toastStartTimeout)
+	if n.showTimeout != toastStartTimeout {
+		t.Errorf("toast's show limit %v, want %v", n.showTimeout, toastStartTimeout)
 	}
-	w.path, w.minShow = path, 0 // the Notifier's limit, for a short test
+	n.b.(*toast).path, n.showTimeout = path, limit // the Options' limit, for a short test
 	start := time.Now()
 	errc := make(chan error, 1)
 	sh := n.Show("t", "b", func(err error) { errc <- err })
@@ -167,8 +166,7 @@ func TestToastHungNotifier(t *testing.T) {
 func TestToastSlowStart(t *testing.T) {
 	path, _ := fakePowerShell(t, "sleep 0.6; read -r s; echo shown; read -r then; exit 0\n")
 	n := New(Options{GOOS: "windows", Timeout: 200 * time.Millisecond, CloseWait: 50 * time.Millisecond})
-	w := n.b.(*toast)
-	w.path, w.minShow = path, 10*time.Second
+	n.b.(*toast).path, n.showTimeout = path, 10*time.Second
 	errc := make(chan error, 1)
 	start := time.Now()
 	sh := n.Show("t", "b", func(err error) { errc <- err })
