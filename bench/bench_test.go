@@ -379,12 +379,24 @@ func BenchmarkColdStart64(b *testing.B) {
 // with their touch flags) is not a code handed to anyone and is not counted.
 func calculateAPDUs(trace string) int {
 	n := 0
-	for _, line := range strings.Split(trace, "\n") {
-		if _, apdu, ok := strings.Cut(line, `msg="> `); ok && strings.HasPrefix(apdu, "00A2") {
+	for _, apdu := range traceCommands(trace) {
+		if strings.HasPrefix(apdu, "00A2") {
 			n++
 		}
 	}
 	return n
+}
+
+// traceCommands are the command APDUs of a --debug trace (the text after
+// `msg="> `, hex with redactions), in order.
+func traceCommands(trace string) []string {
+	var out []string
+	for _, line := range strings.Split(trace, "\n") {
+		if _, apdu, ok := strings.Cut(line, `msg="> `); ok {
+			out = append(out, apdu)
+		}
+	}
+	return out
 }
 
 func lastLines(s string, n int) string {

@@ -529,13 +529,10 @@ func TestSealedKeyProcesses(t *testing.T) {
 // VERIFY, a status probe, has nothing to redact) and the simulated key's
 // touch waits.
 func pivTrace(trace string) (verifies, touches int) {
-	for _, line := range strings.Split(trace, "\n") {
-		if _, apdu, ok := strings.Cut(line, `msg="> `); ok && strings.HasPrefix(apdu, "00200080") && strings.Contains(apdu, "<redacted") {
+	for _, apdu := range traceCommands(trace) {
+		if strings.HasPrefix(apdu, "00200080") && strings.Contains(apdu, "<redacted") {
 			verifies++
 		}
-		if strings.Contains(line, `msg="simulator: waiting for touch"`) {
-			touches++
-		}
 	}
-	return verifies, touches
+	return verifies, strings.Count(trace, `msg="simulator: waiting for touch"`)
 }
