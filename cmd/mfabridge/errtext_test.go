@@ -78,7 +78,8 @@ var errorFields = map[string]bool{"Detail": true, "Fix": true, "Hint": true, "Ms
 // above (in composite literals and assignments), everything an Error,
 // Hint or String method returns, and arguments of notice hooks (Notice,
 // notify). Identifiers of the package's string constants count as their
-// value, and calls of the package's functions as their bodies.
+// value, and calls of the package's functions and methods as their
+// bodies.
 func errorTexts(fset *token.FileSet, file *ast.File, pkg *pkgDecls) []errorText {
 	var out []errorText
 	seen := map[string]bool{}
@@ -90,6 +91,14 @@ func errorTexts(fset *token.FileSet, file *ast.File, pkg *pkgDecls) []errorText 
 				if id, ok := x.Fun.(*ast.Ident); ok && pkg.funcs[id.Name] != nil && !seen[id.Name] {
 					seen[id.Name] = true
 					collect(pkg.funcs[id.Name].Body)
+				}
+				// x.m(): every method m of the package (the receiver's
+				// type is not resolved here).
+				if sel, ok := x.Fun.(*ast.SelectorExpr); ok && !seen["."+sel.Sel.Name] {
+					seen["."+sel.Sel.Name] = true
+					for _, m := range pkg.methods[sel.Sel.Name] {
+						collect(m.Body)
+					}
 				}
 			case *ast.BasicLit:
 				if x.Kind == token.STRING {
@@ -141,16 +150,21 @@ func errorTexts(fset *token.FileSet, file *ast.File, pkg *pkgDecls) []errorText 
 
 // pkgDecls are a package's string constants and functions (not methods).
 type pkgDecls struct {
-	consts map[string]string
-	funcs  map[string]*ast.FuncDecl
+	consts  map[string]string
+	funcs   map[string]*ast.FuncDecl
+	methods map[string][]*ast.FuncDecl // by name, whatever the receiver
 }
 
 func declsOf(files []*ast.File) *pkgDecls {
-	consts, funcs := map[string]string{}, map[string]*ast.FuncDecl{}
+	consts, funcs, methods := map[string]string{}, map[string]*ast.FuncDecl{}, map[string][]*ast.FuncDecl{}
 	for _, f := range files {
 		for _, d := range f.Decls {
-			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && fd.Body != nil {
-				funcs[fd.Name.Name] = fd
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil {
+				if fd.Recv == nil {
+					funcs[fd.Name.Name] = fd
+				} else {
+					methods[fd.Name.Name] = append(methods[fd.Name.Name], fd)
+				}
 			}
 			gd, ok := d.(*ast.GenDecl)
 			if !ok || gd.Tok != token.CONST {
@@ -171,7 +185,7 @@ func declsOf(files []*ast.File) *pkgDecls {
 			}
 		}
 	}
-	return &pkgDecls{consts: consts, funcs: funcs}
+	return &pkgDecls{consts: consts, funcs: funcs, methods: methods}
 }
 
 // libraryViolations parses every non-test Go file of the packages below
@@ -270,6 +284,11 @@ func f(h func(string), e *E) error {
 }
 
 func how() string { return "export AWS_REGION" }
+
+type F struct{}
+
+func (f F) Error() string { return f.why() }
+func (F) why() string    { return "pass --device" }
 `
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "p.go", src, 0)
@@ -284,7 +303,7 @@ func how() string { return "export AWS_REGION" }
 		}
 	}
 	sort.Strings(got)
-	want := []string{"--profile", "AWS_R", "MFABRIDGE_D", "apt-get", "aws iam", "gpgconf", "mfabridge sim", "ykman"}
+	want := []string{"--device", "--profile", "AWS_R", "MFABRIDGE_D", "apt-get", "aws iam", "gpgconf", "mfabridge sim", "ykman"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("found %q, want %q", got, want)
 	}
